@@ -1,0 +1,36 @@
+"""SiteFlow: the on-site flow manager for mass vaccination sites."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from .clock import SystemClock
+from .config import PROJECT_ROOT, from_environment
+from .flow.services import Services
+from .store.database import make_engine
+from .store.event_store import Store
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The application factory. `config` overrides the environment (tests pass DATABASE_URL, CLOCK)."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    app.config.update(from_environment(app.instance_path))
+    app.config.update(config or {})
+    app.config["MAX_CONTENT_LENGTH"] = app.config["JSON_MAX_BYTES"]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # 张三, not \u5f20\u4e09
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["siteflow"] = Services(store=Store(engine), clock=app.config.get("CLOCK") or SystemClock())
+
+    from .web import api, errors, health
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    return app

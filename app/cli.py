@@ -1,0 +1,169 @@
+"""Command-line interface: init, serve, demo, tokens, sites."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from app import create_app
+from app.domain.errors import DomainError
+from app.domain.permissions import ROLES
+from app.domain.site import SiteConfigError
+from app.domain.vocabulary import STATIONS
+from app.flow import sites as site_flow
+from app.flow import tokens as token_flow
+from app.flow.services import Services
+from app.store.migrate import upgrade
+
+DEMO_ADMIN = "demo-admin"
+
+
+def _app() -> Flask:
+    return create_app()
+
+
+def _services(app: Flask) -> Services:
+    return app.extensions["siteflow"]
+
+
+def _fail(exc: Exception) -> None:
+    message = exc.message if isinstance(exc, DomainError) else str(exc)
+    if isinstance(exc, DomainError) and exc.fields:
+        message += "\n" + "\n".join(f"  {key}: {value}" for key, value in exc.fields.items())
+    raise click.ClickException(message)
+
+
+def _init(app: Flask) -> None:
+    services = _services(app)
+    upgrade(services.store.engine)
+    click.echo(f"database ready: {_safe_url(app.config['DATABASE_URL'])}")
+    for site, status in site_flow.load_site_folder(services, Path(app.config["SITEFLOW_SITES"])):
+        click.echo(f"site {site.id}: {status}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.group()
+def cli() -> None:
+    """SiteFlow: the on-site flow manager for mass vaccination sites."""
+
+
+@cli.command()
+def init() -> None:
+    """Create or upgrade the database and load every site file from SITEFLOW_SITES."""
+    app = _app()
+    try:
+        _init(app)
+    except (SiteConfigError, DomainError) as exc:
+        _fail(exc)
+
+
+def _serve(app: Flask, host: str, port: int) -> None:
+    from gevent.pywsgi import WSGIServer
+
+    server = WSGIServer((host, port), app, log=None)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    click.echo(f"SiteFlow is running at http://{shown}:{port}  (Ctrl+C to stop)", err=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve SiteFlow with gevent (one process; the embedded default)."""
+    _serve(_app(), host, port)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def demo(host: str, port: int) -> None:
+    """Initialise the database with the demo site, print a fresh demo admin token, and serve."""
+    app = _app()
+    try:
+        _init(app)
+    except (SiteConfigError, DomainError) as exc:
+        _fail(exc)
+    services = _services(app)
+    services.store.revoke_tokens(name=DEMO_ADMIN, at=services.clock.now())
+    token = token_flow.create_token(services, role="admin", site_id=None, station=None, name=DEMO_ADMIN)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    click.echo(
+        f"\nDemo admin token (valid until the next `siteflow demo`):\n  {token}\n\n"
+        f"Try it:\n  curl -H 'Authorization: Bearer {token}' {base}/api/v1/sites/demo/snapshot\n"
+        f"API description: {base}/api/v1/openapi.json   Walk-through: docs/API.md\n"
+    )
+    _serve(app, host, port)
+
+
+@cli.group()
+def tokens() -> None:
+    """Bearer tokens for the API."""
+
+
+@tokens.command("create")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--site", default=None, help="The site the token belongs to (station and display tokens).")
+@click.option("--station", default=None, type=click.Choice(STATIONS), help="For station tokens.")
+@click.option("--name", default=None, help="Who or what uses it (shown in the event log).")
+def tokens_create(role: str, site: str | None, station: str | None, name: str | None) -> None:
+    """Create a token and print it (it is stored hashed and cannot be shown again)."""
+    services = _services(_app())
+    try:
+        token = token_flow.create_token(
+            services, role=role, site_id=site, station=station, name=name or f"{role}-{station or site or 'all'}"
+        )
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(token)
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """List tokens (never their values)."""
+    for row in _services(_app()).store.list_tokens():
+        state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+        click.echo(f"{row.id:>4}  {row.role:<10} {row.site_id or '*':<12} {row.station or '-':<12} {row.name}  ({state})")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    services = _services(_app())
+    count = services.store.revoke_tokens(ids=[token_id], at=services.clock.now())
+    if not count:
+        raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} revoked")
+
+
+@cli.group()
+def sites() -> None:
+    """Site configurations."""
+
+
+@sites.command("load")
+@click.argument("path", type=click.Path(path_type=Path))
+def sites_load(path: Path) -> None:
+    """Validate a site TOML file and create or update the site."""
+    try:
+        site, status = site_flow.load_site_file(_services(_app()), path)
+    except (SiteConfigError, DomainError) as exc:
+        _fail(exc)
+    click.echo(f"site {site.id}: {status}")
+
+
+@sites.command("list")
+def sites_list() -> None:
+    store = _services(_app()).store
+    for site_id in store.site_ids():
+        row = store.site(site_id)
+        click.echo(f"{site_id:<16} {row.site.name} (revision {row.revision}, {row.seq} events)")

@@ -1,0 +1,21 @@
+"""Configuration from environment variables, with safe defaults for the embedded mode."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def from_environment(instance_path: str) -> dict:
+    """The settings, read from the environment once, when the app is created."""
+    env = os.environ
+    return {
+        "SECRET_KEY": env.get("SITEFLOW_SECRET_KEY", "dev-only-change-me"),
+        # Default: a SQLite file in the instance folder (the embedded mode).
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'siteflow.db'}",
+        # None: Socket.IO messages stay in this process. redis://... to scale out.
+        "SOCKETIO_MESSAGE_QUEUE": env.get("SOCKETIO_MESSAGE_QUEUE") or None,
+        "SITEFLOW_SITES": env.get("SITEFLOW_SITES") or str(PROJECT_ROOT / "sites"),
+        "JSON_MAX_BYTES": int(env.get("SITEFLOW_JSON_MAX_BYTES", 1_000_000)),
+    }

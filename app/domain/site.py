@@ -1,0 +1,150 @@
+"""The site configuration model, validated on load (from TOML files under sites/)."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import NotFound, ValidationFailed
+from .vocabulary import STATIONS
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Station(_Frozen):
+    desks: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("desks")
+    @classmethod
+    def _desk_ids(cls, desks: tuple[str, ...]) -> tuple[str, ...]:
+        for desk in desks:
+            if not desk or len(desk) > 20 or not desk.replace("-", "").isalnum():
+                raise ValueError(f"desk id {desk!r} must be 1-20 letters or digits")
+        if len(set(desks)) != len(desks):
+            raise ValueError("desk ids must be unique")
+        return desks
+
+
+class Lot(_Frozen):
+    lot: str = Field(min_length=1, max_length=40)
+    expires_on: date
+    barcode: str | None = None
+
+
+class Product(_Frozen):
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str
+    name_zh: str
+    manufacturer: str
+    specification: str
+    route: str = "IM"
+    lots: tuple[Lot, ...] = Field(min_length=1)
+
+    def find_lot(self, lot: str) -> Lot | None:
+        return next((item for item in self.lots if item.lot == lot), None)
+
+
+class Observation(_Frozen):
+    minutes: int = Field(30, ge=1, le=240)
+    extended_minutes: int = Field(60, ge=1, le=480)
+    seats: int = Field(ge=1, le=5000)
+
+    @model_validator(mode="after")
+    def _extended_not_shorter(self) -> "Observation":
+        if self.extended_minutes < self.minutes:
+            raise ValueError("extended_minutes must be at least minutes")
+        return self
+
+
+class Queue(_Frozen):
+    max_recalls: int = Field(2, ge=0, le=10)
+    max_requeues: int = Field(1, ge=0, le=10)
+
+
+class Site(_Frozen):
+    id: str
+    name: str = Field(min_length=1)
+    name_zh: str = Field(min_length=1)
+    timezone: str
+    daily_target: int = Field(ge=0)
+    ticket_prefix: str = Field("A", pattern=r"^[A-Z]$")
+    observation: Observation
+    queue: Queue = Queue()
+    stations: dict[str, Station]
+    products: tuple[Product, ...] = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _site_id(cls, value: str) -> str:
+        if not _ID.fullmatch(value):
+            raise ValueError("must be lowercase letters, digits, '-' or '_' (at most 40)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("stations")
+    @classmethod
+    def _all_stations(cls, stations: dict[str, Station]) -> dict[str, Station]:
+        missing = [name for name in STATIONS if name not in stations]
+        unknown = [name for name in stations if name not in STATIONS]
+        if missing:
+            raise ValueError(f"missing stations: {', '.join(missing)}")
+        if unknown:
+            raise ValueError(f"unknown stations: {', '.join(unknown)} (allowed: {', '.join(STATIONS)})")
+        return stations
+
+    @model_validator(mode="after")
+    def _unique_products(self) -> "Site":
+        codes = [product.code for product in self.products]
+        if len(set(codes)) != len(codes):
+            raise ValueError("product codes must be unique")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def product(self, code: str) -> Product | None:
+        return next((product for product in self.products if product.code == code), None)
+
+    def require_station(self, station: str) -> Station:
+        if station not in self.stations:
+            raise NotFound(f"Unknown station {station!r}.", code="unknown_station")
+        return self.stations[station]
+
+    def require_desk(self, station: str, desk: str | None) -> str:
+        desks = self.require_station(station).desks
+        if desk not in desks:
+            raise ValidationFailed(
+                f"Desk {desk!r} is not a desk of station {station}.",
+                fields={"desk": f"must be one of {', '.join(desks)}"},
+            )
+        return desk
+
+
+class SiteConfigError(ValueError):
+    """A site file is invalid; the message names the file and every bad key."""
+
+
+def parse_site(data: dict, *, source: str = "<site>") -> Site:
+    try:
+        return Site.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            problems.append(f"{source}: {key}: {error['msg']}")
+        raise SiteConfigError("\n".join(problems)) from None

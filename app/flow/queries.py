@@ -1,0 +1,105 @@
+"""Read-side commands: what a caller may see of a site and its visits."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from app.domain.errors import ValidationFailed
+from app.domain.permissions import Principal, authorize, view_level
+from app.domain.privacy import event_view, visit_view
+from app.domain.projections import snapshot
+from app.domain.vocabulary import (
+    AEFI_SERIOUS_CRITERIA, AEFI_SEVERITIES, CHECKLIST, DEFERRAL_REASONS, INJECTION_SITES, ROUTES,
+    SCREENING_QUESTIONS, STATION_LABELS, STATIONS,
+)
+from app.domain.visit import STATES
+
+from .services import Services
+
+
+def site_snapshot(services: Services, principal: Principal, *, site_id: str) -> dict[str, Any]:
+    authorize(principal, "snapshot.read", site=site_id)
+    site_row, active = services.store.active_visits_at_seq(site_id)
+    return snapshot(site_row.site, active, seq=site_row.seq, now=services.clock.now())
+
+
+def site_info(services: Services, principal: Principal, *, site_id: str) -> dict[str, Any]:
+    """Everything a tablet needs to render its forms."""
+    authorize(principal, "site.read", site=site_id)
+    site = services.store.site(site_id).site
+    today = services.clock.now().astimezone(site.tz).date()
+    return {
+        "id": site.id,
+        "name": site.name,
+        "name_zh": site.name_zh,
+        "timezone": site.timezone,
+        "today": today.isoformat(),
+        "daily_target": site.daily_target,
+        "stations": {
+            name: {"desks": list(site.stations[name].desks), "label": STATION_LABELS[name]} for name in STATIONS
+        },
+        "observation": site.observation.model_dump(),
+        "queue": site.queue.model_dump(),
+        "products": [
+            {
+                "code": product.code,
+                "name": product.name,
+                "name_zh": product.name_zh,
+                "manufacturer": product.manufacturer,
+                "specification": product.specification,
+                "route": product.route,
+                "lots": [
+                    {
+                        "lot": lot.lot,
+                        "expires_on": lot.expires_on.isoformat(),
+                        "barcode": lot.barcode,
+                        "expired": lot.expires_on < today,
+                    }
+                    for lot in product.lots
+                ],
+            }
+            for product in site.products
+        ],
+        "screening_questions": _labelled(SCREENING_QUESTIONS),
+        "deferral_reasons": _labelled(DEFERRAL_REASONS),
+        "checklist": _labelled(CHECKLIST),
+        "injection_sites": _labelled(INJECTION_SITES),
+        "routes": _labelled(ROUTES),
+        "aefi_severities": list(AEFI_SEVERITIES),
+        "aefi_serious_criteria": _labelled(AEFI_SERIOUS_CRITERIA),
+    }
+
+
+def _labelled(codes: dict[str, dict[str, str]]) -> list[dict[str, str]]:
+    return [{"code": code, "zh": labels["zh"], "en": labels["en"]} for code, labels in codes.items()]
+
+
+def get_visit(services: Services, principal: Principal, *, site_id: str, visit_id: str) -> dict[str, Any]:
+    authorize(principal, "visit.read", site=site_id)
+    level = view_level(principal)
+    visit = services.store.visit(site_id, visit_id)
+    history = services.store.visit_events(site_id, visit_id)
+    view = visit_view(visit, level, now=services.clock.now())
+    view["events"] = [event_view(event, level) for event in history]
+    return view
+
+
+def list_visits(
+    services: Services, principal: Principal, *, site_id: str, states: list[str] | None, station: str | None,
+    day: date | None, limit: int,
+) -> list[dict[str, Any]]:
+    authorize(principal, "visit.list", site=site_id, station=station if principal.role == "station" else None)
+    if principal.role == "station" and station is None:
+        station = principal.station
+    site = services.store.site(site_id).site
+    if station is not None and station not in STATIONS + ("emergency",):
+        raise ValidationFailed("Unknown station.", fields={"station": f"must be one of {', '.join(STATIONS)}, emergency"})
+    unknown = [state for state in states or () if state not in STATES]
+    if unknown:
+        raise ValidationFailed("Unknown state.", fields={"state": f"unknown: {', '.join(unknown)}"})
+    if day is None:
+        day = services.clock.now().astimezone(site.tz).date()
+    level = view_level(principal)
+    now = services.clock.now()
+    visits = services.store.list_visits(site_id, states=tuple(states) if states else None, station=station, day=day, limit=limit)
+    return [visit_view(visit, level, now=now) for visit in visits]

@@ -1,0 +1,30 @@
+"""Loading site configuration files into the database."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from app.domain.site import Site, SiteConfigError, parse_site
+
+from .services import Services
+
+
+def read_site_file(path: Path) -> Site:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise SiteConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SiteConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_site(data, source=str(path))
+
+
+def load_site_file(services: Services, path: Path) -> tuple[Site, str]:
+    """Validate a site file and upsert it. Returns the site and created/updated/unchanged."""
+    site = read_site_file(path)
+    return site, services.store.upsert_site(site, at=services.clock.now())
+
+
+def load_site_folder(services: Services, folder: Path) -> list[tuple[Site, str]]:
+    return [load_site_file(services, path) for path in sorted(Path(folder).glob("*.toml"))]

@@ -1,0 +1,327 @@
+"""The visit commands: one function per action a person or a station takes.
+
+Each: authorize -> (in the site's write transaction) replay an idempotent repeat or ask the
+domain for the event -> append it with its visit -> publish what changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Callable
+
+from app.domain import rules
+from app.domain.errors import ValidationFailed
+from app.domain.identity import document_key
+from app.domain.permissions import Principal, allowed, authorize
+from app.domain.visit import Draft, Event, Visit, replay
+
+from app.store.event_store import SiteTransaction
+
+from .services import Services
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: the visit after it, the event it recorded, and whether this was
+    the repeat of an earlier request with the same idempotency key."""
+
+    visit: Visit | None
+    event: Event | None
+    replayed: bool = False
+
+
+# A decision: (visit id, the visit before, the event to record), or None for "nothing to do".
+Decision = tuple[str, Visit | None, Draft] | None
+
+
+def _request_hash(action: str, request: dict[str, Any]) -> str:
+    body = json.dumps({"action": action, **request}, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _execute(
+    services: Services,
+    principal: Principal,
+    site_id: str,
+    *,
+    action: str,
+    request: dict[str, Any],
+    idempotency_key: str | None,
+    decide: Callable[[SiteTransaction, datetime], Decision],
+) -> Outcome:
+    request_hash = _request_hash(action, request)
+    now = services.clock.now()
+    with services.store.site_transaction(site_id) as tx:
+        if idempotency_key:
+            found = tx.event_by_key(idempotency_key)
+            if found is not None:
+                earlier, earlier_hash = found
+                if earlier_hash != request_hash:
+                    raise ValidationFailed(
+                        "This Idempotency-Key was already used for a different request.",
+                        code="idempotency_key_reused",
+                        fields={"Idempotency-Key": "already used for a different request"},
+                    )
+                replayed_event = earlier
+            else:
+                replayed_event = None
+        else:
+            replayed_event = None
+        if replayed_event is None:
+            decision = decide(tx, now)
+            if decision is None:
+                return Outcome(None, None)
+            visit_id, current, draft = decision
+            event, visit = tx.append(
+                visit_id=visit_id,
+                current=current,
+                draft=draft,
+                actor=principal.actor,
+                at=now,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+            changes = list(tx.appended)
+    if replayed_event is not None:
+        history = services.store.visit_events(site_id, replayed_event.visit_id, up_to_seq=replayed_event.seq)
+        return Outcome(replay(history), replayed_event, replayed=True)
+    services.publish(site_id, changes)
+    return Outcome(visit, event)
+
+
+def _visit_for(tx: SiteTransaction, principal: Principal, action: str, visit_id: str) -> Visit:
+    visit = tx.visit(visit_id)
+    # Station staff act on people at their own station only.
+    authorize(principal, action, site=tx.site.id, station=visit.station if principal.role == "station" else None)
+    return visit
+
+
+# --- check-in ---------------------------------------------------------------------------------
+
+def check_in(
+    services: Services,
+    principal: Principal,
+    *,
+    site_id: str,
+    name: str,
+    document_type: str,
+    document_number: str,
+    phone: str | None,
+    dose_number: int,
+    health_code: str,
+    priority: bool = False,
+    birth_date: date | None = None,
+    idempotency_key: str | None = None,
+) -> Outcome:
+    authorize(principal, "visit.check_in", site=site_id, station="checkin")
+
+    def decide(tx: SiteTransaction, now: datetime) -> Decision:
+        valid = rules.validate_check_in(
+            tx.site, name=name, document_type=document_type, document_number=document_number, phone=phone,
+            dose_number=dose_number, health_code=health_code, priority=priority, birth_date=birth_date, now=now,
+        )
+        same = tx.visits_with_document(document_key(valid.document.type, valid.document.number), valid.day)
+        draft = rules.decide_check_in(
+            tx.site, valid, same_document_today=same, next_ticket=lambda: tx.next_ticket_number(valid.day)
+        )
+        return uuid.uuid4().hex, None, draft
+
+    request = dict(
+        site=site_id, name=name, document_type=document_type, document_number=document_number, phone=phone,
+        dose_number=dose_number, health_code=health_code, priority=priority, birth_date=birth_date,
+    )
+    return _execute(
+        services, principal, site_id, action="check_in", request=request, idempotency_key=idempotency_key,
+        decide=decide,
+    )
+
+
+# --- queues -----------------------------------------------------------------------------------
+
+def call_next(
+    services: Services, principal: Principal, *, site_id: str, station: str, desk: str,
+    idempotency_key: str | None = None,
+) -> Outcome:
+    """Call the next waiting person to a desk. Outcome.visit is None when nobody is waiting."""
+    authorize(principal, "visit.call_next", site=site_id, station=station)
+
+    def decide(tx: SiteTransaction, now: datetime) -> Decision:
+        tx.site.require_station(station)
+        tx.site.require_desk(station, desk)
+        if station == "injection":
+            observing, heading = tx.observation_load()
+            rules.observation_gate(observing=observing, heading_to_observation=heading, seats=tx.site.observation.seats)
+        candidate = tx.next_waiting(station)
+        draft = rules.decide_call(
+            tx.site, station=station, desk=desk, desk_visit=tx.visit_at_desk(station, desk), candidate=candidate
+        )
+        if draft is None or candidate is None:
+            return None
+        return candidate.id, candidate, draft
+
+    return _execute(
+        services, principal, site_id, action="call_next",
+        request={"site": site_id, "station": station, "desk": desk},
+        idempotency_key=idempotency_key, decide=decide,
+    )
+
+
+def _visit_command(
+    services: Services,
+    principal: Principal,
+    *,
+    site_id: str,
+    visit_id: str,
+    action: str,
+    request: dict[str, Any],
+    idempotency_key: str | None,
+    rule: Callable[[SiteTransaction, Visit, datetime], Draft],
+) -> Outcome:
+    """A command on one existing visit: authorize against the visit's station, then decide."""
+    authorize(principal, action, site=site_id)
+
+    def decide(tx: SiteTransaction, now: datetime) -> Decision:
+        visit = _visit_for(tx, principal, action, visit_id)
+        return visit.id, visit, rule(tx, visit, now)
+
+    return _execute(
+        services, principal, site_id, action=action, request={"site": site_id, "visit": visit_id, **request},
+        idempotency_key=idempotency_key, decide=decide,
+    )
+
+
+def start(services: Services, principal: Principal, *, site_id: str, visit_id: str, desk: str,
+          idempotency_key: str | None = None) -> Outcome:
+    """The called person arrived at the desk."""
+    return _visit_command(
+        services, principal, site_id=site_id, visit_id=visit_id, action="visit.start", request={"desk": desk},
+        idempotency_key=idempotency_key, rule=lambda tx, visit, now: rules.decide_start(visit, desk=desk),
+    )
+
+
+def recall(services: Services, principal: Principal, *, site_id: str, visit_id: str,
+           idempotency_key: str | None = None) -> Outcome:
+    """Announce the call again."""
+    return _visit_command(
+        services, principal, site_id=site_id, visit_id=visit_id, action="visit.recall", request={},
+        idempotency_key=idempotency_key, rule=lambda tx, visit, now: rules.decide_recall(tx.site, visit),
+    )
+
+
+def no_show(services: Services, principal: Principal, *, site_id: str, visit_id: str,
+            idempotency_key: str | None = None) -> Outcome:
+    """The called person did not come: back of the same queue, or closed as no-show."""
+    return _visit_command(
+        services, principal, site_id=site_id, visit_id=visit_id, action="visit.no_show", request={},
+        idempotency_key=idempotency_key, rule=lambda tx, visit, now: rules.decide_no_show(tx.site, visit),
+    )
+
+
+def cancel(services: Services, principal: Principal, *, site_id: str, visit_id: str, reason: str,
+           idempotency_key: str | None = None) -> Outcome:
+    """The person leaves the flow before vaccination."""
+    return _visit_command(
+        services, principal, site_id=site_id, visit_id=visit_id, action="visit.cancel", request={"reason": reason},
+        idempotency_key=idempotency_key, rule=lambda tx, visit, now: rules.decide_cancel(visit, reason=reason),
+    )
+
+
+# --- consent and injection ----------------------------------------------------------------------
+
+def record_consent(
+    services: Services, principal: Principal, *, site_id: str, visit_id: str, desk: str, outcome: str,
+    answers: dict[str, bool], allergy_history: bool, deferral_reason: str | None, signature: str | None,
+    idempotency_key: str | None = None,
+) -> Outcome:
+    request = dict(desk=desk, outcome=outcome, answers=answers, allergy_history=allergy_history,
+                   deferral_reason=deferral_reason, signature=signature)
+    return _visit_command(
+        services, principal, site_id=site_id, visit_id=visit_id, action="visit.consent", request=request,
+        idempotency_key=idempotency_key,
+        rule=lambda tx, visit, now: rules.decide_consent(visit, **request),
+    )
+
+
+def record_injection(
+    services: Services, principal: Principal, *, site_id: str, visit_id: str, desk: str, product: str, lot: str,
+    dose_number: int, injection_site: str, route: str, checklist: list[str], idempotency_key: str | None = None,
+) -> Outcome:
+    request = dict(desk=desk, product=product, lot=lot, dose_number=dose_number, injection_site=injection_site,
+                   route=route, checklist=checklist)
+    return _visit_command(
+        services, principal, site_id=site_id, visit_id=visit_id, action="visit.injection", request=request,
+        idempotency_key=idempotency_key,
+        rule=lambda tx, visit, now: rules.decide_injection(
+            tx.site, visit, vaccinator=principal.name, now=now, **request
+        ),
+    )
+
+
+# --- observation, adverse events and exit -------------------------------------------------------
+
+def release(
+    services: Services, principal: Principal, *, site_id: str, visit_id: str, override_reason: str | None = None,
+    idempotency_key: str | None = None,
+) -> Outcome:
+    may_override = allowed(principal, "visit.release_early", site=site_id)
+    return _visit_command(
+        services, principal, site_id=site_id, visit_id=visit_id, action="visit.release",
+        request={"override_reason": override_reason}, idempotency_key=idempotency_key,
+        rule=lambda tx, visit, now: rules.decide_release(
+            visit, now=now, override_reason=override_reason, may_override=may_override,
+            station=principal.station or "observation",
+        ),
+    )
+
+
+def report_aefi(
+    services: Services, principal: Principal, *, site_id: str, visit_id: str, symptoms: list[str],
+    onset_at: datetime, severity: str, actions: str, outcome: str | None, serious_criteria: list[str] = (),
+    idempotency_key: str | None = None,
+) -> Outcome:
+    request = dict(symptoms=list(symptoms), onset_at=onset_at, severity=severity, actions=actions, outcome=outcome,
+                   serious_criteria=list(serious_criteria))
+    return _visit_command(
+        services, principal, site_id=site_id, visit_id=visit_id, action="visit.aefi", request=request,
+        idempotency_key=idempotency_key,
+        rule=lambda tx, visit, now: rules.decide_aefi(visit, now=now, **request),
+    )
+
+
+def record_aefi_outcome(
+    services: Services, principal: Principal, *, site_id: str, visit_id: str, outcome: str, notes: str = "",
+    idempotency_key: str | None = None,
+) -> Outcome:
+    return _visit_command(
+        services, principal, site_id=site_id, visit_id=visit_id, action="visit.aefi_outcome",
+        request={"outcome": outcome, "notes": notes}, idempotency_key=idempotency_key,
+        rule=lambda tx, visit, now: rules.decide_aefi_outcome(visit, outcome=outcome, notes=notes),
+    )
+
+
+# --- supervisor corrections ---------------------------------------------------------------------
+
+def correct(
+    services: Services, principal: Principal, *, site_id: str, visit_id: str, reason: str, state: str,
+    station: str | None, corrects_seq: int, idempotency_key: str | None = None,
+) -> Outcome:
+    def rule(tx: SiteTransaction, visit: Visit, now: datetime) -> Draft:
+        corrected = tx.event(corrects_seq)
+        if corrected is None or corrected.visit_id != visit.id:
+            raise ValidationFailed(
+                f"Event #{corrects_seq} is not an event of this visit.", code="unknown_event",
+                fields={"corrects_seq": "must be the sequence number of one of this visit's events"},
+            )
+        return rules.decide_correction(
+            visit, reason=reason, state=state, station=station, corrects_seq=corrects_seq,
+            corrected_type=corrected.type,
+        )
+
+    return _visit_command(
+        services, principal, site_id=site_id, visit_id=visit_id, action="visit.correct",
+        request={"reason": reason, "state": state, "station": station, "corrects_seq": corrects_seq},
+        idempotency_key=idempotency_key, rule=rule,
+    )

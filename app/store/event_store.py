@@ -1,0 +1,356 @@
+"""The one place that writes: append an event and update its visit in one transaction.
+
+Every write to a site runs inside `Store.site_transaction`, which first locks the site's
+row. That serialises the writers of one site (SQLite: BEGIN IMMEDIATE; PostgreSQL: the
+row lock of the UPDATE), which gives three properties at once:
+  * the site's event sequence numbers are gap-free and in commit order, so live clients
+    can detect a missed delta;
+  * `call-next` can never hand the same person to two desks;
+  * rules are always decided on the current state.
+Writers of different sites do not wait for each other on PostgreSQL.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Iterator
+
+from sqlalchemy import Connection, Engine, and_, func, select, update
+
+from app.domain.errors import Conflict, NotFound
+from app.domain.identity import document_key
+from app.domain.site import Site, parse_site
+from app.domain.visit import Draft, Event, Visit, apply
+
+from .codec import visit_from_json, visit_to_json
+from .database import WRITE
+from .tables import api_tokens, events, sites, visits
+
+
+@dataclass(frozen=True)
+class SiteRow:
+    site: Site
+    revision: int
+    seq: int
+
+
+def _event_from_row(row) -> Event:
+    return Event(
+        seq=row.seq,
+        site=row.site_id,
+        visit_id=row.visit_id,
+        type=row.type,
+        at=row.at,
+        actor=row.actor,
+        station=row.station,
+        desk=row.desk,
+        data=row.data,
+    )
+
+
+class SiteTransaction:
+    """A write transaction holding the lock of one site."""
+
+    def __init__(self, conn: Connection, site: Site, seq: int, ticket_day: date | None, ticket_no: int):
+        self.conn = conn
+        self.site = site
+        self.seq = seq
+        self._ticket_day = ticket_day
+        self._ticket_no = ticket_no
+        self.appended: list[tuple[Event, Visit]] = []
+
+    # --- reads under the lock ---
+    def visit(self, visit_id: str) -> Visit:
+        row = self.conn.execute(
+            select(visits.c.data).where(visits.c.id == visit_id, visits.c.site_id == self.site.id)
+        ).first()
+        if row is None:
+            raise NotFound(f"No visit {visit_id!r} at site {self.site.id}.", code="unknown_visit")
+        return visit_from_json(row.data)
+
+    def event_by_key(self, key: str) -> tuple[Event, str | None] | None:
+        row = self.conn.execute(
+            select(events).where(events.c.site_id == self.site.id, events.c.idempotency_key == key)
+        ).first()
+        return (_event_from_row(row), row.request_hash) if row else None
+
+    def event(self, seq: int) -> Event | None:
+        row = self.conn.execute(select(events).where(events.c.site_id == self.site.id, events.c.seq == seq)).first()
+        return _event_from_row(row) if row else None
+
+    def visits_with_document(self, key: str, day: date) -> list[Visit]:
+        rows = self.conn.execute(select(visits.c.data).where(visits.c.document_key == key, visits.c.day == day))
+        return [visit_from_json(row.data) for row in rows]
+
+    def next_waiting(self, station: str) -> Visit | None:
+        row = self.conn.execute(
+            select(visits.c.data)
+            .where(visits.c.site_id == self.site.id, visits.c.station == station, visits.c.state == "waiting")
+            .order_by(visits.c.priority.desc(), visits.c.queue_pos)
+            .limit(1)
+        ).first()
+        return visit_from_json(row.data) if row else None
+
+    def visit_at_desk(self, station: str, desk: str) -> Visit | None:
+        row = self.conn.execute(
+            select(visits.c.data).where(
+                visits.c.site_id == self.site.id,
+                visits.c.station == station,
+                visits.c.desk == desk,
+                visits.c.state.in_(("called", "serving")),
+            )
+        ).first()
+        return visit_from_json(row.data) if row else None
+
+    def observation_load(self) -> tuple[int, int]:
+        """(people observing, people called or being served at injection)."""
+        observing = self.conn.execute(
+            select(func.count()).where(visits.c.site_id == self.site.id, visits.c.state == "observing")
+        ).scalar_one()
+        heading = self.conn.execute(
+            select(func.count()).where(
+                visits.c.site_id == self.site.id,
+                visits.c.station == "injection",
+                visits.c.state.in_(("called", "serving")),
+            )
+        ).scalar_one()
+        return observing, heading
+
+    def next_ticket_number(self, day: date) -> int:
+        if self._ticket_day != day:
+            self._ticket_day, self._ticket_no = day, 0
+        self._ticket_no += 1
+        return self._ticket_no
+
+    # --- the write ---
+    def append(
+        self,
+        *,
+        visit_id: str,
+        current: Visit | None,
+        draft: Draft,
+        actor: str,
+        at: datetime,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> tuple[Event, Visit]:
+        self.seq += 1
+        event = Event(
+            seq=self.seq,
+            site=self.site.id,
+            visit_id=visit_id,
+            type=draft.type,
+            at=at,
+            actor=actor,
+            station=draft.station,
+            desk=draft.desk,
+            data=draft.data,
+        )
+        visit = apply(current, event)
+        self.conn.execute(
+            events.insert().values(
+                site_id=event.site,
+                seq=event.seq,
+                visit_id=event.visit_id,
+                type=event.type,
+                station=event.station,
+                desk=event.desk,
+                actor=event.actor,
+                at=event.at,
+                data=event.data,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+        )
+        columns = dict(
+            ticket=visit.ticket,
+            state=visit.state,
+            station=visit.station,
+            desk=visit.desk,
+            priority=visit.priority,
+            queue_pos=visit.queue_pos,
+            active=visit.active,
+            leave_at=visit.leave_at,
+            version=visit.version,
+            data=visit_to_json(visit),
+            updated_at=at,
+        )
+        if current is None:
+            self.conn.execute(
+                visits.insert().values(
+                    id=visit.id,
+                    site_id=visit.site,
+                    day=visit.day,
+                    document_key=document_key(visit.person.document_type, visit.person.document_number),
+                    created_at=at,
+                    **columns,
+                )
+            )
+        else:
+            # Optimistic version check: the row must still be the version the rule decided on.
+            result = self.conn.execute(
+                update(visits)
+                .where(and_(visits.c.id == visit.id, visits.c.version == current.version))
+                .values(**columns)
+            )
+            if result.rowcount != 1:
+                raise Conflict(
+                    f"Ticket {visit.ticket} was changed by someone else meanwhile: reload and try again.",
+                    code="version_conflict",
+                )
+        self.appended.append((event, visit))
+        return event, visit
+
+
+class Store:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._writer = engine.execution_options(**WRITE)
+        self._site_cache: dict[str, tuple[int, Site]] = {}
+
+    # --- sites ---
+    def _parse(self, site_id: str, revision: int, config: dict) -> Site:
+        cached = self._site_cache.get(site_id)
+        if cached and cached[0] == revision:
+            return cached[1]
+        site = parse_site(config, source=f"site {site_id} (database)")
+        self._site_cache[site_id] = (revision, site)
+        return site
+
+    def site(self, site_id: str) -> SiteRow:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sites).where(sites.c.id == site_id)).first()
+        if row is None:
+            raise NotFound(f"No site {site_id!r}.", code="unknown_site")
+        return SiteRow(self._parse(row.id, row.revision, row.config), row.revision, row.seq)
+
+    def site_ids(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(sites.c.id).order_by(sites.c.id)).scalars())
+
+    def upsert_site(self, site: Site, *, at: datetime) -> str:
+        config = site.model_dump(mode="json")
+        with self._writer.begin() as conn:
+            row = conn.execute(select(sites.c.config, sites.c.revision).where(sites.c.id == site.id)).first()
+            if row is None:
+                conn.execute(
+                    sites.insert().values(
+                        id=site.id, name=site.name, config=config, revision=1, seq=0, ticket_day=None,
+                        ticket_no=0, created_at=at, updated_at=at,
+                    )
+                )
+                return "created"
+            if row.config == config:
+                return "unchanged"
+            conn.execute(
+                update(sites)
+                .where(sites.c.id == site.id)
+                .values(name=site.name, config=config, revision=row.revision + 1, updated_at=at)
+            )
+            return "updated"
+
+    @contextmanager
+    def site_transaction(self, site_id: str) -> Iterator[SiteTransaction]:
+        with self._writer.begin() as conn:
+            # The no-op UPDATE takes the site's row lock (PostgreSQL); SQLite holds the
+            # database write lock since BEGIN IMMEDIATE.
+            locked = conn.execute(update(sites).where(sites.c.id == site_id).values(seq=sites.c.seq))
+            if locked.rowcount != 1:
+                raise NotFound(f"No site {site_id!r}.", code="unknown_site")
+            row = conn.execute(select(sites).where(sites.c.id == site_id)).one()
+            tx = SiteTransaction(
+                conn, self._parse(row.id, row.revision, row.config), row.seq, row.ticket_day, row.ticket_no
+            )
+            yield tx
+            if tx.seq != row.seq or tx._ticket_no != row.ticket_no:
+                conn.execute(
+                    update(sites)
+                    .where(sites.c.id == site_id)
+                    .values(seq=tx.seq, ticket_day=tx._ticket_day, ticket_no=tx._ticket_no)
+                )
+
+    # --- reads ---
+    def visit(self, site_id: str, visit_id: str) -> Visit:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(visits.c.data).where(visits.c.id == visit_id, visits.c.site_id == site_id)
+            ).first()
+        if row is None:
+            raise NotFound(f"No visit {visit_id!r} at site {site_id}.", code="unknown_visit")
+        return visit_from_json(row.data)
+
+    def visit_events(self, site_id: str, visit_id: str, *, up_to_seq: int | None = None) -> list[Event]:
+        query = select(events).where(events.c.site_id == site_id, events.c.visit_id == visit_id)
+        if up_to_seq is not None:
+            query = query.where(events.c.seq <= up_to_seq)
+        with self.engine.connect() as conn:
+            return [_event_from_row(row) for row in conn.execute(query.order_by(events.c.seq))]
+
+    def site_events(self, site_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[Event]:
+        query = (
+            select(events).where(events.c.site_id == site_id, events.c.seq > after_seq).order_by(events.c.seq)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [_event_from_row(row) for row in conn.execute(query)]
+
+    def list_visits(
+        self, site_id: str, *, states: tuple[str, ...] | None = None, station: str | None = None,
+        day: date | None = None, limit: int = 500,
+    ) -> list[Visit]:
+        query = select(visits.c.data).where(visits.c.site_id == site_id)
+        if states:
+            query = query.where(visits.c.state.in_(states))
+        if station:
+            query = query.where(visits.c.station == station)
+        if day:
+            query = query.where(visits.c.day == day)
+        query = query.order_by(visits.c.priority.desc(), visits.c.queue_pos).limit(limit)
+        with self.engine.connect() as conn:
+            return [visit_from_json(row.data) for row in conn.execute(query)]
+
+    def active_visits_at_seq(self, site_id: str) -> tuple[SiteRow, list[Visit]]:
+        """The site's sequence number and its open visits, read from one consistent snapshot."""
+        conn_opts = {"isolation_level": "REPEATABLE READ"} if self.engine.dialect.name == "postgresql" else {}
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**conn_opts) if conn_opts else conn
+            with conn.begin():
+                row = conn.execute(select(sites).where(sites.c.id == site_id)).first()
+                if row is None:
+                    raise NotFound(f"No site {site_id!r}.", code="unknown_site")
+                rows = conn.execute(
+                    select(visits.c.data).where(visits.c.site_id == site_id, visits.c.active.is_(True))
+                ).all()
+        site_row = SiteRow(self._parse(row.id, row.revision, row.config), row.revision, row.seq)
+        return site_row, [visit_from_json(r.data) for r in rows]
+
+    # --- tokens ---
+    def add_token(self, *, token_hash: str, role: str, site_id: str | None, station: str | None, name: str, at: datetime) -> int:
+        with self._writer.begin() as conn:
+            result = conn.execute(
+                api_tokens.insert().values(
+                    token_hash=token_hash, role=role, site_id=site_id, station=station, name=name, created_at=at
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def token_by_hash(self, token_hash: str):
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(api_tokens).where(api_tokens.c.token_hash == token_hash, api_tokens.c.revoked_at.is_(None))
+            ).first()
+
+    def list_tokens(self):
+        with self.engine.connect() as conn:
+            return conn.execute(select(api_tokens).order_by(api_tokens.c.id)).all()
+
+    def revoke_tokens(self, *, ids: list[int] | None = None, name: str | None = None, at: datetime) -> int:
+        query = update(api_tokens).where(api_tokens.c.revoked_at.is_(None))
+        if ids is not None:
+            query = query.where(api_tokens.c.id.in_(ids))
+        if name is not None:
+            query = query.where(api_tokens.c.name == name)
+        with self._writer.begin() as conn:
+            return conn.execute(query.values(revoked_at=at)).rowcount

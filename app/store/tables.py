@@ -1,0 +1,119 @@
+"""The database schema (SQLAlchemy Core). Migrations in migrations/versions must match it."""
+from __future__ import annotations
+
+from datetime import timezone
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String,
+    Table, TypeDecorator, UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("config", Json, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("ticket_day", Date, nullable=True),
+    Column("ticket_no", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+visits = Table(
+    "visits",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", String(40), ForeignKey("sites.id"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("ticket", String(12), nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("station", String(20), nullable=True),
+    Column("desk", String(20), nullable=True),
+    Column("priority", Boolean, nullable=False),
+    Column("queue_pos", BigInteger, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("document_key", String(120), nullable=False),
+    Column("leave_at", UTCDateTime, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("data", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("site_id", "day", "ticket"),
+    Index(None, "site_id", "station", "state", "priority", "queue_pos"),
+    Index(None, "site_id", "active"),
+    Index(None, "document_key", "day"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("site_id", String(40), ForeignKey("sites.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("visit_id", String(32), nullable=False),
+    Column("type", String(30), nullable=False),
+    Column("station", String(20), nullable=True),
+    Column("desk", String(20), nullable=True),
+    Column("actor", String(120), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("data", Json, nullable=False),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("request_hash", String(64), nullable=True),
+    UniqueConstraint("site_id", "seq"),
+    UniqueConstraint("site_id", "idempotency_key"),
+    Index(None, "visit_id", "seq"),
+    Index(None, "site_id", "at"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("site_id", String(40), ForeignKey("sites.id"), nullable=True),
+    Column("station", String(20), nullable=True),
+    Column("name", String(120), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+

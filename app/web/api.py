@@ -1,0 +1,204 @@
+"""REST API v1. Each handler: authenticate, parse, call one flow command, render."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Callable
+
+from flask import Blueprint, Response, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+
+from app.domain.errors import DomainError, ValidationFailed
+from app.domain.permissions import view_level
+from app.domain.privacy import visit_view
+from app.flow import queries, tokens
+from app.flow import visits as flow
+from app.flow.visits import Outcome
+
+from . import schemas
+from .context import principal, services
+from .openapi import documented
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_KEY = 200
+
+
+@bp.before_request
+def _authenticate() -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        g.principal = tokens.authenticate(services(), token.strip())
+    elif request.endpoint != "api.openapi":
+        principal()  # raises 401 with a clear message
+
+
+def _body(model: type[BaseModel]) -> Any:
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raw = b"{}"
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        if any(error["type"] == "json_invalid" for error in errors):
+            raise DomainError("The request body is not valid JSON.", code="malformed_json") from None
+        if any(error["type"] == "model_type" for error in errors):
+            raise DomainError("The request body must be a JSON object.", code="malformed_json") from None
+        fields = {}
+        for error in errors:
+            key = ".".join(str(part) for part in error["loc"]) or "body"
+            fields.setdefault(key, error["msg"])
+        raise ValidationFailed("Some fields are missing or of the wrong type.", fields=fields) from None
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY or not key.isprintable():
+        raise ValidationFailed(
+            "The Idempotency-Key header must be 1 to 200 printable characters.",
+            fields={"Idempotency-Key": "must be 1 to 200 printable characters"},
+        )
+    return key
+
+
+def _visit_json(outcome: Outcome, status: int = 200) -> Response | tuple[str, int]:
+    if outcome.visit is None:
+        return "", 204
+    caller = principal()
+    level = view_level(caller)
+    response = jsonify({"visit": visit_view(outcome.visit, level, now=services().clock.now())})
+    response.status_code = status
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+# --- sites ------------------------------------------------------------------------------------
+
+@bp.get("/sites")
+@documented("List the sites this token may see", tag="sites", response="SiteList")
+def list_sites():
+    caller = principal()
+    ids = services().store.site_ids()
+    visible = [site_id for site_id in ids if caller.site in (None, site_id)]
+    return jsonify({"sites": [
+        {"id": row.site.id, "name": row.site.name, "name_zh": row.site.name_zh}
+        for row in (services().store.site(site_id) for site_id in visible)
+    ]})
+
+
+@bp.get("/sites/<site>")
+@documented("Stations, desks, products, lots and the codes a tablet needs", tag="sites", response="SiteInfo")
+def get_site(site: str):
+    return jsonify(queries.site_info(services(), principal(), site_id=site))
+
+
+@bp.get("/sites/<site>/snapshot")
+@documented("Live counts, calls and observation board (no personal data)", tag="sites", response="Snapshot")
+def get_snapshot(site: str):
+    return jsonify(queries.site_snapshot(services(), principal(), site_id=site))
+
+
+# --- visits -----------------------------------------------------------------------------------
+
+@bp.post("/sites/<site>/visits")
+@documented("Check a person in; a green health code gets a ticket", tag="visits", body=schemas.CheckInBody,
+            response="VisitEnvelope", status=201, idempotent=True)
+def check_in(site: str):
+    body = _body(schemas.CheckInBody)
+    outcome = flow.check_in(
+        services(), principal(), site_id=site, idempotency_key=_idempotency_key(), **body.model_dump()
+    )
+    return _visit_json(outcome, 201)
+
+
+@bp.get("/sites/<site>/visits")
+@documented("Visits of the day, in queue order, filtered by state and station", tag="visits", response="VisitList",
+            query={"state": "comma-separated states", "station": "station name", "date": "YYYY-MM-DD (default today)",
+                   "limit": "1-1000 (default 500)"})
+def list_visits(site: str):
+    states = [item for item in request.args.get("state", "").split(",") if item] or None
+    fields = {}
+    day = None
+    if request.args.get("date"):
+        try:
+            day = date.fromisoformat(request.args["date"])
+        except ValueError:
+            fields["date"] = "must be YYYY-MM-DD"
+    limit = request.args.get("limit", "500")
+    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        fields["limit"] = "must be a whole number from 1 to 1000"
+    if fields:
+        raise ValidationFailed("Bad query parameters.", fields=fields)
+    rows = queries.list_visits(
+        services(), principal(), site_id=site, states=states, station=request.args.get("station") or None,
+        day=day, limit=int(limit),
+    )
+    return jsonify({"visits": rows})
+
+
+@bp.get("/sites/<site>/visits/<visit_id>")
+@documented("One visit with its event history", tag="visits", response="VisitDetail")
+def get_visit(site: str, visit_id: str):
+    view = queries.get_visit(services(), principal(), site_id=site, visit_id=visit_id)
+    events = view.pop("events")
+    return jsonify({"visit": view, "events": events})
+
+
+@bp.post("/sites/<site>/stations/<station>/call-next")
+@documented("Call the next waiting person to a desk (204: nobody waiting; 409: blocked)", tag="queues",
+            body=schemas.DeskBody, response="VisitEnvelope", idempotent=True, no_content=True)
+def call_next(site: str, station: str):
+    body = _body(schemas.DeskBody)
+    outcome = flow.call_next(
+        services(), principal(), site_id=site, station=station, desk=body.desk, idempotency_key=_idempotency_key()
+    )
+    return _visit_json(outcome)
+
+
+def _action(command: Callable[..., Outcome], model: type[BaseModel], *, rename: dict[str, str] | None = None):
+    def view(site: str, visit_id: str):
+        values = _body(model).model_dump()
+        for old, new in (rename or {}).items():
+            values[new] = values.pop(old)
+        outcome = command(
+            services(), principal(), site_id=site, visit_id=visit_id, idempotency_key=_idempotency_key(), **values
+        )
+        return _visit_json(outcome)
+
+    return view
+
+
+ACTIONS: list[tuple[str, Callable[..., Outcome], type[BaseModel], str, dict[str, str] | None]] = [
+    ("start", flow.start, schemas.DeskBody, "The called person arrived at the desk", None),
+    ("recall", flow.recall, schemas.EmptyBody, "Announce the call again", None),
+    ("no-show", flow.no_show, schemas.EmptyBody, "Called person did not come: back of the queue, or out", None),
+    ("cancel", flow.cancel, schemas.CancelBody, "The person leaves the flow before vaccination", None),
+    ("consent", flow.record_consent, schemas.ConsentBody, "Record screening answers and consent", None),
+    ("injection", flow.record_injection, schemas.InjectionBody, "Record the injection; starts observation",
+     {"site": "injection_site"}),
+    ("release", flow.release, schemas.ReleaseBody, "Release from observation (early only by a supervisor)", None),
+    ("aefi", flow.report_aefi, schemas.AefiBody, "Report an adverse event following immunisation", None),
+    ("aefi-outcome", flow.record_aefi_outcome, schemas.AefiOutcomeBody, "Record the outcome of an adverse event",
+     None),
+    ("correct", flow.correct, schemas.CorrectionBody, "A supervisor's correction, with its reason", None),
+]
+
+for _name, _command, _model, _summary, _rename in ACTIONS:
+    _endpoint = "visit_" + _name.replace("-", "_")
+    _view = documented(_summary, tag="visits", body=_model, response="VisitEnvelope", idempotent=True)(
+        _action(_command, _model, rename=_rename)
+    )
+    bp.add_url_rule(f"/sites/<site>/visits/<visit_id>/{_name}", _endpoint, _view, methods=["POST"])
+
+
+@bp.get("/openapi.json")
+@documented("This document", tag="meta", response=None, public=True)
+def openapi():
+    from .openapi import build_document
+
+    return jsonify(build_document())

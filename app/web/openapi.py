@@ -1,0 +1,263 @@
+"""The OpenAPI 3.1 document, built from the routes themselves.
+
+Every API view carries its documentation (`@documented`); `build_document` walks the URL
+map, so a route cannot exist without appearing here (a test checks every route is
+documented).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from flask import current_app
+from pydantic import BaseModel
+
+from app.domain.visit import STATES
+
+_NULLABLE_STR = {"type": ["string", "null"]}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "fields"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            }
+        },
+    },
+    "Visit": {
+        "type": "object",
+        "required": ["id", "site", "day", "ticket", "state", "station", "desk", "priority", "dose_number", "person",
+                     "consent", "injection", "observation", "aefi", "version"],
+        "properties": {
+            "id": {"type": "string"},
+            "site": {"type": "string"},
+            "day": {"type": "string", "format": "date"},
+            "ticket": _NULLABLE_STR,
+            "state": {"enum": list(STATES)},
+            "station": _NULLABLE_STR,
+            "desk": _NULLABLE_STR,
+            "priority": {"type": "boolean"},
+            "dose_number": {"type": "integer"},
+            "health_code": {"enum": ["green", "yellow", "red"]},
+            "person": {
+                "type": "object",
+                "description": "Full for supervisors; masked name, last 4 ID digits for station tablets.",
+                "required": ["name", "document_type"],
+            },
+            "checked_in_at": {"type": "string", "format": "date-time"},
+            "called_at": _NULLABLE_TIME,
+            "consent": {"type": ["object", "null"]},
+            "injection": {"type": ["object", "null"]},
+            "observation": {
+                "type": ["object", "null"],
+                "properties": {
+                    "started_at": {"type": "string", "format": "date-time"},
+                    "leave_at": {"type": "string", "format": "date-time"},
+                    "may_leave": {"type": "boolean"},
+                    "remaining_seconds": {"type": "integer"},
+                },
+            },
+            "aefi": {"type": "array", "items": {"type": "object"}},
+            "released_at": _NULLABLE_TIME,
+            "closed_reason": _NULLABLE_STR,
+            "vaccinated": {"type": "boolean"},
+            "version": {"type": "integer"},
+        },
+    },
+    "VisitEnvelope": {
+        "type": "object", "required": ["visit"], "properties": {"visit": {"$ref": "#/components/schemas/Visit"}},
+    },
+    "VisitList": {
+        "type": "object", "required": ["visits"],
+        "properties": {"visits": {"type": "array", "items": {"$ref": "#/components/schemas/Visit"}}},
+    },
+    "Event": {
+        "type": "object",
+        "required": ["seq", "type", "at", "actor"],
+        "properties": {
+            "seq": {"type": "integer"}, "type": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+            "actor": {"type": "string"}, "station": _NULLABLE_STR, "desk": _NULLABLE_STR,
+            "data": {"type": "object", "description": "Supervisors only."},
+        },
+    },
+    "VisitDetail": {
+        "type": "object",
+        "required": ["visit", "events"],
+        "properties": {
+            "visit": {"$ref": "#/components/schemas/Visit"},
+            "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+        },
+    },
+    "Snapshot": {
+        "type": "object",
+        "required": ["site", "seq", "stations", "calling", "observation"],
+        "properties": {
+            "site": {"type": "string"},
+            "seq": {"type": "integer"},
+            "at": {"type": "string", "format": "date-time"},
+            "stations": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["waiting", "called", "serving", "desks"],
+                    "properties": {
+                        "waiting": {"type": "integer"}, "called": {"type": "integer"}, "serving": {"type": "integer"},
+                        "desks": {"type": "object"},
+                    },
+                },
+            },
+            "calling": {
+                "type": "array",
+                "items": {
+                    "type": "object", "required": ["ticket", "station", "desk", "at"],
+                    "properties": {"ticket": {"type": "string"}, "station": {"type": "string"},
+                                   "desk": {"type": "string"}, "at": {"type": "string", "format": "date-time"}},
+                    "additionalProperties": False,
+                },
+            },
+            "observation": {
+                "type": "object", "required": ["count", "capacity", "ready"],
+                "properties": {"count": {"type": "integer"}, "capacity": {"type": "integer"},
+                               "heading": {"type": "integer"},
+                               "ready": {"type": "array", "items": {"type": "string"}}},
+            },
+            "emergency": {"type": "object"},
+        },
+    },
+    "SiteInfo": {
+        "type": "object",
+        "required": ["id", "name", "timezone", "stations", "observation", "products", "screening_questions",
+                     "deferral_reasons", "checklist"],
+    },
+    "SiteList": {
+        "type": "object", "required": ["sites"],
+        "properties": {"sites": {"type": "array", "items": {"type": "object", "required": ["id", "name"]}}},
+    },
+}
+
+
+def documented(
+    summary: str,
+    *,
+    tag: str,
+    response: str | None,
+    body: type[BaseModel] | None = None,
+    status: int = 200,
+    idempotent: bool = False,
+    no_content: bool = False,
+    public: bool = False,
+    query: dict[str, str] | None = None,
+) -> Callable:
+    def mark(view: Callable) -> Callable:
+        view.openapi = {
+            "summary": summary, "tag": tag, "response": response, "body": body, "status": status,
+            "idempotent": idempotent, "no_content": no_content, "public": public, "query": query or {},
+        }
+        return view
+
+    return mark
+
+
+_ERRORS = {
+    "400": "Malformed JSON or body not an object",
+    "401": "Missing, unknown or revoked token",
+    "403": "The token's role or scope does not allow this",
+    "404": "Unknown site, station or visit",
+    "409": "The current state does not allow this",
+    "422": "A field is missing, of the wrong type, or breaks a rule",
+}
+
+
+def _error_ref() -> dict:
+    return {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+
+def _operation(rule, meta: dict, method: str, schemas: dict[str, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": rule.endpoint.split(".", 1)[-1],
+        "summary": meta["summary"],
+        "tags": [meta["tag"]],
+        "parameters": [
+            {"name": arg, "in": "path", "required": True, "schema": {"type": "string"}} for arg in sorted(rule.arguments)
+        ],
+        "responses": {},
+    }
+    for name, description in meta["query"].items():
+        operation["parameters"].append({"name": name, "in": "query", "required": False,
+                                        "description": description, "schema": {"type": "string"}})
+    if meta["idempotent"]:
+        operation["parameters"].append({
+            "name": "Idempotency-Key", "in": "header", "required": False,
+            "description": "A repeat with the same key returns the first response and changes nothing.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+        })
+    if meta["body"] is not None:
+        model = meta["body"]
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas[name] = definition
+        schemas[model.__name__] = schema
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
+    ok: dict[str, Any] = {"description": "OK"}
+    if meta["response"]:
+        ok["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{meta['response']}"}}}
+    else:
+        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+    operation["responses"][str(meta["status"])] = ok
+    if meta["no_content"]:
+        operation["responses"]["204"] = {"description": "Nobody is waiting"}
+    for status, description in _ERRORS.items():
+        if meta["public"] and status in ("401", "403", "404"):
+            continue
+        operation["responses"][status] = {"description": description, "content": _error_ref()}
+    if not meta["public"]:
+        operation["security"] = [{"bearer": []}]
+    else:
+        operation["security"] = []
+    return operation
+
+
+def openapi_path(rule_path: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule_path)
+
+
+def build_document() -> dict[str, Any]:
+    schemas: dict[str, Any] = dict(RESPONSE_SCHEMAS)
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in current_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        view = current_app.view_functions[rule.endpoint]
+        meta = getattr(view, "openapi", None)
+        if meta is None:
+            continue  # the completeness test names any such route
+        path = openapi_path(rule.rule)[len("/api/v1"):]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(rule, meta, method.lower(), schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "SiteFlow API",
+            "version": "1",
+            "description": "The on-site flow of a mass vaccination site: check-in, consent, injection, "
+                           "observation, exit. Every request except this document needs a bearer token.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,80 @@
+"""Request bodies of the REST API (also the source of their OpenAPI schemas)."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    # Strict: "2" is not a dose number, and unknown fields are typos, not extensions.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class CheckInBody(Body):
+    name: str = Field(min_length=1, max_length=100)
+    document_type: Literal["resident_id", "passport"]
+    document_number: str = Field(min_length=1, max_length=40)
+    phone: str | None = Field(None, max_length=30, pattern=r"^\+?[0-9][0-9 \-]{4,28}$")
+    dose_number: int = Field(ge=1, le=4)
+    health_code: Literal["green", "yellow", "red"]
+    priority: bool = False
+    birth_date: date | None = Field(None, description="For passports: the birth date (for age checks).")
+
+
+class DeskBody(Body):
+    desk: str = Field(min_length=1, max_length=20)
+
+
+class EmptyBody(Body):
+    pass
+
+
+class CancelBody(Body):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class ConsentBody(Body):
+    desk: str = Field(min_length=1, max_length=20)
+    outcome: Literal["eligible", "deferred", "refused"]
+    answers: dict[str, bool]
+    allergy_history: bool
+    deferral_reason: str | None = None
+    signature: str | None = Field(None, max_length=300_000, description="A data URL of the signature image, or 'confirmed'.")
+
+
+class InjectionBody(Body):
+    desk: str = Field(min_length=1, max_length=20)
+    product: str = Field(min_length=1, max_length=40)
+    lot: str = Field(min_length=1, max_length=40)
+    dose_number: int = Field(ge=1, le=4)
+    site: Literal["left_deltoid", "right_deltoid"]
+    route: Literal["IM"]
+    checklist: list[str] = Field(max_length=20)
+
+
+class ReleaseBody(Body):
+    override_reason: str | None = Field(None, min_length=1, max_length=500)
+
+
+class AefiBody(Body):
+    symptoms: list[str] = Field(min_length=1, max_length=20)
+    onset_at: AwareDatetime
+    severity: Literal["minor", "severe", "serious"]
+    serious_criteria: list[str] = Field(default_factory=list, max_length=5)
+    actions: str = Field("", max_length=2000)
+    outcome: Literal["recovered", "transferred"] | None = None
+
+
+class AefiOutcomeBody(Body):
+    outcome: Literal["recovered", "transferred"]
+    notes: str = Field("", max_length=2000)
+
+
+class CorrectionBody(Body):
+    reason: str = Field(min_length=1, max_length=500)
+    state: Literal["waiting", "left"]
+    station: Literal["consent", "injection"] | None = None
+    corrects_seq: int = Field(ge=1)
+
