@@ -1,0 +1,119 @@
+"""The `siteflow` command line: init, tokens, sites, and a real `siteflow demo` server."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from app.cli import cli
+from tests.support.factories import gen_checkin
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("SITEFLOW_SITES", str(ROOT / "sites"))
+    return tmp_path
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_init_migrates_and_loads_the_site_folder(env):
+    first = run("init")
+    assert first.exit_code == 0, first.output
+    assert "site demo: created" in first.output
+    again = run("init")
+    assert "site demo: unchanged" in again.output
+    listed = run("sites", "list")
+    assert listed.output.startswith("demo")
+
+
+def test_tokens_create_list_revoke(env):
+    run("init")
+    created = run("tokens", "create", "--role", "station", "--site", "demo", "--station", "consent", "--name", "desk A")
+    assert created.exit_code == 0, created.output
+    token = created.output.strip()
+    assert token.startswith("sf_") and len(token) > 40
+    listed = run("tokens", "list")
+    assert "desk A" in listed.output and token not in listed.output  # values are never shown again
+    token_id = listed.output.split()[0]
+    assert run("tokens", "revoke", token_id).exit_code == 0
+    assert "revoked" in run("tokens", "list").output
+
+
+def test_tokens_create_refuses_a_station_token_without_a_station(env):
+    run("init")
+    result = CliRunner().invoke(cli, ["tokens", "create", "--role", "station", "--site", "demo"])
+    assert result.exit_code != 0
+    assert "station" in result.output
+
+
+def test_sites_load_names_the_file_and_the_bad_key(env, tmp_path):
+    run("init")
+    bad = tmp_path / "bad.toml"
+    bad.write_text((ROOT / "sites" / "demo.toml").read_text().replace('timezone = "Asia/Shanghai"', 'timezone = "Mars/Base"'))
+    result = CliRunner().invoke(cli, ["sites", "load", str(bad)])
+    assert result.exit_code != 0
+    assert "bad.toml" in result.output and "timezone" in result.output and "Mars/Base" in result.output
+
+
+def test_sites_load_updates_a_changed_site(env, tmp_path):
+    run("init")
+    changed = tmp_path / "demo.toml"
+    changed.write_text((ROOT / "sites" / "demo.toml").read_text().replace("seats = 60", "seats = 80"))
+    assert "site demo: updated" in run("sites", "load", str(changed)).output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read() or b"{}")
+
+
+def test_demo_serves_with_gevent_and_prints_a_working_admin_token(tmp_path):
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'demo.db'}", SITEFLOW_SITES=str(ROOT / "sites"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.entry", "demo", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    output = ""
+    try:
+        deadline = time.monotonic() + 60
+        while "running at" not in output and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output += line
+        assert f"http://127.0.0.1:{port}" in output, output
+        token = re.search(r"\b(sf_[\w-]+)", output).group(1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            assert json.loads(response.read()) == {"status": "ok"}
+        status, body = _post(f"http://127.0.0.1:{port}/api/v1/sites/demo/visits", token, gen_checkin())
+        assert status == 201 and body["visit"]["ticket"] == "A001"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=10)
