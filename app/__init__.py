@@ -28,9 +28,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["siteflow"] = Services(store=Store(engine), clock=app.config.get("CLOCK") or SystemClock())
 
+    from . import live
     from .web import api, errors, health
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    live.init_app(app)
     return app

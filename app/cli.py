@@ -19,8 +19,8 @@ from app.store.migrate import upgrade
 DEMO_ADMIN = "demo-admin"
 
 
-def _app() -> Flask:
-    return create_app()
+def _app(**config) -> Flask:
+    return create_app(config or None)
 
 
 def _services(app: Flask) -> Services:
@@ -64,11 +64,15 @@ def init() -> None:
 
 
 def _serve(app: Flask, host: str, port: int) -> None:
+    # What socketio.run() does in gevent mode (WebSockets come from simple-websocket), but
+    # bound before the URL is printed, so whoever reads the URL can connect at once.
     from gevent.pywsgi import WSGIServer
 
     server = WSGIServer((host, port), app, log=None)
+    server.start()
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    click.echo(f"SiteFlow is running at http://{shown}:{port}  (Ctrl+C to stop)", err=False)
+    click.echo(f"SiteFlow is running at http://{shown}:{server.server_port}  (Ctrl+C to stop)")
+    app.extensions["siteflow_live"].start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -80,7 +84,7 @@ def _serve(app: Flask, host: str, port: int) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Serve SiteFlow with gevent (one process; the embedded default)."""
-    _serve(_app(), host, port)
+    _serve(_app(SOCKETIO_ASYNC_MODE="gevent"), host, port)
 
 
 @cli.command()
@@ -88,7 +92,7 @@ def serve(host: str, port: int) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def demo(host: str, port: int) -> None:
     """Initialise the database with the demo site, print a fresh demo admin token, and serve."""
-    app = _app()
+    app = _app(SOCKETIO_ASYNC_MODE="gevent")
     try:
         _init(app)
     except (SiteConfigError, DomainError) as exc:

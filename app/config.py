@@ -16,6 +16,9 @@ def from_environment(instance_path: str) -> dict:
         "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'siteflow.db'}",
         # None: Socket.IO messages stay in this process. redis://... to scale out.
         "SOCKETIO_MESSAGE_QUEUE": env.get("SOCKETIO_MESSAGE_QUEUE") or None,
+        "SOCKETIO_CHANNEL": env.get("SOCKETIO_CHANNEL", "siteflow"),
+        # Set explicitly, never detected: `siteflow serve` uses gevent; threading is for tests and tools.
+        "SOCKETIO_ASYNC_MODE": "threading",
         "SITEFLOW_SITES": env.get("SITEFLOW_SITES") or str(PROJECT_ROOT / "sites"),
         "JSON_MAX_BYTES": int(env.get("SITEFLOW_JSON_MAX_BYTES", 1_000_000)),
     }

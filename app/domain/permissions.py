@@ -56,6 +56,11 @@ RULES: dict[str, Rule] = {
     "visit.aefi": Rule(STAFF, stations=("injection", "observation", "exit")),
     "visit.aefi_outcome": Rule(STAFF, stations=("observation", "exit")),
     "visit.correct": Rule(OVERSEERS),
+    # Live views (Socket.IO rooms).
+    "live.display": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),
+    "live.station": Rule(STAFF, stations=("checkin", "consent", "injection", "observation", "exit")),
+    "live.supervisor": Rule(OVERSEERS),
+    "live.city": Rule(OVERSEERS),  # a site-bound supervisor is refused: the city room shows every site
 }
 
 

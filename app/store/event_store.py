@@ -326,6 +326,14 @@ class Store:
         site_row = SiteRow(self._parse(row.id, row.revision, row.config), row.revision, row.seq)
         return site_row, [visit_from_json(r.data) for r in rows]
 
+    def observations_ending(self, *, after: datetime, before: datetime) -> list[tuple[str, str, str, datetime]]:
+        """(site, visit id, ticket, leave_at) of everyone observing whose time ends in the window."""
+        query = select(visits.c.site_id, visits.c.id, visits.c.ticket, visits.c.leave_at).where(
+            visits.c.state == "observing", visits.c.leave_at > after, visits.c.leave_at <= before
+        )
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
     # --- tokens ---
     def add_token(self, *, token_hash: str, role: str, site_id: str | None, station: str | None, name: str, at: datetime) -> int:
         with self._writer.begin() as conn:

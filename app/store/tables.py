@@ -81,6 +81,7 @@ visits = Table(
     Index(None, "site_id", "station", "state", "priority", "queue_pos"),
     Index(None, "site_id", "active"),
     Index(None, "document_key", "day"),
+    Index(None, "state", "leave_at"),
 )
 
 events = Table(

@@ -16,7 +16,7 @@ def test_upgrade_from_empty_to_head_matches_the_models(database_url):
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
@@ -32,7 +32,7 @@ def test_downgrade_to_base_and_upgrade_again(database_url):
         command.downgrade(alembic_config(engine), "base")
         assert not set(inspect(engine).get_table_names()) & {"sites", "visits", "events", "api_tokens"}
         upgrade(engine)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
     finally:
         engine.dispose()
 
@@ -42,6 +42,6 @@ def test_upgrade_is_idempotent(database_url):
     try:
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
     finally:
         engine.dispose()

@@ -1,0 +1,32 @@
+"""Live push over Socket.IO: rooms, snapshots, sequenced deltas, and the privacy filter.
+
+`socketio` is created here and bound in the factory (`init_app`). The flow commands know
+nothing of it: the hub subscribes to `Services.listeners` and is told of every commit.
+"""
+from __future__ import annotations
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+socketio = SocketIO()
+
+
+def init_app(app: Flask) -> None:
+    from . import handlers  # noqa: F401  (registers the Socket.IO event handlers)
+    from .hub import LiveHub
+
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        channel=app.config["SOCKETIO_CHANNEL"],
+        # Our own pages are served from the same origin; other origins are refused.
+        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS") or [],
+        ping_interval=10,
+        ping_timeout=10,
+        logger=False,
+        engineio_logger=False,
+    )
+    hub = LiveHub(app, socketio)
+    app.extensions["siteflow_live"] = hub
+    app.extensions["siteflow"].listeners.append(hub.on_commit)

@@ -1,0 +1,109 @@
+"""Socket.IO event handlers: authenticate the connection, join rooms, resync.
+
+Client -> server: `join` {"site", "view": display|station|supervisor|city, "station"},
+`resync` {}. Server -> client: `snapshot`, `delta`, `call`, `ready`, `site` (city room),
+and `error` {"code", "message"} right before an out-of-scope client is disconnected.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from flask_socketio import ConnectionRefusedError, disconnect, emit, join_room
+
+from app.domain.errors import DomainError, ValidationFailed
+from app.domain.permissions import Principal, authorize
+from app.flow import tokens
+
+from . import rooms, socketio
+
+# The session of a Socket.IO connection: its principal and the views it joined.
+_sessions: dict[str, dict[str, Any]] = {}
+
+
+def _services():
+    return current_app.extensions["siteflow"]
+
+
+def _hub():
+    return current_app.extensions["siteflow_live"]
+
+
+@socketio.on("connect")
+def on_connect(auth: Any = None):
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if not isinstance(token, str) or not token:
+        raise ConnectionRefusedError({"code": "missing_token", "message": "Send {\"token\": \"<bearer token>\"} as auth."})
+    try:
+        principal = tokens.authenticate(_services(), token)
+    except DomainError as exc:
+        raise ConnectionRefusedError({"code": exc.code, "message": exc.message}) from None
+    _sessions[request.sid] = {"principal": principal, "joined": []}
+    _hub().start()
+
+
+@socketio.on("disconnect")
+def on_disconnect(*_reason: Any) -> None:
+    _sessions.pop(request.sid, None)
+
+
+def _refuse(exc: DomainError) -> dict[str, Any]:
+    emit("error", {"code": exc.code, "message": exc.message, "fields": exc.fields})
+    disconnect()
+    return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+
+
+def _parse_join(data: Any) -> tuple[str | None, str, str | None]:
+    if not isinstance(data, dict):
+        raise ValidationFailed("join needs {\"site\", \"view\", \"station\"}.", fields={"view": "missing"})
+    view, site, station = data.get("view"), data.get("site"), data.get("station")
+    fields = {}
+    if view not in rooms.VIEWS:
+        fields["view"] = f"must be one of {', '.join(rooms.VIEWS)}"
+    if view != "city" and not isinstance(site, str):
+        fields["site"] = "required"
+    if view == "station" and not isinstance(station, str):
+        fields["station"] = "required for the station view"
+    if fields:
+        raise ValidationFailed("Cannot join.", fields=fields)
+    return (site if view != "city" else None), view, (station if view == "station" else None)
+
+
+def _room(principal: Principal, site: str | None, view: str, station: str | None) -> str:
+    if view == "city":
+        authorize(principal, "live.city", site="*")
+        return rooms.CITY_ROOM
+    authorize(principal, f"live.{view}", site=site, station=station)
+    store = _services().store
+    store.site(site)  # unknown site -> 404
+    if view == "station":
+        store.site(site).site.require_station(station)
+        return rooms.station_room(site, station)
+    return rooms.display_room(site) if view == "display" else rooms.supervisor_room(site)
+
+
+@socketio.on("join")
+def on_join(data: Any = None):
+    session = _sessions.get(request.sid)
+    if session is None:
+        return {"ok": False, "error": {"code": "unauthorized", "message": "Not connected."}}
+    principal: Principal = session["principal"]
+    try:
+        site, view, station = _parse_join(data)
+        room = _room(principal, site, view, station)
+    except DomainError as exc:
+        return _refuse(exc)
+    join_room(room)
+    session["joined"].append((site, view))
+    emit("snapshot", _hub().snapshot_for(principal, site=site, view=view))
+    return {"ok": True, "room": room}
+
+
+@socketio.on("resync")
+def on_resync(_data: Any = None):
+    session = _sessions.get(request.sid)
+    if session is None:
+        return {"ok": False}
+    for site, view in session["joined"]:
+        emit("snapshot", _hub().snapshot_for(session["principal"], site=site, view=view))
+    return {"ok": True}

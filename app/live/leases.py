@@ -1,0 +1,48 @@
+"""Leases: with several server processes, exactly one of them emits each time-driven event.
+
+In-process (no message queue) a set is enough; with Redis as the message queue, the lease
+is a Redis key set with NX and an expiry, so whichever process asks first wins.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+
+class LocalLeases:
+    def __init__(self) -> None:
+        self._held: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str, ttl_seconds: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._held) > 10_000:
+                self._held = {k: until for k, until in self._held.items() if until > now}
+            if self._held.get(key, 0) > now:
+                return False
+            self._held[key] = now + ttl_seconds
+            return True
+
+
+class RedisLeases:
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def acquire(self, key: str, ttl_seconds: float) -> bool:
+        try:
+            return bool(self._redis.set(f"siteflow:lease:{key}", "1", nx=True, px=int(ttl_seconds * 1000)))
+        except Exception as exc:  # Redis away: nobody announces now; the rescan retries later
+            log.warning("lease %s not acquired: %s", key.split(":", 1)[0], type(exc).__name__)
+            return False
+
+
+def leases_for(message_queue: str | None):
+    if message_queue and message_queue.startswith(("redis://", "rediss://", "unix://")):
+        return RedisLeases(message_queue)
+    return LocalLeases()

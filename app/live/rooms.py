@@ -1,0 +1,17 @@
+"""Room names, and which views a principal may join (checked through the permission table)."""
+from __future__ import annotations
+
+VIEWS = ("display", "station", "supervisor", "city")
+CITY_ROOM = "city:supervisor"
+
+
+def display_room(site: str) -> str:
+    return f"site:{site}:display"
+
+
+def station_room(site: str, station: str) -> str:
+    return f"site:{site}:station:{station}"
+
+
+def supervisor_room(site: str) -> str:
+    return f"site:{site}:supervisor"
