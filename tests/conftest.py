@@ -51,6 +51,7 @@ def build_app(database_url: str, clock: FixedClock):
 def app(database_url, clock):
     app = build_app(database_url, clock)
     yield app
+    app.extensions["siteflow_live"].stop()  # its worker must not outlive the database
     app.extensions["siteflow"].store.engine.dispose()
 
 

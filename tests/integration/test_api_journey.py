@@ -1,0 +1,131 @@
+"""Happy-path journeys through every endpoint, every response checked against the OpenAPI document."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
+    PREFIX, act, assert_error, call_next, check_in, checker, japi, openapi_document,
+)
+from tests.support.factories import EXPIRED_LOT, gen_answers, gen_checkin, gen_consent, gen_injection
+
+
+def _operations(document) -> set[tuple[str, str]]:
+    return {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
+
+
+def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi, clock, tokens, client):
+    supervisor = tokens.supervisor
+    # reading the site
+    assert japi.request("GET", "/openapi.json").status_code == 200
+    assert japi.get("/sites").get_json()["sites"][0]["id"] == "demo"
+    assert japi.get("/sites/demo").status_code == 200
+    assert japi.get("/sites/demo/snapshot").get_json()["seq"] == 0
+
+    # the door: one green, one red
+    alice = check_in(japi, name="李华")
+    turned = japi.post("/sites/demo/visits", gen_checkin(health_code="red"))
+    assert turned.status_code == 201 and turned.get_json()["visit"]["state"] == "turned_away"
+    bob = check_in(japi, name="赵强")
+    carol = check_in(japi, name="孙丽")
+    dan = check_in(japi, name="周杰")
+    queue = japi.get("/sites/demo/visits", state="waiting", station="consent").get_json()["visits"]
+    assert [visit["ticket"] for visit in queue] == ["A001", "A002", "A003", "A004"]
+
+    # consent: alice eligible (after a recall and start), bob no-show twice, carol deferred then corrected,
+    # dan cancels
+    assert call_next(japi, "consent", "A")["id"] == alice["id"]
+    act(japi, alice["id"], "recall")
+    act(japi, alice["id"], "start", {"desk": "A"})
+    act(japi, alice["id"], "consent", gen_consent("A", signature="data:image/png;base64,iVBORw0KGgo="))
+    assert call_next(japi, "consent", "B")["id"] == bob["id"]
+    assert act(japi, bob["id"], "no-show").get_json()["visit"]["state"] == "waiting"
+    assert call_next(japi, "consent", "B")["id"] == carol["id"]
+    deferred = act(japi, carol["id"], "consent", gen_consent("B", outcome="deferred", deferral_reason="fever",
+                                                              answers=gen_answers(fever=True), signature=None))
+    assert deferred.get_json()["visit"]["state"] == "deferred"
+    assert call_next(japi, "consent", "A")["id"] == dan["id"]
+    act(japi, dan["id"], "cancel", {"reason": "could not wait"})
+    assert call_next(japi, "consent", "A")["id"] == bob["id"]
+    assert act(japi, bob["id"], "no-show").get_json()["visit"]["state"] == "no_show"
+    carol_events = japi.get(f"/sites/demo/visits/{carol['id']}", token=supervisor).get_json()["events"]
+    corrected = act(japi, carol["id"], "correct", {
+        "reason": "fever was a thermometer error", "state": "waiting", "station": "consent",
+        "corrects_seq": carol_events[-1]["seq"]}, token=supervisor)
+    assert corrected.get_json()["visit"]["state"] == "waiting"
+    assert call_next(japi, "consent", "B")["id"] == carol["id"]
+    act(japi, carol["id"], "consent", gen_consent("B"))
+    assert japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}).status_code == 204
+
+    # injection: alice and carol
+    assert call_next(japi, "injection", "1")["id"] == alice["id"]
+    act(japi, alice["id"], "injection", gen_injection("1"))
+    assert call_next(japi, "injection", "2")["id"] == carol["id"]
+    act(japi, carol["id"], "injection", gen_injection("2", product="zf2001", lot="Z20261103"))
+    assert japi.post("/sites/demo/stations/injection/call-next", {"desk": "3"}).status_code == 204
+
+    # observation: carol reacts and is transferred, alice leaves after 30 minutes
+    clock.advance(minutes=15)
+    aefi = {"symptoms": ["wheezing", "hives"], "onset_at": (clock.now() - timedelta(minutes=3)).isoformat(),
+            "severity": "severe", "actions": "adrenaline 0.3 mg IM", "serious_criteria": []}
+    assert act(japi, carol["id"], "aefi", aefi).get_json()["visit"]["state"] == "emergency"
+    assert act(japi, carol["id"], "aefi-outcome", {"outcome": "transferred", "notes": "ambulance"}).get_json()[
+        "visit"]["state"] == "transferred"
+    clock.advance(minutes=15)
+    snapshot = japi.get("/sites/demo/snapshot").get_json()
+    assert snapshot["observation"]["ready"] == ["A001"]
+    assert act(japi, alice["id"], "release").get_json()["visit"]["state"] == "released"
+
+    # the end of the day: every person is accounted for
+    everyone = japi.get("/sites/demo/visits").get_json()["visits"]
+    states = sorted(visit["state"] for visit in everyone)
+    assert states == ["left", "no_show", "released", "transferred", "turned_away"]
+    detail = japi.get(f"/sites/demo/visits/{alice['id']}").get_json()
+    assert [event["type"] for event in detail["events"]] == [
+        "checked_in", "called", "recalled", "started", "consented", "called", "injected", "released"]
+    assert japi.get("/sites/demo/snapshot").get_json()["seq"] == 27
+
+    # every documented operation was exercised with a success
+    document = openapi_document(client)
+    succeeded = {(method, path) for method, path, status in japi.seen if status.startswith("2")}
+    assert _operations(document) - succeeded == set()
+    assert ("POST", "/sites/{site}/stations/{station}/call-next", "204") in japi.seen
+    assert ("POST", "/sites/{site}/visits", "201") in japi.seen
+
+
+def test_every_endpoint_answers_errors_in_the_documented_shape(japi, clock, tokens, client):
+    visit = check_in(japi)
+    base = f"/sites/demo/visits/{visit['id']}"
+    consent = tokens.station("consent")
+    display = tokens.display
+    # 400
+    for path in ("/sites/demo/visits", "/sites/demo/stations/consent/call-next",
+                 *(f"{base}/{action}" for action in ("start", "recall", "no-show", "cancel", "consent", "injection",
+                                                     "release", "aefi", "aefi-outcome", "correct"))):
+        assert_error(japi.post(path, raw="[]"), 400, "malformed_json")
+    # 403
+    assert_error(japi.get("/sites/demo/visits", token=display), 403)
+    assert_error(japi.get(base, token=display), 403)
+    assert_error(japi.post(base + "/correct", {"reason": "x", "state": "left", "corrects_seq": 1}, token=consent),
+                 403)
+    # 404
+    for path in ("/sites/nowhere", "/sites/nowhere/snapshot", "/sites/nowhere/visits",
+                 "/sites/demo/visits/" + "9" * 32):
+        assert_error(japi.get(path), 404)
+    assert_error(japi.post("/sites/demo/stations/triage/call-next", {"desk": "A"}), 404, "unknown_station")
+    # 409
+    assert_error(japi.post(base + "/start", {"desk": "A"}), 409, "invalid_transition")
+    call_next(japi, "consent", "A")
+    assert_error(japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}), 409, "desk_busy")
+    act(japi, visit["id"], "consent", gen_consent("A"))
+    call_next(japi, "injection", "1")
+    # 422
+    assert_error(japi.post(base + "/injection", gen_injection("1", **EXPIRED_LOT)), 422, field="lot")
+    assert_error(japi.get("/sites/demo/visits", state="nope"), 422, field="state")
+    document = openapi_document(client)
+    seen_errors = {(method, path) for method, path, status in japi.seen if status[0] == "4"}
+    posts = {(method, path) for method, path in _operations(document) if method == "POST"}
+    assert posts - seen_errors == set()
+    # the document itself, without a token
+    response = client.get(PREFIX + "/openapi.json")
+    assert response.status_code == 200
+    japi.checker.check(response)
