@@ -1,0 +1,1 @@
+"""Simulation: the day driver (bots playing staff and arriving people)."""
