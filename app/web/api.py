@@ -70,7 +70,10 @@ def _visit_json(outcome: Outcome, status: int = 200) -> Response | tuple[str, in
         return "", 204
     caller = principal()
     level = view_level(caller)
-    response = jsonify({"visit": visit_view(outcome.visit, level, now=services().clock.now())})
+    body = {"visit": visit_view(outcome.visit, level, now=services().clock.now())}
+    if outcome.event is not None:
+        body["seq"] = outcome.event.seq  # matches the live delta this action caused
+    response = jsonify(body)
     response.status_code = status
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"

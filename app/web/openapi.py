@@ -74,7 +74,12 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
     "VisitEnvelope": {
-        "type": "object", "required": ["visit"], "properties": {"visit": {"$ref": "#/components/schemas/Visit"}},
+        "type": "object",
+        "required": ["visit"],
+        "properties": {
+            "visit": {"$ref": "#/components/schemas/Visit"},
+            "seq": {"type": "integer", "description": "Sequence number of the event this request recorded."},
+        },
     },
     "VisitList": {
         "type": "object", "required": ["visits"],

@@ -192,3 +192,9 @@ def test_control_characters_in_text_fields_are_refused_or_stored_never_a_500(jap
     assert response.status_code in (201, 422), (response.status_code, response.get_json())
     if response.status_code == 422:
         assert_error(response, 422, field="name")
+
+
+def test_a_nul_character_in_the_path_is_404_not_500(japi):
+    visit = check_in(japi)
+    assert_error(japi.get("/sites/de\u0000mo"), 404)
+    assert_error(japi.get(f"/sites/demo/visits/{visit['id']}\u0000"), 404)
