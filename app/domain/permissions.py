@@ -31,6 +31,16 @@ class Principal:
         return f"{self.role}:{self.name}"
 
 
+# Whose visits a station's staff act on: the people at these stations.
+REACH = {
+    "checkin": ("consent",),  # someone who just checked in and leaves again
+    "consent": ("consent",),
+    "injection": ("injection", "observation"),  # an adverse event right after the injection
+    "observation": ("observation", "emergency"),
+    "exit": ("observation", "emergency"),
+}
+
+
 @dataclass(frozen=True)
 class Rule:
     roles: tuple[str, ...]
@@ -64,7 +74,11 @@ RULES: dict[str, Rule] = {
 }
 
 
-def allowed(principal: Principal, action: str, *, site: str, station: str | None = None) -> bool:
+def allowed(
+    principal: Principal, action: str, *, site: str, station: str | None = None, visit_station: str | None = None
+) -> bool:
+    """`station`: the station acted at (call-next, joining a room) must be the token's own.
+    `visit_station`: where the person acted on is must be within the token station's reach."""
     rule = RULES.get(action)
     if rule is None or principal.role not in rule.roles:
         return False
@@ -75,12 +89,17 @@ def allowed(principal: Principal, action: str, *, site: str, station: str | None
             return False
         if station is not None and principal.station != station:
             return False
+        if visit_station is not None and visit_station not in REACH.get(principal.station or "", ()):
+            return False
     return True
 
 
-def authorize(principal: Principal, action: str, *, site: str, station: str | None = None) -> None:
-    if not allowed(principal, action, site=site, station=station):
-        scope = f" at {station}" if station else ""
+def authorize(
+    principal: Principal, action: str, *, site: str, station: str | None = None, visit_station: str | None = None
+) -> None:
+    if not allowed(principal, action, site=site, station=station, visit_station=visit_station):
+        where = station or visit_station
+        scope = f" at {where}" if where else ""
         raise Forbidden(f"{principal.role} {principal.name!r} may not do {action} at site {site}{scope}.")
 
 

@@ -91,8 +91,8 @@ def validate_check_in(
         fields["health_code"] = f"must be one of {', '.join(HEALTH_CODES)}"
     if not 1 <= dose_number <= 4:
         fields["dose_number"] = "must be 1, 2, 3 or 4"
-    if birth_date is not None and birth_date > today:
-        fields["birth_date"] = "must not be in the future"
+    if birth_date is not None and (birth_date > today or today.year - birth_date.year > 130):
+        fields["birth_date"] = "must be a real birth date (not in the future, at most 130 years ago)"
     if fields:
         raise ValidationFailed("Some check-in fields are invalid.", fields=fields)
     document = parse_document(document_type, document_number, today=today, birth_date=birth_date)

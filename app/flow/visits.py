@@ -94,8 +94,8 @@ def _execute(
 
 def _visit_for(tx: SiteTransaction, principal: Principal, action: str, visit_id: str) -> Visit:
     visit = tx.visit(visit_id)
-    # Station staff act on people at their own station only.
-    authorize(principal, action, site=tx.site.id, station=visit.station if principal.role == "station" else None)
+    # Station staff act only on people at the stations their own station reaches.
+    authorize(principal, action, site=tx.site.id, visit_station=visit.station or "closed")
     return visit
 
 

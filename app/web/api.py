@@ -1,13 +1,14 @@
 """REST API v1. Each handler: authenticate, parse, call one flow command, render."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, Callable
 
 from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from app.domain.errors import DomainError, ValidationFailed
+from app.domain.errors import DomainError, NotFound, ValidationFailed
 from app.domain.permissions import view_level
 from app.domain.privacy import visit_view
 from app.flow import queries, tokens
@@ -23,13 +24,21 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_KEY = 200
 
 
+_PATH_ARG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 @bp.before_request
 def _authenticate() -> None:
+    if request.endpoint == "api.openapi":
+        return  # public
+    for value in (request.view_args or {}).values():
+        if not _PATH_ARG.fullmatch(value):
+            raise NotFound("No such resource.", code="not_found")
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         g.principal = tokens.authenticate(services(), token.strip())
-    elif request.endpoint != "api.openapi":
+    else:
         principal()  # raises 401 with a clear message
 
 

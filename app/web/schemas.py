@@ -2,14 +2,36 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+
+MAX_SEQ = 2**53  # larger than any sequence number, small enough for every database and JSON
+
+
+def _no_control_characters(value: Any) -> None:
+    if isinstance(value, str):
+        if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
+            raise ValueError("must not contain control characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_control_characters(key)
+            _no_control_characters(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _no_control_characters(item)
 
 
 class Body(BaseModel):
     # Strict: "2" is not a dose number, and unknown fields are typos, not extensions.
     model_config = ConfigDict(strict=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        _no_control_characters(value)
+        return value
 
 
 class CheckInBody(Body):
@@ -76,5 +98,5 @@ class CorrectionBody(Body):
     reason: str = Field(min_length=1, max_length=500)
     state: Literal["waiting", "left"]
     station: Literal["consent", "injection"] | None = None
-    corrects_seq: int = Field(ge=1)
+    corrects_seq: int = Field(ge=1, le=MAX_SEQ)
 
