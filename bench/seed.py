@@ -23,7 +23,7 @@ from app.store.tables import events, sites, visits
 
 
 def seed_events(store: Store, site_id: str, *, count: int, start: datetime, seed: int = 1) -> int:
-    """Append about `count` events (whole visits of 7 events) to `site_id`, starting at `start`."""
+    """Append about `count` events (whole visits of 6 events) to `site_id`, starting at `start`."""
     site_row = store.site(site_id)
     site = site_row.site
     rng = random.Random(seed)
@@ -34,13 +34,13 @@ def seed_events(store: Store, site_id: str, *, count: int, start: datetime, seed
     lot = next(lot for lot in product.lots if lot.expires_on >= today)
     event_rows, visit_rows = [], []
     ticket = 0
-    while seq - site_row.seq + 7 <= count:
+    while seq - site_row.seq + 6 <= count:
         ticket += 1
         visit_id = uuid.uuid4().hex
         check_in = rules.validate_check_in(site, now=now, birth_date=None, **dict(person(rng, today=today), health_code="green"))
         drafts = [rules.decide_check_in(site, check_in, same_document_today=[], next_ticket=lambda: ticket)]
         visit = None
-        for step in range(7):
+        for step in range(6):
             if step > 0:
                 drafts.append(_next_draft(site, visit, step, now, product.code, lot.lot))
             seq += 1

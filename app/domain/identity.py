@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -32,10 +33,15 @@ def resident_id_check_char(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
+def _normalise(raw: str) -> str:
+    """Full-width digits and letters (from an IME or a card reader) become ASCII; spaces go."""
+    return unicodedata.normalize("NFKC", raw).strip().replace(" ", "").upper()
+
+
 def parse_resident_id(raw: str, *, today: date) -> Document:
     """Validate an 18-digit resident ID: format, region, birth date, checksum."""
-    number = raw.strip().replace(" ", "").upper()
-    if not re.fullmatch(r"\d{17}[\dX]", number):
+    number = _normalise(raw)
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         raise ValidationFailed(
             "The resident ID number must be 17 digits followed by a digit or X.",
             fields={"document_number": "must be 18 characters: 17 digits and a final digit or X"},
@@ -67,7 +73,7 @@ def parse_resident_id(raw: str, *, today: date) -> Document:
 
 
 def parse_passport(raw: str, *, birth_date: date | None) -> Document:
-    number = raw.strip().replace(" ", "").upper()
+    number = _normalise(raw)
     if not _PASSPORT.fullmatch(number):
         raise ValidationFailed(
             "A passport number is 5 to 20 letters and digits.",

@@ -166,6 +166,10 @@ def test_passport_with_wrong_length_or_symbols_is_refused(number):
     assert caught.value.fields == {"document_number": "must be 5 to 20 letters and digits"}
 
 
+def test_passport_typed_in_full_width_is_stored_in_ascii():
+    assert parse_passport("Ｅ１２３４５６７８", birth_date=None).number == "E12345678"
+
+
 def test_passport_spaces_are_ignored():
     assert parse_passport(" E 1234 5678 ", birth_date=None).number == "E12345678"
 

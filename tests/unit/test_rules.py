@@ -14,7 +14,7 @@ from app.domain.errors import Conflict, DomainError, Forbidden, NotFound, Valida
 from app.domain.permissions import RULES, Principal, allowed, authorize, view_level
 from app.domain.privacy import event_view, visit_view
 from app.domain.projections import snapshot
-from app.domain.visit import ACTIVE_STATES, STATES, TERMINAL_STATES, Draft, Event, apply, queue_order, replay
+from app.domain.visit import ACTIVE_STATES, STATES, TERMINAL_STATES, Event, apply, queue_order, replay
 from app.domain.vocabulary import CHECKLIST, DEFERRAL_REASONS, SCREENING_QUESTIONS, STATIONS
 from tests.conftest import START
 from tests.support.factories import EXPIRED_LOT, gen_answers, gen_checkin, gen_resident_id
@@ -200,6 +200,11 @@ def test_invalid_check_in_fields_are_all_named(log):
     assert log.seq == 0
 
 
+def test_birth_date_more_than_130_years_ago_is_refused(log):
+    with raises(ValidationFailed, None, "birth_date"):
+        log.check_in(document_type="passport", document_number="E1234567", birth_date=date(1890, 1, 1))
+
+
 @pytest.mark.parametrize("dose", [0, 5, -1])
 def test_dose_number_outside_1_to_4_is_refused(log, dose):
     with raises(ValidationFailed, None, "dose_number"):
@@ -330,7 +335,7 @@ def test_injection_booth_cannot_call_when_observation_is_full():
     with raises(Conflict, "observation_full"):
         log.call_next("injection", "3")
     assert log.visit(waiting.id).state == "waiting"
-    # A release frees a seat... but the person at booth 2 still takes it.
+    # A release frees a seat: one observing place is left for the waiting person.
     log.clock.advance(minutes=30)
     log.release(first.id)
     assert log.call_next("injection", "3").id == waiting.id
@@ -1176,10 +1181,6 @@ def test_apply_refuses_an_event_that_does_not_fit():
         apply(visit, Event(seq=99, site="demo", visit_id=visit.id, type="exploded", at=START, actor="x"))
 
 
-def test_drafts_carry_no_sequence_number():
-    assert not hasattr(Draft("called"), "seq")
-
-
 # === privacy ====================================================================================
 
 NAME = "欧阳娜娜"
@@ -1335,8 +1336,9 @@ def test_view_level_per_role():
 
 
 def _flow_action_names() -> set[str]:
+    """Action names passed as constants to authorize/allowed/_visit_command in app/flow (and app/live)."""
     names: set[str] = set()
-    for path in sorted((ROOT / "app" / "flow").glob("*.py")):
+    for path in sorted([*(ROOT / "app" / "flow").glob("*.py"), *(ROOT / "app" / "live").glob("*.py")]):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
@@ -1361,7 +1363,7 @@ def test_every_action_the_flow_authorizes_exists_in_the_rules():
 
 
 # Where a visit is (visit.station) when each per-visit action can apply to it. app.flow checks a
-# station token with station=visit.station ("Station staff act on people at their own station only").
+# station token against the person's whereabouts with visit_station=visit.station.
 VISIT_STATIONS_FOR_ACTION = {
     "visit.start": {"consent", "injection"},
     "visit.recall": {"consent", "injection"},
@@ -1395,9 +1397,37 @@ def test_every_station_granted_a_visit_action_can_act_on_some_visit():
     for action, stations_where_it_applies in VISIT_STATIONS_FOR_ACTION.items():
         for granted in RULES[action].stations:
             principal = station(granted)
-            if not any(allowed(principal, action, site="demo", station=at_) for at_ in stations_where_it_applies):
+            if not any(
+                allowed(principal, action, site="demo", visit_station=at_) for at_ in stations_where_it_applies
+            ):
                 dead.append(f"{granted} staff: {action}")
     assert dead == [], "granted in RULES but refused for every visit it could apply to:\n" + "\n".join(dead)
+
+
+@pytest.mark.parametrize(
+    ("principal", "action", "visit_station", "expected"),
+    [
+        (station("exit"), "visit.release", "observation", True),
+        (station("observation"), "visit.release", "observation", True),
+        (station("observation"), "visit.aefi_outcome", "emergency", True),
+        (station("exit"), "visit.aefi_outcome", "emergency", True),
+        (station("injection"), "visit.aefi", "observation", True),
+        (station("checkin"), "visit.cancel", "consent", True),
+        (station("checkin"), "visit.cancel", "injection", False),
+        (station("consent"), "visit.cancel", "injection", False),
+        (station("injection"), "visit.cancel", "consent", False),
+        (station("consent"), "visit.consent", "injection", False),
+        (station("injection"), "visit.injection", "consent", False),
+        (station("exit"), "visit.release", "consent", False),
+        (station("observation"), "visit.read", "closed", False),
+        (station("consent"), "visit.start", "closed", False),
+        (SUPERVISOR, "visit.read", "closed", True),
+        (SUPERVISOR, "visit.cancel", "injection", True),
+        (ADMIN, "visit.aefi_outcome", "emergency", True),
+    ],
+)
+def test_station_staff_reach_only_people_at_their_stations(principal, action, visit_station, expected):
+    assert allowed(principal, action, site="demo", visit_station=visit_station) is expected
 
 
 # === projections ================================================================================
@@ -1520,4 +1550,9 @@ def test_check_in_draft_has_no_ticket_for_a_turned_away_person():
     assert draft.type == "turned_away"
     assert "ticket" not in draft.data
     assert called == []
+
+
+def test_site_day_is_the_date_in_the_site_time_zone():
+    site = make_site()
+    assert rules.site_day(site, datetime(2026, 11, 24, 15, 59, tzinfo=timezone.utc)) == date(2026, 11, 24)
     assert rules.site_day(site, datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)) == date(2026, 11, 25)

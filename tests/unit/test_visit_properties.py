@@ -49,7 +49,6 @@ class SiteFlow(RuleBasedStateMachine):
         super().__init__()
         self.log = Log(SITE, FixedClock(START))
         self.documents: list[str] = []
-        self.refusals = 0
 
     @initialize(people=st.integers(min_value=1, max_value=4))
     def first_people_at_the_door(self, people):
@@ -68,7 +67,6 @@ class SiteFlow(RuleBasedStateMachine):
         try:
             action()
         except DomainError:
-            self.refusals += 1
             assert self.state_key() == before, "a refused action changed the log"
             return False
         return True
@@ -105,8 +103,7 @@ class SiteFlow(RuleBasedStateMachine):
         assert recorded is not blocked, "duplicate detection disagrees with the visits of the day"
         if recorded:
             self.documents.append(number)
-            visit = self.log.all_events[-1]
-            new = self.log.visit(visit.visit_id)
+            new = self.log.visit(self.log.all_events[-1].visit_id)
             born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
             assert new.priority is (priority or age_on(born, day) >= 60)
             assert (new.state == "waiting") is (health == "green")
@@ -319,7 +316,7 @@ class SiteFlow(RuleBasedStateMachine):
             elif visit.state == "observing":
                 if wait and log.clock.now() < visit.leave_at:
                     log.clock.set(visit.leave_at)
-                self.release(which, False, "now", None, False, "exit")
+                self.attempt(lambda: log.release(visit.id, station="exit"))
             elif visit.state == "emergency":
                 self.attempt(lambda: log.aefi_outcome(visit.id, "recovered"))
             else:

@@ -1,0 +1,448 @@
+"""Live push benchmark: SiteFlow against a bare Flask-SocketIO app, measured in the same run.
+
+    python bench/push.py            # the full run (about 6 minutes on 2 cores)
+    python bench/push.py --quick    # shorter phases, for a smoke run
+
+Server and load run in separate processes on 127.0.0.1; the clients are raw WebSocket
+Socket.IO clients (bench/wsclients.py). Prints the tables and writes
+bench/results/push.json. See docs/PERFORMANCE.md for the numbers and what limits them.
+"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import itertools  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gevent  # noqa: E402
+import gevent.pool  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.domain.vocabulary import CHECKLIST, SCREENING_QUESTIONS  # noqa: E402
+from app.sim.people import person  # noqa: E402
+
+SITES = ("bench1", "bench2", "bench3", "bench4")
+STATIONS = ("checkin", "consent", "injection", "observation", "exit")
+PAYLOAD_BYTES = 1500  # about the size of one SiteFlow delta
+CALL_STEPS = {1, 3}  # the call-next steps of a cycle: announced on displays too
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def rss_kb(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def http(method: str, url: str, body=None, token: str | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else {})
+    except urllib.error.HTTPError as exc:
+        payload = exc.read()
+        exc.close()
+        return exc.code, (json.loads(payload) if payload else {})
+
+
+class Process:
+    def __init__(self, args: list[str], env: dict, log: Path, ready: str):
+        self.log = open(log, "w")
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 120
+        self.lines = []
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{args} exited: {log.read_text()[-2000:]}")
+            self.lines.append(line)
+            if ready in line:
+                return
+        raise RuntimeError(f"{args} not ready")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.log.close()
+
+
+class Clients:
+    """N load clients in one or more processes."""
+
+    def __init__(self, url: str, spec: list[dict], work: Path, per_process: int = 500):
+        self.parts = []
+        for index in range(0, len(spec), per_process):
+            chunk = spec[index:index + per_process]
+            spec_path, out_path = work / f"spec{index}.json", work / f"out{index}.json"
+            spec_path.write_text(json.dumps(chunk))
+            proc = Process([sys.executable, str(ROOT / "bench" / "wsclients.py"), url, str(spec_path), str(out_path)],
+                           dict(os.environ), work / f"clients{index}.log", "READY")
+            self.parts.append((index, proc, out_path))
+
+    def collect(self) -> list[tuple[str, int, int, float]]:
+        records = []
+        for offset, proc, out_path in self.parts:
+            os.kill(proc.pid, signal.SIGUSR1)
+        for offset, proc, out_path in self.parts:
+            proc.proc.wait(timeout=60)
+            proc.stop()
+            for name, seq, index, at in json.load(open(out_path)):
+                records.append((name, seq, index + offset, at))
+        return records
+
+
+def client_spec(n: int, tokens: dict) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Spread n clients over sites and rooms: 20% displays, 60% stations, 20% supervisors."""
+    spec, kinds = [], []
+    for i in range(n):
+        site = SITES[i % len(SITES)]
+        slot = (i // len(SITES)) % 10
+        if slot < 2:
+            view, station, token = "display", None, tokens[site]["display"]
+        elif slot < 8:
+            view, station = "station", STATIONS[slot % len(STATIONS)]
+            token = tokens[site][station]
+        else:
+            view, station, token = "supervisor", None, tokens[site]["supervisor"]
+        spec.append({"auth": {"token": token}, "join": {"site": site, "view": view, "station": station}})
+        kinds.append((site, view))
+    return spec, kinds
+
+
+def baseline_spec(kinds: list[tuple[str, str]]) -> list[dict]:
+    return [{"auth": {}, "join": {"room": f"{site}:{'display' if view == 'display' else 'staff'}"}} for site, view in kinds]
+
+
+class Driver:
+    """Open-loop load: person cycles started at rate/6 per second, each 6 actions in a row."""
+
+    def __init__(self, kind: str, url: str, token: str | None = None):
+        self.kind, self.url, self.token = kind, url, token
+        self.actions: list[dict] = []  # {"site", "seq", "step", "t0", "t1", "status"}
+        self.desks = {site: (itertools.cycle(range(1, 31)), itertools.cycle(range(1, 31))) for site in SITES}
+        self.errors = 0
+        import random
+
+        self.rng = random.Random(7)
+
+    def _post(self, site: str, step: int, path: str, body: dict) -> dict | None:
+        t0 = time.time()
+        if self.kind == "baseline":
+            rooms = [f"{site}:staff"] + ([f"{site}:display"] if step in CALL_STEPS else [])
+            status, answer = http("POST", f"{self.url}/act", {"rooms": rooms, "size": PAYLOAD_BYTES})
+        else:
+            status, answer = http("POST", f"{self.url}/api/v1/sites/{site}{path}", body, self.token)
+        t1 = time.time()
+        seq = answer.get("seq") if isinstance(answer, dict) else None
+        self.actions.append({"site": "all" if self.kind == "baseline" else site, "seq": seq, "step": step,
+                             "t0": t0, "t1": t1, "status": status, "display": step in CALL_STEPS, "real_site": site})
+        if status >= 300 and status != 204:
+            self.errors += 1
+            return None
+        return answer
+
+    def cycle(self, site: str) -> None:
+        if self.kind == "baseline":  # the same six requests, each one broadcast
+            for step in range(6):
+                self._post(site, step, "", {})
+            return
+        consent_desk = str(next(self.desks[site][0]))
+        injection_desk = str(next(self.desks[site][1]))
+        today = datetime.now(timezone.utc).date()
+        if not self._post(site, 0, "/visits", dict(person(self.rng, today=today), health_code="green")):
+            return
+        called = self._post(site, 1, "/stations/consent/call-next", {"desk": consent_desk})
+        if not called:
+            return
+        visit = called["visit"]
+        answers = {code: False for code in SCREENING_QUESTIONS}
+        self._post(site, 2, f"/visits/{visit['id']}/consent", {
+            "desk": consent_desk, "outcome": "eligible", "answers": answers, "allergy_history": False,
+            "deferral_reason": None, "signature": "confirmed"})
+        called = self._post(site, 3, "/stations/injection/call-next", {"desk": injection_desk})
+        if not called:
+            return
+        visit = called["visit"]
+        self._post(site, 4, f"/visits/{visit['id']}/injection", {
+            "desk": injection_desk, "product": "coronavac", "lot": "202610A127", "dose_number": visit["dose_number"],
+            "site": "left_deltoid", "route": "IM", "checklist": list(CHECKLIST)})
+        self._post(site, 5, f"/visits/{visit['id']}/release", {"override_reason": "benchmark"})
+
+    def run(self, rate: float, seconds: float) -> float:
+        """Drive `rate` actions/s for `seconds`; returns the achieved actions/s."""
+        pool = gevent.pool.Pool(400)
+        interval = 6 / rate
+        start = time.monotonic()
+        sites = itertools.cycle(SITES)
+        n = 0
+        first = len(self.actions)
+        while time.monotonic() - start < seconds:
+            pool.spawn(self.cycle, next(sites))
+            n += 1
+            gevent.sleep(max(0.0, start + n * interval - time.monotonic()))
+        pool.join(timeout=60)
+        elapsed = time.monotonic() - start
+        return (len(self.actions) - first) / elapsed
+
+
+def latencies(driver: Driver, records, kinds, since: int = 0) -> dict:
+    """Per action: from its request to its message at the last interested client."""
+    arrivals: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
+    for name, seq, index, at in records:
+        if name in ("delta", "call"):
+            site, view = kinds[index]
+            key = ("all" if driver.kind == "baseline" else site, seq)
+            arrivals[key][index] = at
+    staff = defaultdict(set)
+    display = defaultdict(set)
+    for index, (site, view) in enumerate(kinds):
+        (display if view == "display" else staff)[site].add(index)
+    values, missing = [], 0
+    for action in driver.actions[since:]:
+        if action["seq"] is None:
+            continue
+        site = action["real_site"]
+        interested = staff[site] | (display[site] if action["display"] else set())
+        got = arrivals.get((action["site"], action["seq"]), {})
+        if driver.kind == "baseline":  # baseline seqs are global; its clients of other sites get nothing
+            got = {i: t for i, t in got.items() if kinds[i][0] == site}
+        if not interested:
+            continue
+        if not interested <= set(got):
+            missing += 1
+            continue
+        values.append((max(got[i] for i in interested) - action["t0"]) * 1000)
+    http_ms = [(a["t1"] - a["t0"]) * 1000 for a in driver.actions[since:]]
+    return {
+        "actions": len(values), "missing": missing,
+        "p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1),
+        "p99_ms": round(percentile(values, 99), 1), "http_p50_ms": round(percentile(http_ms, 50), 1),
+    }
+
+
+class Bench:
+    def __init__(self, quick: bool):
+        self.quick = quick
+        self.work = Path(tempfile.mkdtemp(prefix="siteflow-bench-"))
+        self.sites_dir = self.work / "sites"
+        self.sites_dir.mkdir()
+        demo = (ROOT / "sites" / "demo.toml").read_text()
+        desks = ", ".join(f'"{n}"' for n in range(1, 31))
+        for site in SITES:
+            text = demo.replace('id = "demo"', f'id = "{site}"').replace("seats = 60", "seats = 5000")
+            text = text.replace('desks = ["A", "B"]', f"desks = [{desks}]")
+            text = text.replace('desks = ["1", "2", "3", "4", "5", "6"]', f"desks = [{desks}]")
+            (self.sites_dir / f"{site}.toml").write_text(text)
+        self.template = self.work / "template.db"
+        env = self.env(f"sqlite:///{self.template}")
+        subprocess.run([sys.executable, "-m", "app.entry", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
+        self.tokens = self.make_tokens(f"sqlite:///{self.template}")
+        self.results: dict = {"machine": {"cores": os.cpu_count()}, "started": datetime.now(timezone.utc).isoformat()}
+
+    def env(self, database_url: str, queue: str | None = None) -> dict:
+        env = dict(os.environ, DATABASE_URL=database_url, SITEFLOW_SITES=str(self.sites_dir))
+        env.pop("SOCKETIO_MESSAGE_QUEUE", None)
+        if queue:
+            env["SOCKETIO_MESSAGE_QUEUE"] = queue
+        return env
+
+    def make_tokens(self, database_url: str) -> dict:
+        from app import create_app
+        from app.flow.tokens import create_token
+
+        app = create_app({"DATABASE_URL": database_url})
+        services = app.extensions["siteflow"]
+        tokens = {"admin": create_token(services, role="admin", site_id=None, station=None, name="bench")}
+        for site in SITES:
+            tokens[site] = {"display": create_token(services, role="display", site_id=site, station=None, name="tv"),
+                            "supervisor": create_token(services, role="supervisor", site_id=site, station=None,
+                                                       name="sup")}
+            for station in STATIONS:
+                tokens[site][station] = create_token(services, role="station", site_id=site, station=station,
+                                                     name=station)
+        services.store.engine.dispose()
+        return tokens
+
+    def fresh_db(self, name: str) -> str:
+        path = self.work / f"{name}.db"
+        shutil.copy(self.template, path)
+        return f"sqlite:///{path}"
+
+    def siteflow(self, database_url: str, queue: str | None = None, port: int | None = None) -> tuple[Process, str]:
+        port = port or free_port()
+        proc = Process([sys.executable, "-m", "app.entry", "serve", "--port", str(port)],
+                       self.env(database_url, queue), self.work / f"server{port}.log", "running at")
+        return proc, f"http://127.0.0.1:{port}"
+
+    def baseline(self) -> tuple[Process, str]:
+        port = free_port()
+        proc = Process([sys.executable, str(ROOT / "bench" / "baseline_server.py"), str(port)], dict(os.environ),
+                       self.work / "baseline.log", "running at")
+        return proc, f"http://127.0.0.1:{port}"
+
+    def measure(self, kind: str, n: int, rates: list[float], seconds: float, database_url: str | None = None,
+                rss: bool = False, url_for_clients: str | None = None, servers=None) -> list[dict]:
+        if kind == "baseline":
+            server, url = self.baseline()
+            servers = [server]
+        elif servers is None:
+            server, url = self.siteflow(database_url or self.fresh_db(f"run-{n}-{time.monotonic_ns()}"))
+            servers = [server]
+        else:
+            server, url = servers[0]
+            servers = [s for s, _ in servers]
+        spec, kinds = client_spec(n, self.tokens)
+        if kind == "baseline":
+            spec = baseline_spec(kinds)
+        before = rss_kb(server.pid)
+        clients = Clients(url_for_clients or url, spec, self.work, per_process=500)
+        gevent.sleep(1.0)
+        after = rss_kb(server.pid)
+        driver = Driver(kind, url, self.tokens["admin"])
+        rows = []
+        try:
+            for rate in rates:
+                since = len(driver.actions)
+                achieved = driver.run(rate, seconds)
+                gevent.sleep(1.0)
+                rows.append({"kind": kind, "clients": n, "target_rate": rate, "achieved_rate": round(achieved, 1),
+                             "errors": driver.errors, "_since": since})
+            records = clients.collect()
+            for row in rows:
+                row.update(latencies(driver, records, kinds, since=row.pop("_since")))
+                if rss:
+                    row["rss_per_client_kb"] = round((after - before) / n, 1)
+        finally:
+            for proc in servers:
+                proc.stop()
+        return rows
+
+
+def print_rows(title: str, rows: list[dict]) -> None:
+    print(f"\n{title}")
+    columns = ["kind", "clients", "target_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms", "http_p50_ms",
+               "missing", "errors", "rss_per_client_kb"]
+    columns = [c for c in columns if any(c in row for row in rows)]
+    print("  ".join(f"{c:>13}" for c in columns))
+    for row in rows:
+        print("  ".join(f"{str(row.get(c, '')):>13}" for c in columns))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--clients", default="50,200,1000", help="client counts for the latency phase")
+    parser.add_argument("--only", default="latency,throughput,history,redis", help="phases to run")
+    args = parser.parse_args()
+    phases = set(args.only.split(","))
+    bench = Bench(args.quick)
+    seconds = 4 if args.quick else 10
+    steady = 60.0
+    results = bench.results
+    try:
+        # 1. Latency at a steady rate for N = 50, 200, 1000, baseline and SiteFlow in the same run.
+        latency = []
+        for n in [int(n) for n in args.clients.split(",")] if "latency" in phases else []:
+            for kind in ("baseline", "siteflow"):
+                latency += bench.measure(kind, n, [steady], seconds, rss=True)
+                print_rows("latency", latency[-1:])
+        results["latency"] = latency
+        # 2. Throughput: increasing rates with 200 clients.
+        rates = [60, 120, 180, 240] if args.quick else [60, 100, 150, 200, 250, 300]
+        if "throughput" in phases:
+            throughput = bench.measure("baseline", 200, rates, seconds) + bench.measure("siteflow", 200, rates, seconds)
+            results["throughput"] = throughput
+            print_rows("throughput, 200 clients", throughput)
+        # 3. The same steady load with 100,000 events already recorded today.
+        from app import create_app
+        from bench.seed import seed_events
+
+        if "history" not in phases:
+            return
+        url = bench.fresh_db("seeded")
+        app = create_app({"DATABASE_URL": url})
+        store = app.extensions["siteflow"].store
+        started = time.monotonic()
+        seeded = sum(seed_events(store, site, count=25_000, start=datetime.now(timezone.utc).replace(hour=0, minute=1))
+                     for site in SITES)
+        store.engine.dispose()
+        print(f"\nseeded {seeded} events in {time.monotonic() - started:.1f} s")
+        history = bench.measure("siteflow", 200, [steady], seconds) + bench.measure("siteflow", 200, [steady], seconds,
+                                                                                 database_url=url)
+        history[0]["events_before"], history[1]["events_before"] = 0, seeded
+        results["history"] = history
+        print_rows("200 clients, 0 vs 100,000 events already recorded", history)
+        # 4. Two processes through Redis: actions on process 1, clients on process 2.
+        redis_bin = shutil.which("redis-server")
+        if redis_bin and "redis" in phases:
+            redis_port = free_port()
+            redis_proc = subprocess.Popen([redis_bin, "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                          start_new_session=True)
+            time.sleep(0.5)
+            queue = f"redis://127.0.0.1:{redis_port}/0"
+            database_url = bench.fresh_db("redis")
+            first = bench.siteflow(database_url, queue)
+            second = bench.siteflow(database_url, queue)
+            try:
+                redis_rows = bench.measure("siteflow", 200, [steady], seconds, servers=[first, second],
+                                           url_for_clients=second[1])
+            finally:
+                os.killpg(redis_proc.pid, signal.SIGTERM)
+                redis_proc.wait()
+            results["redis_two_processes"] = redis_rows
+            print_rows("two processes through Redis (actions on 1, clients on 2), 200 clients", redis_rows)
+    finally:
+        out = ROOT / "bench" / "results"
+        out.mkdir(exist_ok=True)
+        (out / "push.json").write_text(json.dumps(results, indent=2))
+        print(f"\nwritten {out / 'push.json'}")
+        shutil.rmtree(bench.work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
