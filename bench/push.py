@@ -314,8 +314,10 @@ class Bench:
 
     def siteflow(self, database_url: str, queue: str | None = None, port: int | None = None) -> tuple[Process, str]:
         port = port or free_port()
-        proc = Process([sys.executable, "-m", "app.entry", "serve", "--port", str(port)],
-                       self.env(database_url, queue), self.work / f"server{port}.log", "running at")
+        command = [sys.executable, "-m", "app.entry", "serve", "--port", str(port)]
+        if os.environ.get("BENCH_PROFILE"):  # e.g. BENCH_PROFILE=/tmp/profile.svg: py-spy records the server
+            command = ["py-spy", "record", "-o", os.environ["BENCH_PROFILE"], "--nonblocking", "--"] + command
+        proc = Process(command, self.env(database_url, queue), self.work / f"server{port}.log", "running at")
         return proc, f"http://127.0.0.1:{port}"
 
     def baseline(self) -> tuple[Process, str]:

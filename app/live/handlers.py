@@ -33,11 +33,13 @@ def _hub():
 def on_connect(auth: Any = None):
     token = auth.get("token") if isinstance(auth, dict) else None
     if not isinstance(token, str) or not token:
-        raise ConnectionRefusedError({"code": "missing_token", "message": "Send {\"token\": \"<bearer token>\"} as auth."})
+        message = 'Send {"token": "<bearer token>"} as auth.'
+        raise ConnectionRefusedError(message, {"code": "missing_token", "message": message})
     try:
         principal = tokens.authenticate(_services(), token)
     except DomainError as exc:
-        raise ConnectionRefusedError({"code": exc.code, "message": exc.message}) from None
+        # (message, data): the client's connect_error carries the data with the code.
+        raise ConnectionRefusedError(exc.message, {"code": exc.code, "message": exc.message}) from None
     _sessions[request.sid] = {"principal": principal, "joined": []}
     _hub().start()
 

@@ -29,7 +29,7 @@ from app.domain.vocabulary import STATIONS
 from app.flow.services import Services
 
 from . import payloads, rooms
-from .leases import leases_for
+from .leases import LeaseUnavailable, leases_for
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ TICK = 0.1  # seconds: the worker's longest sleep
 RESCAN_EVERY = 10.0  # seconds: look in the database for observations ending soon
 RESCAN_AHEAD = timedelta(seconds=30)
 RESCAN_BEHIND = timedelta(minutes=10)  # after a restart, announce what became ready meanwhile
+LEASE_RETRY = timedelta(seconds=2)  # when Redis cannot say who announces, ask again this much later
 
 
 class LiveHub:
@@ -51,7 +52,8 @@ class LiveHub:
         self._wake = threading.Event()
         self._dirty: set[str] = set()
         self._last_flush: dict[str, float] = {}
-        self._timers: list[tuple[datetime, str, str, str]] = []  # (leave_at, site, visit id, ticket)
+        # (due, site, visit id, ticket, leave_at); due is leave_at unless a lease must be retried.
+        self._timers: list[tuple[datetime, str, str, str, datetime]] = []
         self._timed: set[str] = set()
         self._next_rescan = 0.0
         self._running = False
@@ -74,6 +76,8 @@ class LiveHub:
 
     # --- snapshots for joins and resyncs ---
     def snapshot_for(self, principal: Principal, *, site: str, view: str) -> dict[str, Any]:
+        """The snapshot of a view. What it shows follows the view, not who asks: an admin
+        watching a station view sees it masked, like its deltas."""
         now = self.services.clock.now()
         if view == "city":
             rows = []
@@ -86,7 +90,8 @@ class LiveHub:
         if view == "display":
             body = payloads.display_snapshot(site_row.site, active, seq=site_row.seq, now=now)
         else:
-            body = payloads.staff_snapshot(site_row.site, active, seq=site_row.seq, now=now, level=view_level(principal))
+            level = "masked" if view == "station" else view_level(principal)
+            body = payloads.staff_snapshot(site_row.site, active, seq=site_row.seq, now=now, level=level)
         body["view"] = view
         return body
 
@@ -118,7 +123,7 @@ class LiveHub:
             if visit_id in self._timed:
                 return
             self._timed.add(visit_id)
-            heapq.heappush(self._timers, (leave_at, site_id, visit_id, ticket))
+            heapq.heappush(self._timers, (leave_at, site_id, visit_id, ticket, leave_at))
         self._wake.set()
 
     # --- the worker ---
@@ -175,12 +180,17 @@ class LiveHub:
         with self._lock:
             while self._timers and self._timers[0][0] <= now:
                 due.append(heapq.heappop(self._timers))
-        for leave_at, site_id, visit_id, ticket in due:
+        for _due, site_id, visit_id, ticket, leave_at in due:
             visit = self.services.store.visit(site_id, visit_id)
             if visit.state != "observing":
                 continue  # released early or in the emergency area
-            if not self.leases.acquire(f"ready:{site_id}:{visit_id}", ttl_seconds=3600):
-                continue  # another process announces it
+            try:
+                if not self.leases.acquire(f"ready:{site_id}:{visit_id}", ttl_seconds=3600):
+                    continue  # another process announces it
+            except LeaseUnavailable:
+                with self._lock:
+                    heapq.heappush(self._timers, (now + LEASE_RETRY, site_id, visit_id, ticket, leave_at))
+                continue
             message = payloads.ready_message(site_id, ticket, leave_at)
             self.socketio.emit(
                 "ready",

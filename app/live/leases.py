@@ -12,6 +12,10 @@ import time
 log = logging.getLogger(__name__)
 
 
+class LeaseUnavailable(RuntimeError):
+    """Nobody can tell who holds the lease now (Redis is away): try again later."""
+
+
 class LocalLeases:
     def __init__(self) -> None:
         self._held: dict[str, float] = {}
@@ -37,9 +41,9 @@ class RedisLeases:
     def acquire(self, key: str, ttl_seconds: float) -> bool:
         try:
             return bool(self._redis.set(f"siteflow:lease:{key}", "1", nx=True, px=int(ttl_seconds * 1000)))
-        except Exception as exc:  # Redis away: nobody announces now; the rescan retries later
-            log.warning("lease %s not acquired: %s", key.split(":", 1)[0], type(exc).__name__)
-            return False
+        except Exception as exc:
+            log.warning("lease %s unavailable: %s", key.split(":", 1)[0], type(exc).__name__)
+            raise LeaseUnavailable(key) from None
 
 
 def leases_for(message_queue: str | None):

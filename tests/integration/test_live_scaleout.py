@@ -314,15 +314,17 @@ def test_an_action_on_one_process_reaches_clients_of_the_other_and_a_move_resync
     assert supervisor.seq == start_seq == display.seq
 
     posted = time.monotonic()
-    visit = check_in(api1, SCALE_SITE)
+    checked_in = ok(api1.post(f"/sites/{SCALE_SITE}/visits", gen_checkin()), "check-in")
     checked_in_at = time.monotonic()
-    called = call_next(api1, "consent", "A", SCALE_SITE)
+    call = ok(api1.post(f"/sites/{SCALE_SITE}/stations/consent/call-next", {"desk": "A"}), "call-next")
     called_at = time.monotonic()
+    visit, called = checked_in["visit"], call["visit"]
     assert called["id"] == visit["id"]
+    assert (checked_in["seq"], call["seq"]) == (start_seq + 1, start_seq + 2)
 
     deltas = supervisor.wait_for("delta", count=2, since=posted, timeout=DELIVERY)
     assert [(m.payload["seq"], m.payload["type"]) for m in deltas] == [
-        (start_seq + 1, "checked_in"), (start_seq + 2, "called")
+        (checked_in["seq"], "checked_in"), (call["seq"], "called")
     ], supervisor.names()
     assert deltas[0].at - checked_in_at < DELIVERY and deltas[1].at - called_at < DELIVERY
     assert deltas[1].payload["visit"]["id"] == visit["id"] and deltas[1].payload["desk"] == "A"
@@ -359,7 +361,7 @@ def _seconds_until(iso: str) -> float:
 
 
 @pytest.mark.postgres
-def test_the_end_of_an_observation_is_announced_once_to_each_display(cluster, live, redis_server):
+def test_the_end_of_an_observation_is_announced_once_to_each_display_even_after_a_redis_outage(cluster, live, redis_server):
     """Both processes hold a timer for every observation; exactly one of them announces it.
 
     A second person's observation ends while Redis (the lease and the message queue) is
@@ -371,8 +373,11 @@ def test_the_end_of_an_observation_is_announced_once_to_each_display(cluster, li
         live(server.url, cluster.token, view="display", site=QUICK_SITE, name=f"display@{server.name}").connect_and_sync()
         for server in (process1, process2)
     ]
-    observer = live(process2.url, cluster.token, view="supervisor", site=QUICK_SITE).connect_and_sync()
-    clients = (*displays, observer)
+    observers = [
+        live(server.url, cluster.token, view="supervisor", site=QUICK_SITE, name=f"supervisor@{server.name}").connect_and_sync()
+        for server in (process1, process2)
+    ]
+    clients = (*displays, *observers)
 
     first = to_observation(api1, QUICK_SITE)  # one minute of observation starts now
     assert first["state"] == "observing" and first["observation"]["minutes"] == 1
@@ -395,8 +400,10 @@ def test_the_end_of_an_observation_is_announced_once_to_each_display(cluster, li
         assert client.payloads("ready")[0]["leave_at"] == first["observation"]["leave_at"]
     with redis_server.outage():
         time.sleep(max(0.0, _seconds_until(second["observation"]["leave_at"]) + 1.5))
-    assert wait_for_queue(api1, observer, QUICK_SITE), "pushes did not resume after the outage"
-    back = time.monotonic()  # the message queue works again (a push from process 1 reached process 2)
+    # The message queue works again: a push from each process reached a client of the other.
+    assert wait_for_queue(api1, observers[1], QUICK_SITE), "pushes from process 1 did not resume after the outage"
+    assert wait_for_queue(cluster.api(1), observers[0], QUICK_SITE), "pushes from process 2 did not resume"
+    back = time.monotonic()
     # The hubs look for observations ending (or ended in the last 10 minutes) every 10 s.
     for client in clients:
         late = client.wait_for("ready", timeout=max(1.0, 15 - (time.monotonic() - back)),
@@ -466,13 +473,15 @@ def test_a_killed_server_loses_no_acknowledged_action_and_its_clients_resync(sql
     api = Api(server.url, tokens["admin"], timeout=10)
     client = live(server.url, tokens["admin"], view="supervisor").connect_and_sync()
 
-    acknowledged: list[tuple[str, str]] = []  # (visit id, event type) of every 2xx
-    visit = check_in(api)
-    acknowledged.append((visit["id"], "checked_in"))
-    assert call_next(api, "consent", "A")["id"] == visit["id"]
-    acknowledged.append((visit["id"], "called"))
-    act(api, visit["id"], "consent", gen_consent("A"))
-    acknowledged.append((visit["id"], "consented"))
+    acknowledged: list[tuple[str, int, str]] = []  # (visit id, seq, event type) of every 2xx
+    body = ok(api.post("/sites/demo/visits", gen_checkin()), "check-in")
+    visit = body["visit"]
+    acknowledged.append((visit["id"], body["seq"], "checked_in"))
+    body = ok(api.post("/sites/demo/stations/consent/call-next", {"desk": "A"}), "call-next")
+    assert body["visit"]["id"] == visit["id"]
+    acknowledged.append((visit["id"], body["seq"], "called"))
+    body = ok(api.post(f"/sites/demo/visits/{visit['id']}/consent", gen_consent("A")), "consent")
+    acknowledged.append((visit["id"], body["seq"], "consented"))
 
     # Check-ins keep coming while the server is killed; those answered 2xx must survive.
     stop = threading.Event()
@@ -490,7 +499,7 @@ def test_a_killed_server_loses_no_acknowledged_action_and_its_clients_resync(sql
                 continue
             if response.ok:
                 with lock:
-                    acknowledged.append((response.json["visit"]["id"], "checked_in"))
+                    acknowledged.append((response.json["visit"]["id"], response.json["seq"], "checked_in"))
 
     sender = threading.Thread(target=burst, name="check-in-burst")
     sender.start()
@@ -507,9 +516,11 @@ def test_a_killed_server_loses_no_acknowledged_action_and_its_clients_resync(sql
     killed = time.monotonic()
     restarted = ServerProcess(server.env, server.port, log_dir=server.log_dir, name="embedded-restarted").start()
     try:
-        for visit_id, event_type in acknowledged:
+        for visit_id, seq, event_type in acknowledged:
             detail = ok(api.get(f"/sites/demo/visits/{visit_id}"), f"GET visit {visit_id}")
-            assert event_type in [e["type"] for e in detail["events"]], (visit_id, event_type, detail["events"])
+            history = [(e["seq"], e["type"]) for e in detail["events"]]
+            assert (seq, event_type) in history, f"acknowledged #{seq} {event_type} of {visit_id} lost: {history}"
+        assert rest_seq(api) >= max(seq for _, seq, _ in acknowledged)
 
         assert wait_until(lambda: client.count("snapshot", since=killed) >= 1, 10), (
             f"the client did not come back; messages since the kill: {[m.name for m in client.messages(since=killed)]}"

@@ -532,7 +532,8 @@ class LiveClient:
 
     def wait_for(self, name: str, *, count: int = 1, timeout: float = 2.0, since: float | None = None,
                  where: Callable[[Any], bool] | None = None) -> list[Message]:
-        """The messages named `name` once at least `count` arrived ([] if not in time... or fewer)."""
+        """The messages named `name` (matching `where`) once `count` of them arrived, or
+        whatever arrived when `timeout` ran out (fewer than `count`, maybe none)."""
         def found() -> list[Message]:
             return [m for m in self.messages(name, since) if where is None or where(m.payload)]
 
