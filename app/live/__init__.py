@@ -14,12 +14,13 @@ socketio = SocketIO()
 def init_app(app: Flask) -> None:
     from . import handlers  # noqa: F401  (registers the Socket.IO event handlers)
     from .hub import LiveHub
+    from .queue import client_manager
 
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
-        channel=app.config["SOCKETIO_CHANNEL"],
+        # Always given (None: in-process), so no manager of an earlier app is reused.
+        client_manager=client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"], app.config["SOCKETIO_CHANNEL"]),
         # Our own pages are served from the same origin; other origins are refused.
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS") or [],
         ping_interval=10,

@@ -30,6 +30,7 @@ from app.flow.services import Services
 
 from . import payloads, rooms
 from .leases import LeaseUnavailable, leases_for
+from .queue import reporting_failures
 
 log = logging.getLogger(__name__)
 
@@ -192,16 +193,20 @@ class LiveHub:
                     heapq.heappush(self._timers, (now + LEASE_RETRY, site_id, visit_id, ticket, leave_at))
                 continue
             message = payloads.ready_message(site_id, ticket, leave_at)
-            self.socketio.emit(
-                "ready",
-                message,
-                to=[
-                    rooms.display_room(site_id),
-                    rooms.station_room(site_id, "observation"),
-                    rooms.station_room(site_id, "exit"),
-                    rooms.supervisor_room(site_id),
-                ],
-            )
+            targets = [
+                rooms.display_room(site_id),
+                rooms.station_room(site_id, "observation"),
+                rooms.station_room(site_id, "exit"),
+                rooms.supervisor_room(site_id),
+            ]
+            try:
+                with reporting_failures(self.socketio.server.manager):
+                    self.socketio.emit("ready", message, to=targets)
+            except Exception as exc:  # the queue lost it: we keep the lease and try again
+                log.warning("ready not published: %s", type(exc).__name__)
+                with self._lock:
+                    heapq.heappush(self._timers, (now + LEASE_RETRY, site_id, visit_id, ticket, leave_at))
+                continue
             with self._lock:
                 self._dirty.add(site_id)  # the board's "OK to leave" column changed
         if len(self._timed) > 50_000:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,14 @@ class RedisLeases:
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._me = uuid.uuid4().hex  # a lease this process holds can be taken again (a retry)
 
     def acquire(self, key: str, ttl_seconds: float) -> bool:
+        name = f"siteflow:lease:{key}"
         try:
-            return bool(self._redis.set(f"siteflow:lease:{key}", "1", nx=True, px=int(ttl_seconds * 1000)))
+            if self._redis.set(name, self._me, nx=True, px=int(ttl_seconds * 1000)):
+                return True
+            return self._redis.get(name) == self._me.encode()
         except Exception as exc:
             log.warning("lease %s unavailable: %s", key.split(":", 1)[0], type(exc).__name__)
             raise LeaseUnavailable(key) from None

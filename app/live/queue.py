@@ -1,0 +1,71 @@
+"""The Socket.IO message queue between server processes (Redis), with one addition.
+
+The stock RedisManager logs a failed publish and drops the message. For most pushes that
+is right (clients resync on the next gap), but a time-driven announcement has no later
+event to repair it. Inside `reporting_failures()` a failed publish raises instead, so the
+hub can retry the announcement. So does a publish that no process heard: right after an
+outage every server's listener may still be reconnecting (even our own process delivers
+to its clients only what it hears back from Redis).
+
+Not covered: a publish heard by some processes while others are still reconnecting. Their
+displays show the person as ready with their next snapshot (the board carries `ready`).
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+import socketio
+
+
+class NobodyListening(RuntimeError):
+    """Published, but no server process was subscribed to hear it."""
+
+
+class ReportingRedisManager(socketio.RedisManager):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._strict = threading.local()  # greenlet-local once gevent has patched threading
+
+    @contextmanager
+    def reporting_failures(self) -> Iterator[None]:
+        self._strict.on = True
+        try:
+            yield
+        finally:
+            self._strict.on = False
+
+    def _publish(self, data):  # pragma: no cover - exercised through real Redis in the tests
+        if not getattr(self._strict, "on", False):
+            return super()._publish(data)
+        for attempt in (1, 2):
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                heard = self.redis.publish(self.channel, self.json.dumps(data))
+            except Exception:
+                self.connected = False
+                if attempt == 2:
+                    raise
+                continue
+            if heard == 0:
+                raise NobodyListening(self.channel)
+            return heard
+
+
+def client_manager(url: str | None, channel: str):
+    if url and url.startswith(("redis://", "rediss://")):
+        return ReportingRedisManager(url, channel=channel)
+    if url:
+        raise ValueError("SOCKETIO_MESSAGE_QUEUE must be a redis:// URL")
+    return None  # in-process
+
+
+@contextmanager
+def reporting_failures(manager) -> Iterator[None]:
+    if isinstance(manager, ReportingRedisManager):
+        with manager.reporting_failures():
+            yield
+    else:
+        yield
