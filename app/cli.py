@@ -98,7 +98,7 @@ def demo(host: str, port: int) -> None:
     except (SiteConfigError, DomainError) as exc:
         _fail(exc)
     services = _services(app)
-    services.store.revoke_tokens(name=DEMO_ADMIN, at=services.clock.now())
+    token_flow.revoke(services, name=DEMO_ADMIN)
     token = token_flow.create_token(services, role="admin", site_id=None, station=None, name=DEMO_ADMIN)
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
     click.echo(
@@ -142,8 +142,7 @@ def tokens_list() -> None:
 @tokens.command("revoke")
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:
-    services = _services(_app())
-    count = services.store.revoke_tokens(ids=[token_id], at=services.clock.now())
+    count = token_flow.revoke(_services(_app()), ids=[token_id])
     if not count:
         raise click.ClickException(f"no active token {token_id}")
     click.echo(f"token {token_id} revoked")

@@ -1,10 +1,11 @@
 """Live push benchmark: SiteFlow against a bare Flask-SocketIO app, measured in the same run.
 
-    python bench/push.py            # the full run (about 6 minutes on 2 cores)
-    python bench/push.py --quick    # shorter phases, for a smoke run
+    npm install --prefix bench && python bench/push.py   # the full run (about 8 minutes on 2 cores)
+    python bench/push.py --quick                          # shorter phases, for a smoke run
 
 Server and load run in separate processes on 127.0.0.1; the clients are raw WebSocket
-Socket.IO clients (bench/wsclients.py). Prints the tables and writes
+Socket.IO clients in one Node.js process (bench/wsclients.mjs, the `ws` package), which
+stays lighter than the server it loads. Prints the tables and writes
 bench/results/push.json. See docs/PERFORMANCE.md for the numbers and what limits them.
 """
 from gevent import monkey
@@ -113,13 +114,13 @@ class Process:
 class Clients:
     """N load clients in one or more processes."""
 
-    def __init__(self, url: str, spec: list[dict], work: Path, per_process: int = 500):
+    def __init__(self, url: str, spec: list[dict], work: Path, per_process: int = 1000):
         self.parts = []
         for index in range(0, len(spec), per_process):
             chunk = spec[index:index + per_process]
             spec_path, out_path = work / f"spec{index}.json", work / f"out{index}.json"
             spec_path.write_text(json.dumps(chunk))
-            proc = Process([sys.executable, str(ROOT / "bench" / "wsclients.py"), url, str(spec_path), str(out_path)],
+            proc = Process(["node", str(ROOT / "bench" / "wsclients.mjs"), url, str(spec_path), str(out_path)],
                            dict(os.environ), work / f"clients{index}.log", "READY")
             self.parts.append((index, proc, out_path))
 
@@ -229,7 +230,7 @@ class Driver:
         return (len(self.actions) - first) / elapsed
 
 
-def latencies(driver: Driver, records, kinds, since: int = 0) -> dict:
+def latencies(driver: Driver, records, kinds, since: int = 0, until: int | None = None) -> dict:
     """Per action: from its request to its message at the last interested client."""
     arrivals: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
     for name, seq, index, at in records:
@@ -242,7 +243,7 @@ def latencies(driver: Driver, records, kinds, since: int = 0) -> dict:
     for index, (site, view) in enumerate(kinds):
         (display if view == "display" else staff)[site].add(index)
     values, missing = [], 0
-    for action in driver.actions[since:]:
+    for action in driver.actions[since:until]:
         if action["seq"] is None:
             continue
         site = action["real_site"]
@@ -256,7 +257,7 @@ def latencies(driver: Driver, records, kinds, since: int = 0) -> dict:
             missing += 1
             continue
         values.append((max(got[i] for i in interested) - action["t0"]) * 1000)
-    http_ms = [(a["t1"] - a["t0"]) * 1000 for a in driver.actions[since:]]
+    http_ms = [(a["t1"] - a["t0"]) * 1000 for a in driver.actions[since:until]]
     return {
         "actions": len(values), "missing": missing,
         "p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1),
@@ -315,8 +316,8 @@ class Bench:
     def siteflow(self, database_url: str, queue: str | None = None, port: int | None = None) -> tuple[Process, str]:
         port = port or free_port()
         command = [sys.executable, "-m", "app.entry", "serve", "--port", str(port)]
-        if os.environ.get("BENCH_PROFILE"):  # e.g. BENCH_PROFILE=/tmp/profile.svg: py-spy records the server
-            command = ["py-spy", "record", "-o", os.environ["BENCH_PROFILE"], "--nonblocking", "--"] + command
+        if os.environ.get("BENCH_PROFILE"):  # e.g. BENCH_PROFILE=/tmp/server.raw: py-spy records the server (collapsed stacks)
+            command = ["py-spy", "record", "--format", "raw", "-o", os.environ["BENCH_PROFILE"], "--nonblocking", "--"] + command
         proc = Process(command, self.env(database_url, queue), self.work / f"server{port}.log", "running at")
         return proc, f"http://127.0.0.1:{port}"
 
@@ -341,7 +342,7 @@ class Bench:
         if kind == "baseline":
             spec = baseline_spec(kinds)
         before = rss_kb(server.pid)
-        clients = Clients(url_for_clients or url, spec, self.work, per_process=500)
+        clients = Clients(url_for_clients or url, spec, self.work)
         gevent.sleep(1.0)
         after = rss_kb(server.pid)
         driver = Driver(kind, url, self.tokens["admin"])
@@ -352,10 +353,10 @@ class Bench:
                 achieved = driver.run(rate, seconds)
                 gevent.sleep(1.0)
                 rows.append({"kind": kind, "clients": n, "target_rate": rate, "achieved_rate": round(achieved, 1),
-                             "errors": driver.errors, "_since": since})
+                             "errors": driver.errors, "_since": since, "_until": len(driver.actions)})
             records = clients.collect()
             for row in rows:
-                row.update(latencies(driver, records, kinds, since=row.pop("_since")))
+                row.update(latencies(driver, records, kinds, since=row.pop("_since"), until=row.pop("_until")))
                 if rss:
                     row["rss_per_client_kb"] = round((after - before) / n, 1)
         finally:
@@ -374,6 +375,11 @@ def print_rows(title: str, rows: list[dict]) -> None:
         print("  ".join(f"{str(row.get(c, '')):>13}" for c in columns))
 
 
+def ensure_node_clients() -> None:
+    if not (ROOT / "bench" / "node_modules" / "ws").is_dir():
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(ROOT / "bench")], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -381,6 +387,7 @@ def main() -> None:
     parser.add_argument("--only", default="latency,throughput,history,redis", help="phases to run")
     args = parser.parse_args()
     phases = set(args.only.split(","))
+    ensure_node_clients()
     bench = Bench(args.quick)
     seconds = 4 if args.quick else 10
     steady = 60.0

@@ -1,0 +1,69 @@
+// Lightweight WebSocket load clients for bench/push.py: raw Engine.IO 4 / Socket.IO 5 over
+// the `ws` package, all in one Node.js process, so the load side does not saturate before
+// the server does.
+//
+//   node bench/wsclients.mjs URL SPEC.json OUT.json
+//
+// SPEC.json: a list of {"auth": {...}, "join": {...}}. Prints "READY n" once every client
+// has joined; on SIGUSR1 writes [[event, seq, client index, arrival time (s)], ...] to
+// OUT.json and exits. Only the event name and the first "seq" of a message are parsed.
+import { readFileSync, writeFileSync } from "node:fs";
+import WebSocket from "ws";
+
+const [url, specPath, outPath] = process.argv.slice(2);
+const spec = JSON.parse(readFileSync(specPath, "utf8"));
+const records = [];
+const SEQ = /"seq":\s*(\d+)/;
+let joined = 0;
+const now = () => (performance.timeOrigin + performance.now()) / 1000;
+
+function client(index, { auth, join }) {
+  const ws = new WebSocket(url.replace(/^http/, "ws") + "/socket.io/?EIO=4&transport=websocket", {
+    perMessageDeflate: false,
+  });
+  let connected = false;
+  ws.on("message", (raw) => {
+    const at = now();
+    const message = raw.toString();
+    if (message === "2") return ws.send("3");
+    if (message[0] === "0") return ws.send("40" + JSON.stringify(auth));
+    if (message.startsWith("40") && !connected) {
+      connected = true;
+      return ws.send("420" + JSON.stringify(["join", join]));
+    }
+    if (message.startsWith("44")) {
+      console.error(`client ${index} refused: ${message}`);
+      process.exit(1);
+    }
+    if (message.startsWith("430")) {
+      joined += 1;
+      if (joined === spec.length) console.log(`READY ${joined}`);
+      return;
+    }
+    if (message.startsWith("42[")) {
+      const end = message.indexOf('"', 4);
+      const match = SEQ.exec(message.slice(end, end + 200));
+      records.push([message.slice(4, end), match ? Number(match[1]) : -1, index, at]);
+    }
+  });
+  ws.on("error", (error) => console.error(`client ${index}: ${error.message}`));
+}
+
+process.on("SIGUSR1", () => {
+  writeFileSync(outPath, JSON.stringify(records));
+  console.log("DONE");
+  process.exit(0);
+});
+
+let index = 0;
+function spawnSome() {
+  for (let n = 0; n < 50 && index < spec.length; n += 1, index += 1) client(index, spec[index]);
+  if (index < spec.length) setTimeout(spawnSome, 50);
+}
+spawnSome();
+setTimeout(() => {
+  if (joined < spec.length) {
+    console.log(`TIMEOUT joined ${joined}/${spec.length}`);
+    process.exit(1);
+  }
+}, 120000);
