@@ -10,6 +10,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import itertools  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 
 from flask import Flask, jsonify, request  # noqa: E402
@@ -46,8 +47,16 @@ def healthz():
     return jsonify({"status": "ok"})
 
 
+class Server(WSGIServer):
+    """As socketio.run() serves, plus TCP_NODELAY like `siteflow serve`: the same transport."""
+
+    def handle(self, sock, address):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return super().handle(sock, address)
+
+
 if __name__ == "__main__":
-    server = WSGIServer(("127.0.0.1", int(sys.argv[1])), app, log=None)
+    server = Server(("127.0.0.1", int(sys.argv[1])), app, log=None)
     server.start()
     print(f"baseline running at http://127.0.0.1:{server.server_port}", flush=True)
     server.serve_forever()
