@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 DISPLAY_INTERVAL = 0.25  # seconds: at most four display snapshots per second per site
 TICK = 0.1  # seconds: the worker's longest sleep
 RESCAN_EVERY = 10.0  # seconds: look in the database for observations ending soon
+# Displays only ever receive snapshots, so a lost one (a Redis blip) would leave a screen
+# stale until the next action: every DISPLAY_REFRESH seconds one process re-sends each
+# site's display snapshot.
+DISPLAY_REFRESH = 10.0
 RESCAN_AHEAD = timedelta(seconds=30)
 RESCAN_BEHIND = timedelta(minutes=10)  # after a restart, announce what became ready meanwhile
 LEASE_RETRY = timedelta(seconds=2)  # when Redis cannot say who announces, ask again this much later
@@ -48,6 +52,7 @@ class LiveHub:
         self.socketio = socketio
         self.services: Services = app.extensions["siteflow"]
         self.display_interval = app.config.get("LIVE_DISPLAY_INTERVAL", DISPLAY_INTERVAL)
+        self.display_refresh = app.config.get("LIVE_DISPLAY_REFRESH", DISPLAY_REFRESH)
         self.leases = leases_for(app.config["SOCKETIO_MESSAGE_QUEUE"])
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -57,6 +62,7 @@ class LiveHub:
         self._timers: list[tuple[datetime, str, str, str, datetime]] = []
         self._timed: set[str] = set()
         self._next_rescan = 0.0
+        self._next_refresh = 0.0
         self._running = False
         self._worker = None
 
@@ -150,6 +156,9 @@ class LiveHub:
         if monotonic >= self._next_rescan:
             self._next_rescan = monotonic + RESCAN_EVERY
             self._rescan()
+        if monotonic >= self._next_refresh:
+            self._next_refresh = monotonic + self.display_refresh
+            self._refresh_displays()
         self._flush_displays(monotonic)
         self._announce_ready()
 
@@ -168,6 +177,17 @@ class LiveHub:
         body["view"] = "display"
         self.socketio.emit("snapshot", body, to=rooms.display_room(site_id))
         self.socketio.emit("site", payloads.city_row(body), to=rooms.CITY_ROOM)
+
+    def _refresh_displays(self) -> None:
+        period = int(time.time() // self.display_refresh)
+        for site_id in self.services.store.site_ids():
+            try:
+                if not self.leases.acquire(f"refresh:{site_id}:{period}", ttl_seconds=2 * self.display_refresh):
+                    continue  # another process refreshes this site in this period
+            except LeaseUnavailable:
+                return
+            with self._lock:
+                self._dirty.add(site_id)
 
     def _rescan(self) -> None:
         now = self.services.clock.now()

@@ -181,3 +181,24 @@ def test_resync_sends_a_fresh_snapshot(live, api, tokens):
     snapshots = [m for m in client.get_received() if m["name"] == "snapshot"]
     assert snapshots[-1]["args"][0]["seq"] == 1
     assert snapshots[-1]["args"][0]["visits"][0]["person"]["name"].count("*") == 1
+
+
+def test_displays_get_a_fresh_snapshot_periodically_even_without_actions(database_url, clock):
+    """A display only ever receives snapshots; a lost one is repaired by the periodic refresh."""
+    from tests.conftest import build_app
+
+    app = build_app(database_url, clock)
+    app.extensions["siteflow_live"].display_refresh = 0.5
+    try:
+        from app.flow.tokens import create_token
+
+        token = create_token(app.extensions["siteflow"], role="display", site_id="demo", station=None, name="tv")
+        display = socketio.test_client(app, auth={"token": token})
+        assert display.emit("join", {"site": "demo", "view": "display"}, callback=True)["ok"]
+        received(display)  # the join snapshot
+        snapshots = wait_for(display, "snapshot", 2, timeout=3.0)
+        assert len(snapshots) >= 2 and all(s["args"][0]["seq"] == 0 for s in snapshots)
+        display.disconnect()
+    finally:
+        app.extensions["siteflow_live"].stop()
+        app.extensions["siteflow"].store.engine.dispose()
