@@ -1,8 +1,9 @@
 """A simulated day at a site, driven through the real commands by bots.
 
 The bots play arriving people and the staff of every desk. They act through an `Actions`
-object: `FlowActions` calls the flow commands in-process; the same bots drive a running
-server over HTTP in the benchmarks. Time advances in steps of a clock the caller owns.
+object: `FlowActions` calls the flow commands in-process (tests, simulated days); an
+`Actions` over HTTP would let the same bots drive a running server. Time advances in steps
+of a clock the caller owns.
 """
 from __future__ import annotations
 
