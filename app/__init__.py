@@ -29,9 +29,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["siteflow"] = Services(store=Store(engine), clock=app.config.get("CLOCK") or SystemClock())
 
     from . import live
-    from .web import api, errors, health
+    from .web import api, errors, health, security
 
     errors.init_app(app)
+    security.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     live.init_app(app)

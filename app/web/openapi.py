@@ -178,6 +178,8 @@ _ERRORS = {
     "403": "The token's role or scope does not allow this",
     "404": "Unknown site, station or visit",
     "409": "The current state does not allow this",
+    "405": "The path exists but not with this method",
+    "413": "The request body is larger than the server accepts",
     "422": "A field is missing, of the wrong type, or breaks a rule",
 }
 

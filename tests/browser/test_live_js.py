@@ -1,5 +1,7 @@
 """static/js/live.js in a real Chromium against a real `siteflow serve`: join, snapshot,
-deltas in sequence, calls, and a resync after the connection drops."""
+deltas in sequence, calls, and a resync after the connection drops.
+
+The server's Content-Security-Policy forbids eval, so page predicates are functions."""
 from __future__ import annotations
 
 import json
@@ -68,19 +70,19 @@ def test_live_js_follows_the_site_and_resyncs_after_a_drop(server, page):
     process, tokens = server
     page.goto(process.url + "/healthz")
     page.evaluate(CONNECT, [tokens["consent"], "station", "consent"])
-    page.wait_for_function("window.live.snapshots.length === 1")
+    page.wait_for_function("() => window.live.snapshots.length === 1")
     base = f"{process.url}/api/v1/sites/demo"
     first = post(f"{base}/visits", tokens["admin"], gen_checkin())
     post(f"{base}/stations/consent/call-next", tokens["admin"], {"desk": "A"})
-    page.wait_for_function("window.live.deltas.length === 2")
+    page.wait_for_function("() => window.live.deltas.length === 2")
     assert page.evaluate("window.live.deltas") == [first["seq"], first["seq"] + 1]
     assert page.evaluate("window.handle.seq") == first["seq"] + 1
 
     # The connection drops; actions happen meanwhile; the client comes back and resyncs.
     page.evaluate("window.handle.socket.io.engine.close()")
-    page.wait_for_function("window.live.statuses.includes('offline')")
+    page.wait_for_function("() => window.live.statuses.includes('offline')")
     third = post(f"{base}/visits", tokens["admin"], gen_checkin())
-    page.wait_for_function(f"window.handle.seq === {third['seq']}", timeout=10_000)
+    page.wait_for_function("(seq) => window.handle.seq === seq", arg=third["seq"], timeout=10_000)
     assert page.evaluate("window.live.snapshots") == [0, third["seq"]]
     assert page.evaluate("window.live.errors") == []
 
@@ -89,7 +91,7 @@ def test_live_js_reports_a_refused_token_and_stops_retrying(server, page):
     process, _tokens = server
     page.goto(process.url + "/healthz")
     page.evaluate(CONNECT, ["sf_revoked-or-wrong", "display", None])
-    page.wait_for_function("window.live.errors.length === 1")
+    page.wait_for_function("() => window.live.errors.length === 1")
     assert page.evaluate("window.live.errors") == ["invalid_token"]
     page.wait_for_timeout(1500)
     assert page.evaluate("window.live.errors.length") == 1  # no reconnect loop
