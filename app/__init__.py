@@ -6,7 +6,7 @@ from typing import Any
 from flask import Flask
 
 from .clock import SystemClock
-from .config import PROJECT_ROOT, from_environment
+from .config import PROJECT_ROOT, check, from_environment
 from .flow.services import Services
 from .store.database import make_engine
 from .store.event_store import Store
@@ -22,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(from_environment(app.instance_path))
     app.config.update(config or {})
+    check(app.config)
     app.config["MAX_CONTENT_LENGTH"] = app.config["JSON_MAX_BYTES"]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # 张三, not \u5f20\u4e09
 
