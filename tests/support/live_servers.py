@@ -24,7 +24,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,11 +39,12 @@ from typing import Any, Callable, Iterable
 
 import socketio
 
+from tests.support.services import LOG_TAIL_LINES, free_port, log_tail  # noqa: F401  (free_port: re-exported)
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-LOG_TAIL_LINES = 40
 CLI_TIMEOUT = 120.0
 
 # The states of a visit that is still in the flow (live.js keeps these; the rest leave the model).
@@ -58,12 +58,6 @@ TIME_DEPENDENT_OBSERVATION_FIELDS = ("may_leave", "remaining_seconds")
 # small utilities
 # ------------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.02) -> bool:
     """Poll `predicate` until it is truthy (True) or `timeout` seconds passed (False)."""
     deadline = time.monotonic() + timeout
@@ -73,15 +67,6 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
-
-
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        text = path.read_bytes().decode("utf-8", "replace")
-    except OSError as exc:
-        return f"(log {path} unreadable: {exc})"
-    tail = text.splitlines()[-lines:]
-    return "\n".join(tail) if tail else "(log is empty)"
 
 
 def server_env(

@@ -104,13 +104,13 @@ def _component_absent(name: str, detail: str) -> NoReturn:
     pytest.skip(message)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
 
 
-def _log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:
         text = path.read_bytes().decode("utf-8", "replace")
     except OSError as exc:
@@ -278,15 +278,15 @@ class PostgresCluster:
                 )
             except subprocess.TimeoutExpired:
                 raise ServerStartError(
-                    f"initdb took more than 120 s; log tail:\n{_log_tail(initdb_log)}"
+                    f"initdb took more than 120 s; log tail:\n{log_tail(initdb_log)}"
                 ) from None
         if result.returncode != 0:
             raise ServerStartError(
-                f"initdb failed with exit code {result.returncode}; log tail:\n{_log_tail(initdb_log)}"
+                f"initdb failed with exit code {result.returncode}; log tail:\n{log_tail(initdb_log)}"
             )
 
         for attempt in range(1, PORT_ATTEMPTS + 1):
-            self.port = _free_port()
+            self.port = free_port()
             self.proc = _spawn(
                 [
                     str(self.bindir / "postgres"),
@@ -306,7 +306,7 @@ class PostgresCluster:
             if self._wait_until_ready():
                 self.startup_seconds = time.monotonic() - began
                 return self.url
-            tail = _log_tail(self.log_path)
+            tail = log_tail(self.log_path)
             _stop_process(self.proc, signal.SIGQUIT)
             if attempt < PORT_ATTEMPTS and _ADDRESS_IN_USE.search(tail):
                 continue  # lost the race for the port: try another one
@@ -578,7 +578,7 @@ class RedisServer:
         first_start = self.port is None
         for attempt in range(1, PORT_ATTEMPTS + 1):
             if first_start:
-                self.port = _free_port()
+                self.port = free_port()
             self.proc = _spawn(
                 [
                     str(self.binary),
@@ -596,7 +596,7 @@ class RedisServer:
             if self._wait_until_ready():
                 self.startup_seconds = time.monotonic() - began
                 return self
-            tail = _log_tail(self.log_path)
+            tail = log_tail(self.log_path)
             _stop_process(self.proc, signal.SIGTERM)
             if first_start and attempt < PORT_ATTEMPTS and _ADDRESS_IN_USE.search(tail):
                 continue
