@@ -30,11 +30,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["siteflow"] = Services(store=Store(engine), clock=app.config.get("CLOCK") or SystemClock())
 
     from . import live
-    from .web import api, errors, health, security
+    from .web import (
+        access, api, audit_pages, auth_pages, device_pages, errors, health, home, i18n, limits, proxies, security,
+        sessions,
+    )
 
+    proxies.init_app(app)
     errors.init_app(app)
     security.init_app(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(api.bp)
+    i18n.init_app(app)
+    sessions.init_app(app)
+    access.init_app(app)
+    limits.init_app(app)
+    for blueprint in (health.bp, api.bp, home.bp, auth_pages.bp, device_pages.bp, audit_pages.bp):
+        app.register_blueprint(blueprint)
     live.init_app(app)
     return app

@@ -11,12 +11,23 @@ from app.domain.errors import DomainError
 from app.domain.permissions import ROLES
 from app.domain.site import SiteConfigError
 from app.domain.vocabulary import STATIONS
+from app.flow import accounts as account_flow
 from app.flow import sites as site_flow
 from app.flow import tokens as token_flow
 from app.flow.services import Services
 from app.store.migrate import upgrade
 
 DEMO_ADMIN = "demo-admin"
+FIRST_ADMIN = "admin"
+CLI_ACTOR = "cli"
+# Demo staff, one per kind of work; their passwords are new on every `siteflow demo`.
+DEMO_STAFF = (
+    ("demo-supervisor", "Demo site supervisor", "site_supervisor", ("demo",), ()),
+    ("demo-city", "Demo city supervisor", "city_supervisor", (), ()),
+    ("demo-checkin", "Demo check-in volunteer", "station", ("demo",), ("checkin",)),
+    ("demo-nurse", "Demo nurse (consent, injection, observation)", "station", ("demo",),
+     ("consent", "injection", "observation", "exit")),
+)
 
 
 def _app(**config) -> Flask:
@@ -40,6 +51,17 @@ def _init(app: Flask) -> None:
     click.echo(f"database ready: {_safe_url(app.config['DATABASE_URL'])}")
     for site, status in site_flow.load_site_folder(services, Path(app.config["SITEFLOW_SITES"])):
         click.echo(f"site {site.id}: {status}")
+    if services.store.staff.count_users() == 0:
+        password = app.config["ADMIN_PASSWORD"]
+        account, generated = account_flow.create_user(
+            services, actor=CLI_ACTOR, username=FIRST_ADMIN, display_name="Administrator", role="admin",
+            password=password,
+        )
+        if generated:
+            click.echo(f"\nFirst admin created. Sign in as '{account.username}' with this password "
+                       f"(shown only now; you choose your own at first sign-in):\n  {generated}\n")
+        else:
+            click.echo(f"first admin '{account.username}' created with the password from SITEFLOW_ADMIN_PASSWORD")
 
 
 def _safe_url(url: str) -> str:
@@ -110,12 +132,36 @@ def demo(host: str, port: int) -> None:
     token_flow.revoke(services, name=DEMO_ADMIN)
     token = token_flow.create_token(services, role="admin", site_id=None, station=None, name=DEMO_ADMIN)
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    click.echo("\nDemo sign-ins (new passwords on every `siteflow demo`; PIN 2468 for quick switch on a tablet):")
+    for username, password in _demo_staff(services):
+        click.echo(f"  {username:<16} {password}")
     click.echo(
         f"\nDemo admin token (valid until the next `siteflow demo`):\n  {token}\n\n"
         f"Try it:\n  curl -H 'Authorization: Bearer {token}' {base}/api/v1/sites/demo/snapshot\n"
+        f"Sign in: {base}/login   Pair a TV: open {base}/pair on it\n"
         f"API description: {base}/api/v1/openapi.json   Walk-through: docs/API.md\n"
     )
     _serve(app, host, port)
+
+
+def _demo_staff(services: Services) -> list[tuple[str, str]]:
+    shown = []
+    for username, display_name, role, sites, stations in DEMO_STAFF:
+        password = account_flow.generate_password()
+        if account_flow.get_account(services, username=username) is None:
+            account_flow.create_user(
+                services, actor=CLI_ACTOR, username=username, display_name=display_name, role=role, sites=sites,
+                stations=stations, password=password, pin="2468" if role == "station" else None,
+            )
+        else:
+            account_flow.reset_password(services, username, actor=CLI_ACTOR, password=password)
+            account_flow.set_active(services, username, active=True, actor=CLI_ACTOR)
+        services.store.staff.update_user(
+            account_flow.get_account(services, username=username).id, at=services.clock.now(),
+            must_change_password=False,
+        )
+        shown.append((username, password))
+    return shown
 
 
 @cli.group()
@@ -155,6 +201,88 @@ def tokens_revoke(token_id: int) -> None:
     if not count:
         raise click.ClickException(f"no active token {token_id}")
     click.echo(f"token {token_id} revoked")
+
+
+@cli.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice([r for r in ROLES if r != "display"]))
+@click.option("--name", "display_name", default=None, help="The name shown on screens (default: the username).")
+@click.option("--site", "sites", multiple=True, help="A site the account works at (repeat for several).")
+@click.option("--station", "stations", multiple=True, type=click.Choice(STATIONS), help="For station staff (repeatable).")
+@click.option("--pin", default=None, help="4-8 digits for quick switch on station tablets.")
+def users_add(username: str, role: str, display_name: str | None, sites: tuple[str, ...], stations: tuple[str, ...],
+              pin: str | None) -> None:
+    """Create an account; prints a first password, to be changed at the first sign-in."""
+    try:
+        account, password = account_flow.create_user(
+            _services(_app()), actor=CLI_ACTOR, username=username, display_name=display_name or username, role=role,
+            sites=sites, stations=stations, pin=pin,
+        )
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"user {account.username} created ({account.role}). First password (shown only now):\n  {password}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """Accounts with their role, sites and stations (never passwords)."""
+    for account in account_flow.list_accounts(_services(_app())):
+        state = "active" if account.active else "disabled"
+        click.echo(f"{account.username:<20} {account.role:<16} {','.join(account.sites) or '*':<16} "
+                   f"{','.join(account.stations) or '-':<30} {'PIN' if account.has_pin else '   '}  {state}")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable an account and end its sessions."""
+    try:
+        account_flow.set_active(_services(_app()), username, active=False, actor=CLI_ACTOR)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"user {username} disabled")
+
+
+@users.command("enable")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    try:
+        account_flow.set_active(_services(_app()), username, active=True, actor=CLI_ACTOR)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"user {username} enabled")
+
+
+@users.command("reset-password")
+@click.argument("username")
+def users_reset_password(username: str) -> None:
+    """A new password (printed once, to be changed at sign-in); ends the account's sessions."""
+    try:
+        password = account_flow.reset_password(_services(_app()), username, actor=CLI_ACTOR)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"new password for {username} (shown only now):\n  {password}")
+
+
+@users.command("set-pin")
+@click.argument("username")
+@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_set_pin(username: str, pin: str) -> None:
+    """Set the PIN used to switch to this account on a station tablet."""
+    services = _services(_app())
+    try:
+        account = account_flow.get_account(services, username=username)
+        if account is None:
+            raise click.ClickException(f"no user {username!r}")
+        account_flow.set_pin(services, account, pin=pin, actor=CLI_ACTOR)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"PIN set for {username}")
 
 
 @cli.group()

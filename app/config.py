@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -23,10 +24,12 @@ def check(config: dict) -> None:
 def from_environment(instance_path: str) -> dict:
     """The settings, read from the environment once, when the app is created."""
     env = os.environ
+    production = env.get("SITEFLOW_ENV", "development") == "production"
     return {
         # development (default) or production; production refuses unsafe settings.
         "SITEFLOW_ENV": env.get("SITEFLOW_ENV", "development"),
-        "SECRET_KEY": env.get("SITEFLOW_SECRET_KEY", DEV_SECRET_KEY),
+        # Signs session cookies. Development: a random key made once per install (instance/secret_key).
+        "SECRET_KEY": env.get("SITEFLOW_SECRET_KEY") or (DEV_SECRET_KEY if production else _instance_secret(instance_path)),
         # Default: a SQLite file in the instance folder (the embedded mode).
         "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'siteflow.db'}",
         # None: Socket.IO messages stay in this process. redis://... to scale out.
@@ -36,4 +39,41 @@ def from_environment(instance_path: str) -> dict:
         "SOCKETIO_ASYNC_MODE": "threading",
         "SITEFLOW_SITES": env.get("SITEFLOW_SITES") or str(PROJECT_ROOT / "sites"),
         "JSON_MAX_BYTES": int(env.get("SITEFLOW_JSON_MAX_BYTES", 1_000_000)),
+        # Staff sessions: signed out after this many minutes without a request.
+        "IDLE_MINUTES": int(env.get("SITEFLOW_IDLE_MINUTES", 15)),
+        # Cookies only over HTTPS; on by default in production (behind the TLS proxy).
+        "SESSION_COOKIE_SECURE": _flag(env.get("SITEFLOW_SECURE_COOKIES"), production),
+        # How many proxies in front of us set X-Forwarded-For/-Proto (0: none; nginx: 1).
+        "TRUSTED_PROXIES": int(env.get("SITEFLOW_TRUSTED_PROXIES", 0)),
+        # Rate-limit counters: shared in Redis when there is one, else in this process.
+        "RATELIMIT_STORAGE_URI": env.get("SITEFLOW_REDIS_URL") or _redis(env.get("SOCKETIO_MESSAGE_QUEUE")) or "memory://",
+        # The first admin's password for automated installs (`siteflow init`); else generated and printed.
+        "ADMIN_PASSWORD": env.get("SITEFLOW_ADMIN_PASSWORD") or None,
     }
+
+
+def _instance_secret(instance_path: str) -> str:
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".secret_key.{os.getpid()}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temp, path)  # atomic: whoever links first wins, the others read theirs
+        except FileExistsError:
+            pass
+        finally:
+            temp.unlink()
+    return path.read_text().strip()
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _redis(url: str | None) -> str | None:
+    return url if url and url.startswith(("redis://", "rediss://")) else None

@@ -92,7 +92,7 @@ class Tokens:
 
     @property
     def supervisor(self) -> str:
-        return self.make("supervisor")
+        return self.make("site_supervisor")
 
     @property
     def display(self) -> str:

@@ -5,30 +5,43 @@ and every flow command calls `authorize` with its action name.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import Forbidden
 from .vocabulary import QUEUE_STATIONS
 
-ROLES = ("admin", "supervisor", "station", "display")
-OVERSEERS = ("admin", "supervisor")
+ROLES = ("admin", "city_supervisor", "site_supervisor", "station", "display")
+# Those who run a site: everything at their sites, overrides and corrections included.
+OVERSEERS = ("admin", "site_supervisor")
+# Those who may read full records and reports (a city supervisor reads but does not act).
+SUPERVISORS = ("admin", "city_supervisor", "site_supervisor")
 STAFF = OVERSEERS + ("station",)
+READERS = SUPERVISORS + ("station",)
+PEOPLE = READERS  # roles a person signs in with (display is a device)
 EVERYONE = ROLES
+# Roles bound to a given set of sites; the others see every site.
+SITE_BOUND = ("site_supervisor", "station", "display")
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller: a token (and later a staff account)."""
+    """The authenticated caller: a bearer token, a paired display or a signed-in staff member."""
 
     name: str
     role: str
-    site: str | None = None  # None: every site (admin, city supervisor)
-    station: str | None = None  # station role only
+    sites: frozenset[str] | None = None  # None: every site (admin, city supervisor)
+    station: str | None = None  # station role only: the station this tablet is at
     token_id: int | None = None
+    user_id: int | None = None
+    # A paired display's screen settings (label, stations shown, language).
+    settings: dict | None = field(default=None, compare=False, hash=False)
 
     @property
     def actor(self) -> str:
         return f"{self.role}:{self.name}"
+
+    def covers(self, site: str) -> bool:
+        return self.sites is None or site in self.sites
 
 
 # Whose visits a station's staff act on: the people at these stations.
@@ -49,10 +62,11 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {
+    # Sites and their live counts.
     "site.read": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),
     "snapshot.read": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),
-    "visit.list": Rule(STAFF, stations=("checkin", "consent", "injection", "observation", "exit")),
-    "visit.read": Rule(STAFF, stations=("checkin", "consent", "injection", "observation", "exit")),
+    "visit.list": Rule(READERS, stations=("checkin", "consent", "injection", "observation", "exit")),
+    "visit.read": Rule(READERS, stations=("checkin", "consent", "injection", "observation", "exit")),
     "visit.check_in": Rule(STAFF, stations=("checkin",)),
     "visit.call_next": Rule(STAFF, stations=QUEUE_STATIONS),
     "visit.start": Rule(STAFF, stations=QUEUE_STATIONS),
@@ -69,8 +83,15 @@ RULES: dict[str, Rule] = {
     # Live views (Socket.IO rooms).
     "live.display": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),
     "live.station": Rule(STAFF, stations=("checkin", "consent", "injection", "observation", "exit")),
-    "live.supervisor": Rule(OVERSEERS),
-    "live.city": Rule(OVERSEERS),  # a site-bound supervisor is refused: the city room shows every site
+    "live.supervisor": Rule(SUPERVISORS),
+    "live.city": Rule(("admin", "city_supervisor")),  # the city room shows every site
+    # Accounts, devices and the audit trail.
+    "account.self": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),
+    "account.password": Rule(PEOPLE, stations=("checkin", "consent", "injection", "observation", "exit")),
+    "audit.read": Rule(SUPERVISORS),
+    "devices.manage": Rule(OVERSEERS),  # pair, list and revoke displays
+    "users.manage": Rule(("admin",)),
+    "tokens.manage": Rule(("admin",)),
 }
 
 
@@ -82,7 +103,9 @@ def allowed(
     rule = RULES.get(action)
     if rule is None or principal.role not in rule.roles:
         return False
-    if principal.site is not None and principal.site != site:
+    if site != "*" and not principal.covers(site):
+        return False
+    if site == "*" and principal.sites is not None:
         return False
     if principal.role == "station":
         if principal.station not in rule.stations:
@@ -103,9 +126,15 @@ def authorize(
         raise Forbidden(f"{principal.role} {principal.name!r} may not do {action} at site {site}{scope}.")
 
 
+def role_may(role: str, action: str) -> bool:
+    """Whether a role may do an action anywhere at all (the first, coarse check at every door)."""
+    rule = RULES.get(action)
+    return rule is not None and role in rule.roles
+
+
 def view_level(principal: Principal) -> str:
     """How much personal data the caller sees: full (supervisors), masked (stations), none."""
-    if principal.role in OVERSEERS:
+    if principal.role in SUPERVISORS:
         return "full"
     if principal.role == "station":
         return "masked"

@@ -14,6 +14,7 @@ from app.domain.vocabulary import (
 )
 from app.domain.visit import STATES
 
+from . import audit
 from .services import Services
 
 
@@ -81,6 +82,9 @@ def get_visit(services: Services, principal: Principal, *, site_id: str, visit_i
     history = services.store.visit_events(site_id, visit_id)
     view = visit_view(visit, level, now=services.clock.now())
     view["events"] = [event_view(event, level) for event in history]
+    if level == "full":
+        audit.record(services, principal.actor, "record.viewed", site=site_id, subject=f"visit:{visit_id}",
+                     detail={"ticket": visit.ticket})
     return view
 
 
@@ -102,4 +106,7 @@ def list_visits(
     level = view_level(principal)
     now = services.clock.now()
     visits = services.store.list_visits(site_id, states=tuple(states) if states else None, station=station, day=day, limit=limit)
+    if level == "full" and visits:
+        audit.record(services, principal.actor, "record.listed", site=site_id, subject=f"visits:{day.isoformat()}",
+                     detail={"count": len(visits), "states": ",".join(states or ()), "station": station or ""})
     return [visit_view(visit, level, now=now) for visit in visits]

@@ -6,9 +6,10 @@ import secrets
 import time
 
 from app.domain.errors import Unauthorized, ValidationFailed
-from app.domain.permissions import ROLES, Principal
+from app.domain.permissions import ROLES, SITE_BOUND, Principal
 from app.domain.vocabulary import STATIONS
 
+from . import audit
 from .services import Services
 
 PREFIX = "sf_"
@@ -18,18 +19,22 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(services: Services, *, role: str, site_id: str | None, station: str | None, name: str) -> str:
+def create_token(
+    services: Services, *, role: str, site_id: str | None, station: str | None, name: str, actor: str = "cli",
+    settings: dict | None = None,
+) -> str:
+    """A new token, returned once. `actor`: who made it (the audit trail); `settings`: a display's screen."""
     fields: dict[str, str] = {}
     if role not in ROLES:
         fields["role"] = f"must be one of {', '.join(ROLES)}"
-    if role in ("station", "display") and not site_id:
+    if role in SITE_BOUND and not site_id:
         fields["site"] = f"a {role} token belongs to one site"
     if role == "station" and station not in STATIONS:
         fields["station"] = f"a station token needs a station: one of {', '.join(STATIONS)}"
     if role != "station" and station:
         fields["station"] = "only station tokens have a station"
-    if role == "admin" and site_id:
-        fields["site"] = "admin tokens are not bound to a site"
+    if role in ROLES and role not in SITE_BOUND and site_id:
+        fields["site"] = f"{role} tokens are not bound to a site"
     if not name.strip():
         fields["name"] = "must not be empty"
     if fields:
@@ -37,10 +42,12 @@ def create_token(services: Services, *, role: str, site_id: str | None, station:
     if site_id:
         services.store.site(site_id)  # raises NotFound for an unknown site
     token = PREFIX + secrets.token_urlsafe(32)
-    services.store.add_token(
+    token_id = services.store.add_token(
         token_hash=hash_token(token), role=role, site_id=site_id, station=station, name=name.strip(),
-        at=services.clock.now(),
+        at=services.clock.now(), settings=settings, created_by=actor,
     )
+    audit.record(services, actor, "token.created", site=site_id, subject=f"token:{token_id}",
+                 detail={"role": role, "station": station, "name": name.strip()})
     return token
 
 
@@ -61,15 +68,23 @@ def authenticate(services: Services, token: str) -> Principal:
     if row is None:
         _cache.pop(digest, None)
         raise Unauthorized("The bearer token is unknown or revoked.", code="invalid_token")
-    principal = Principal(name=row.name, role=row.role, site=row.site_id, station=row.station, token_id=row.id)
+    principal = Principal(
+        name=row.name, role=row.role, sites=frozenset({row.site_id}) if row.site_id else None,
+        station=row.station, token_id=row.id, settings=row.settings,
+    )
     if len(_cache) > 10_000:
         _cache.clear()
     _cache[digest] = (now + CACHE_SECONDS, principal)
     return principal
 
 
-def revoke(services: Services, *, ids: list[int] | None = None, name: str | None = None) -> int:
+def revoke(
+    services: Services, *, ids: list[int] | None = None, name: str | None = None, actor: str = "cli",
+) -> int:
     """Revoke tokens by id or by name; forgets every cached token of this process."""
     count = services.store.revoke_tokens(ids=ids, name=name, at=services.clock.now())
     _cache.clear()
+    if count:
+        audit.record(services, actor, "token.revoked", subject=f"token:{','.join(map(str, ids))}" if ids else None,
+                     detail={"name": name, "count": count} if name else {"count": count})
     return count

@@ -20,6 +20,7 @@ from app.domain.visit import Draft, Event, Visit, replay
 
 from app.store.event_store import SiteTransaction
 
+from . import audit
 from .services import Services
 
 
@@ -85,6 +86,9 @@ def _execute(
                 request_hash=request_hash,
             )
             changes = list(tx.appended)
+            entry = audit.override_entry(event)
+            if entry is not None:
+                tx.audit(entry)
     if replayed_event is not None:
         history = services.store.visit_events(site_id, replayed_event.visit_id, up_to_seq=replayed_event.seq)
         return Outcome(replay(history), replayed_event, replayed=True)

@@ -13,7 +13,8 @@ from flask_socketio import ConnectionRefusedError, disconnect, emit, join_room
 
 from app.domain.errors import DomainError, ValidationFailed
 from app.domain.permissions import Principal, authorize
-from app.flow import tokens
+from app.flow import audit, tokens
+from app.web.sessions import current_principal
 
 from . import rooms, socketio
 
@@ -29,17 +30,31 @@ def _hub():
     return current_app.extensions["siteflow_live"]
 
 
+# What each client event needs (the authorisation matrix test checks every registered event
+# is here): connect needs a token or a staff session; join needs the view's action; resync
+# only repeats the joins already granted.
+EVENT_ACTIONS = {
+    "connect": "authenticated",
+    "disconnect": None,
+    "join": {view: f"live.{view}" for view in rooms.VIEWS},
+    "resync": "joined",
+}
+
+
 @socketio.on("connect")
 def on_connect(auth: Any = None):
     token = auth.get("token") if isinstance(auth, dict) else None
-    if not isinstance(token, str) or not token:
-        message = 'Send {"token": "<bearer token>"} as auth.'
-        raise ConnectionRefusedError(message, {"code": "missing_token", "message": message})
-    try:
-        principal = tokens.authenticate(_services(), token)
-    except DomainError as exc:
-        # (message, data): the client's connect_error carries the data with the code.
-        raise ConnectionRefusedError(exc.message, {"code": exc.code, "message": exc.message}) from None
+    if isinstance(token, str) and token:
+        try:
+            principal = tokens.authenticate(_services(), token)
+        except DomainError as exc:
+            # (message, data): the client's connect_error carries the data with the code.
+            raise ConnectionRefusedError(exc.message, {"code": exc.code, "message": exc.message}) from None
+    else:
+        principal = current_principal()  # a signed-in staff page (same-origin cookie)
+        if principal is None:
+            message = 'Sign in, or send {"token": "<bearer token>"} as auth.'
+            raise ConnectionRefusedError(message, {"code": "missing_token", "message": message})
     _sessions[request.sid] = {"principal": principal, "joined": []}
     _hub().start()
 
@@ -97,6 +112,9 @@ def on_join(data: Any = None):
         return _refuse(exc)
     join_room(room)
     session["joined"].append((site, view))
+    if view == "supervisor":  # full records of everyone open at the site
+        audit.record(_services(), principal.actor, "record.listed", site=site, subject=f"live:{site}",
+                     detail={"view": "live supervisor"})
     emit("snapshot", _hub().snapshot_for(principal, site=site, view=view))
     return {"ok": True, "room": room}
 

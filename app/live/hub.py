@@ -89,7 +89,7 @@ class LiveHub:
         if view == "city":
             rows = []
             for site_id in self.services.store.site_ids():
-                if principal.site in (None, site_id):
+                if principal.covers(site_id):
                     site_row, active = self.services.store.active_visits_at_seq(site_id)
                     rows.append(payloads.city_row(payloads.display_snapshot(site_row.site, active, seq=site_row.seq, now=now)))
             return {"view": "city", "sites": rows}

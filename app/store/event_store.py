@@ -25,7 +25,8 @@ from app.domain.visit import Draft, Event, Visit, apply
 
 from .codec import visit_from_json, visit_to_json
 from .database import WRITE
-from .tables import api_tokens, events, sites, visits
+from .staff_store import StaffStore
+from .tables import api_tokens, audit_log, events, sites, visits
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ class SiteTransaction:
         if row is None:
             raise NotFound(f"No visit {visit_id!r} at site {self.site.id}.", code="unknown_visit")
         return visit_from_json(row.data)
+
+    def audit(self, values: dict) -> None:
+        """An audit entry committed with the transaction's events (supervisor overrides)."""
+        self.conn.execute(audit_log.insert().values(**values))
 
     def event_by_key(self, key: str) -> tuple[Event, str | None] | None:
         row = self.conn.execute(
@@ -208,6 +213,7 @@ class Store:
         self.engine = engine
         self._writer = engine.execution_options(**WRITE)
         self._site_cache: dict[str, tuple[int, Site]] = {}
+        self.staff = StaffStore(engine)
 
     # --- sites ---
     def _parse(self, site_id: str, revision: int, config: dict) -> Site:
@@ -335,11 +341,15 @@ class Store:
             return [tuple(row) for row in conn.execute(query)]
 
     # --- tokens ---
-    def add_token(self, *, token_hash: str, role: str, site_id: str | None, station: str | None, name: str, at: datetime) -> int:
+    def add_token(
+        self, *, token_hash: str, role: str, site_id: str | None, station: str | None, name: str, at: datetime,
+        settings: dict | None = None, created_by: str | None = None,
+    ) -> int:
         with self._writer.begin() as conn:
             result = conn.execute(
                 api_tokens.insert().values(
-                    token_hash=token_hash, role=role, site_id=site_id, station=station, name=name, created_at=at
+                    token_hash=token_hash, role=role, site_id=site_id, station=station, name=name, created_at=at,
+                    settings=settings, created_by=created_by,
                 )
             )
             return int(result.inserted_primary_key[0])
@@ -350,9 +360,16 @@ class Store:
                 select(api_tokens).where(api_tokens.c.token_hash == token_hash, api_tokens.c.revoked_at.is_(None))
             ).first()
 
-    def list_tokens(self):
+    def list_tokens(self, *, role: str | None = None, sites: frozenset[str] | None = None, active: bool = False):
+        query = select(api_tokens).order_by(api_tokens.c.id)
+        if role is not None:
+            query = query.where(api_tokens.c.role == role)
+        if sites is not None:
+            query = query.where(api_tokens.c.site_id.in_(sorted(sites)))
+        if active:
+            query = query.where(api_tokens.c.revoked_at.is_(None))
         with self.engine.connect() as conn:
-            return conn.execute(select(api_tokens).order_by(api_tokens.c.id)).all()
+            return conn.execute(query).all()
 
     def revoke_tokens(self, *, ids: list[int] | None = None, name: str | None = None, at: datetime) -> int:
         query = update(api_tokens).where(api_tokens.c.revoked_at.is_(None))

@@ -116,5 +116,68 @@ api_tokens = Table(
     Column("name", String(120), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+    # A paired display's screen settings (stations shown, language); who made the token.
+    Column("settings", Json, nullable=True),
+    Column("created_by", String(160), nullable=True),
 )
+
+# Staff accounts. Passwords and PINs are argon2 hashes; sites and stations are the account's scope.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(120), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("sites", Json, nullable=False),
+    Column("stations", Json, nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("pin_hash", String(200), nullable=True),
+    Column("pin_failures", Integer, nullable=False),
+    Column("must_change_password", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False),
+    # Bumped when the password is reset or the account disabled: older sessions end.
+    Column("session_version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Who looked at or changed what, beyond the visit events: append-only like the events.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(160), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("site_id", String(40), nullable=True),
+    Column("subject", String(160), nullable=True),
+    Column("detail", Json, nullable=False),
+    Column("remote_addr", String(64), nullable=True),
+    Index(None, "at"),
+    Index(None, "site_id", "at"),
+    Index(None, "actor", "at"),
+)
+
+# A display asking to be paired: the TV holds the secret, a supervisor types the short code.
+pairings = Table(
+    "pairings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("site_id", String(40), ForeignKey("sites.id"), nullable=True),
+    Column("settings", Json, nullable=True),
+    Column("approved_by", String(160), nullable=True),
+    Column("approved_at", UTCDateTime, nullable=True),
+    Column("token_id", Integer, ForeignKey("api_tokens.id"), nullable=True),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Index(None, "code_hash"),
+)
+
+# Tables whose rows are never updated or deleted (enforced by database triggers, migration 0004).
+APPEND_ONLY = ("events", "audit_log")
 

@@ -5,17 +5,18 @@ import re
 from datetime import date
 from typing import Any, Callable
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from app.domain.errors import DomainError, NotFound, ValidationFailed
 from app.domain.permissions import view_level
 from app.domain.privacy import visit_view
-from app.flow import queries, tokens
+from app.flow import audit, queries
 from app.flow import visits as flow
 from app.flow.visits import Outcome
 
 from . import schemas
+from .access import public, requires
 from .context import principal, services
 from .openapi import documented
 
@@ -28,18 +29,11 @@ _PATH_ARG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @bp.before_request
-def _authenticate() -> None:
-    if request.endpoint == "api.openapi":
-        return  # public
+def _check_path() -> None:
+    # Who may call is decided before this, in one place (access.gate).
     for value in (request.view_args or {}).values():
-        if not _PATH_ARG.fullmatch(value):
+        if isinstance(value, str) and not _PATH_ARG.fullmatch(value):
             raise NotFound("No such resource.", code="not_found")
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        g.principal = tokens.authenticate(services(), token.strip())
-    else:
-        principal()  # raises 401 with a clear message
 
 
 def _body(model: type[BaseModel]) -> Any:
@@ -93,10 +87,11 @@ def _visit_json(outcome: Outcome, status: int = 200) -> Response | tuple[str, in
 
 @bp.get("/sites")
 @documented("List the sites this token may see", tag="sites", response="SiteList")
+@requires("site.read")
 def list_sites():
     caller = principal()
     ids = services().store.site_ids()
-    visible = [site_id for site_id in ids if caller.site in (None, site_id)]
+    visible = [site_id for site_id in ids if caller.covers(site_id)]
     return jsonify({"sites": [
         {"id": row.site.id, "name": row.site.name, "name_zh": row.site.name_zh}
         for row in (services().store.site(site_id) for site_id in visible)
@@ -105,12 +100,14 @@ def list_sites():
 
 @bp.get("/sites/<site>")
 @documented("Stations, desks, products, lots and the codes a tablet needs", tag="sites", response="SiteInfo")
+@requires("site.read")
 def get_site(site: str):
     return jsonify(queries.site_info(services(), principal(), site_id=site))
 
 
 @bp.get("/sites/<site>/snapshot")
 @documented("Live counts, calls and observation board (no personal data)", tag="sites", response="Snapshot")
+@requires("snapshot.read")
 def get_snapshot(site: str):
     return jsonify(queries.site_snapshot(services(), principal(), site_id=site))
 
@@ -120,6 +117,7 @@ def get_snapshot(site: str):
 @bp.post("/sites/<site>/visits")
 @documented("Check a person in; a green health code gets a ticket", tag="visits", body=schemas.CheckInBody,
             response="VisitEnvelope", status=201, idempotent=True)
+@requires("visit.check_in")
 def check_in(site: str):
     body = _body(schemas.CheckInBody)
     outcome = flow.check_in(
@@ -132,6 +130,7 @@ def check_in(site: str):
 @documented("Visits of the day, in queue order, filtered by state and station", tag="visits", response="VisitList",
             query={"state": "comma-separated states", "station": "station name", "date": "YYYY-MM-DD (default today)",
                    "limit": "1-1000 (default 500)"})
+@requires("visit.list")
 def list_visits(site: str):
     states = [item for item in request.args.get("state", "").split(",") if item] or None
     fields = {}
@@ -155,6 +154,7 @@ def list_visits(site: str):
 
 @bp.get("/sites/<site>/visits/<visit_id>")
 @documented("One visit with its event history", tag="visits", response="VisitDetail")
+@requires("visit.read")
 def get_visit(site: str, visit_id: str):
     view = queries.get_visit(services(), principal(), site_id=site, visit_id=visit_id)
     events = view.pop("events")
@@ -164,6 +164,7 @@ def get_visit(site: str, visit_id: str):
 @bp.post("/sites/<site>/stations/<station>/call-next")
 @documented("Call the next waiting person to a desk (204: nobody waiting; 409: blocked)", tag="queues",
             body=schemas.DeskBody, response="VisitEnvelope", idempotent=True, no_content=True)
+@requires("visit.call_next")
 def call_next(site: str, station: str):
     body = _body(schemas.DeskBody)
     outcome = flow.call_next(
@@ -203,13 +204,48 @@ ACTIONS: list[tuple[str, Callable[..., Outcome], type[BaseModel], str, dict[str,
 for _name, _command, _model, _summary, _rename in ACTIONS:
     _endpoint = "visit_" + _name.replace("-", "_")
     _view = documented(_summary, tag="visits", body=_model, response="VisitEnvelope", idempotent=True)(
-        _action(_command, _model, rename=_rename)
+        requires("visit." + _name.replace("-", "_"))(_action(_command, _model, rename=_rename))
     )
     bp.add_url_rule(f"/sites/<site>/visits/<visit_id>/{_name}", _endpoint, _view, methods=["POST"])
 
 
+@bp.get("/me")
+@documented("Who this token or session is: role, sites, station, a display's settings", tag="meta",
+            response="Me")
+@requires("account.self")
+def me():
+    caller = principal()
+    return jsonify({
+        "name": caller.name, "role": caller.role, "actor": caller.actor,
+        "sites": sorted(caller.sites) if caller.sites is not None else None,
+        "station": caller.station, "settings": caller.settings,
+    })
+
+
+@bp.get("/audit")
+@documented("The audit trail (newest first), filtered", tag="meta", response="AuditList",
+            query={"site": "site id", "actor": "part of the actor", "action": "action or its prefix",
+                   "before_id": "entries older than this id (paging)", "limit": "1-1000 (default 200)"})
+@requires("audit.read")
+def audit_entries():
+    fields = {}
+    limit, before = request.args.get("limit", "200"), request.args.get("before_id", "")
+    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        fields["limit"] = "must be a whole number from 1 to 1000"
+    if before and not before.isdigit():
+        fields["before_id"] = "must be a whole number"
+    if fields:
+        raise ValidationFailed("Bad query parameters.", fields=fields)
+    rows = audit.entries(
+        services(), principal(), site=request.args.get("site") or None, actor=request.args.get("actor") or None,
+        action=request.args.get("action") or None, limit=int(limit), before_id=int(before) if before else None,
+    )
+    return jsonify({"entries": rows})
+
+
 @bp.get("/openapi.json")
 @documented("This document", tag="meta", response=None, public=True)
+@public
 def openapi():
     from .openapi import build_document
 

@@ -147,6 +147,24 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object", "required": ["sites"],
         "properties": {"sites": {"type": "array", "items": {"type": "object", "required": ["id", "name"]}}},
     },
+    "Me": {
+        "type": "object", "required": ["name", "role", "actor", "sites", "station", "settings"],
+        "properties": {
+            "name": {"type": "string"}, "role": {"type": "string"}, "actor": {"type": "string"},
+            "sites": {"type": ["array", "null"], "items": {"type": "string"}},
+            "station": {"type": ["string", "null"]}, "settings": {"type": ["object", "null"]},
+        },
+    },
+    "AuditList": {
+        "type": "object", "required": ["entries"],
+        "properties": {"entries": {"type": "array", "items": {
+            "type": "object", "required": ["id", "at", "actor", "action", "outcome", "site", "subject", "detail"],
+            "properties": {"id": {"type": "integer"}, "at": {"type": "string"}, "actor": {"type": "string"},
+                           "action": {"type": "string"}, "outcome": {"type": "string"},
+                           "site": {"type": ["string", "null"]}, "subject": {"type": ["string", "null"]},
+                           "detail": {"type": "object"}},
+        }}},
+    },
 }
 
 
@@ -173,7 +191,7 @@ def documented(
 
 
 _ERRORS = {
-    "400": "Malformed JSON or body not an object",
+    "400": "Malformed JSON, body not an object, or (cookie sessions) a missing CSRF token",
     "401": "Missing, unknown or revoked token",
     "403": "The token's role or scope does not allow this",
     "404": "Unknown site, station or visit",
@@ -259,7 +277,8 @@ def build_document() -> dict[str, Any]:
             "title": "SiteFlow API",
             "version": "1",
             "description": "The on-site flow of a mass vaccination site: check-in, consent, injection, "
-                           "observation, exit. Every request except this document needs a bearer token.",
+                           "observation, exit. Every request except this document needs a bearer token "
+                           "(or a signed-in staff session with its X-CSRFToken header).",
         },
         "servers": [{"url": "/api/v1"}],
         "paths": dict(sorted(paths.items())),

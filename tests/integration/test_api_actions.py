@@ -379,7 +379,7 @@ def test_a_supervisor_corrects_a_deferral_recorded_by_mistake(japi, tokens):
     assert last["data"]["reason"] == "thermometer was faulty; re-measured 36.6"
     assert last["data"]["from"] == {"state": "deferred", "station": None}
     assert last["data"]["to"] == {"state": "waiting", "station": "consent"}
-    assert last["actor"] == "supervisor:supervisor-demo"
+    assert last["actor"] == "site_supervisor:site_supervisor-demo"
     # the deferred event is still there: nothing is rewritten
     assert events[2]["type"] == "deferred" and events[2]["seq"] == deferred_seq
     assert call_next(japi, "consent", "B")["id"] == visit["id"]

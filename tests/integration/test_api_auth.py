@@ -149,7 +149,7 @@ def test_tokens_of_one_site_cannot_read_or_act_on_another(japi, tokens, services
     north_tokens = {
         "display": tokens.make("display", site="north"),
         "station": tokens.make("station", site="north", station="consent"),
-        "supervisor": tokens.make("supervisor", site="north"),
+        "supervisor": tokens.make("site_supervisor", site="north"),
     }
     for role, token in north_tokens.items():
         for path in ("/sites/demo", "/sites/demo/snapshot", "/sites/demo/visits",
@@ -261,6 +261,6 @@ def test_a_supervisor_sees_the_full_record_and_the_event_data(japi, tokens):
     assert all("data" in event for event in events)
     assert events[0]["data"]["person"]["document_number"] == body["document_number"]
     assert events[0]["data"]["ticket"] == "A001"
-    assert events[0]["actor"] == "supervisor:supervisor-demo"
+    assert events[0]["actor"] == "site_supervisor:site_supervisor-demo"
     # the signature image itself is not echoed back
     assert events[2]["data"]["consent"]["signature"] == "(stored)"

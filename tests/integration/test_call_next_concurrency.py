@@ -39,7 +39,7 @@ def test_eight_threads_on_four_desks_never_call_one_person_twice(services):
 
     def desk_worker(index: int) -> None:
         desk = DESKS[index % len(DESKS)]
-        me = Principal(name=f"nurse-{index}", role="station", site="demo", station="consent")
+        me = Principal(name=f"nurse-{index}", role="station", sites=frozenset({"demo"}), station="consent")
         start.wait()
         try:
             while True:

@@ -64,7 +64,7 @@ def test_join_answers_with_a_snapshot_carrying_the_sequence_number(live, api, to
         ("display", None, {"site": "demo", "view": "station", "station": "consent"}),
         ("station", "consent", {"site": "demo", "view": "station", "station": "injection"}),
         ("station", "consent", {"site": "demo", "view": "supervisor"}),
-        ("supervisor", None, {"view": "city"}),  # a site supervisor does not see the city
+        ("site_supervisor", None, {"view": "city"}),  # a site supervisor does not see the city
         ("display", None, {"site": "demo", "view": "nonsense"}),
     ],
 )

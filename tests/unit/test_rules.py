@@ -11,7 +11,7 @@ import pytest
 from app.clock import FixedClock
 from app.domain import rules
 from app.domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from app.domain.permissions import RULES, Principal, allowed, authorize, view_level
+from app.domain.permissions import ROLES, RULES, Principal, allowed, authorize, view_level
 from app.domain.privacy import event_view, visit_view
 from app.domain.projections import snapshot
 from app.domain.visit import ACTIVE_STATES, STATES, TERMINAL_STATES, Event, apply, queue_order, replay
@@ -1264,13 +1264,13 @@ def test_full_event_view_replaces_the_signature(log, private_visit):
 # === permissions ================================================================================
 
 def station(name: str, site: str | None = "demo") -> Principal:
-    return Principal(name=f"{name}-tablet", role="station", site=site, station=name)
+    return Principal(name=f"{name}-tablet", role="station", sites=None if site is None else frozenset({site}), station=name)
 
 
 ADMIN = Principal("root", "admin")
-CITY = Principal("city", "supervisor")
-SUPERVISOR = Principal("boss", "supervisor", site="demo")
-DISPLAY = Principal("tv", "display", site="demo")
+CITY = Principal("city", "city_supervisor")
+SUPERVISOR = Principal("boss", "site_supervisor", sites=frozenset({"demo"}))
+DISPLAY = Principal("tv", "display", sites=frozenset({"demo"}))
 
 
 @pytest.mark.parametrize(
@@ -1297,7 +1297,9 @@ DISPLAY = Principal("tv", "display", site="demo")
         (SUPERVISOR, "visit.correct", "other", None, False),
         (SUPERVISOR, "visit.release_early", "other", None, False),
         (SUPERVISOR, "visit.correct", "demo", None, True),
-        (CITY, "visit.correct", "anywhere", None, True),
+        (CITY, "visit.correct", "anywhere", None, False),  # a city supervisor reads, does not act
+        (CITY, "visit.read", "anywhere", None, True),
+        (CITY, "visit.check_in", "anywhere", "checkin", False),
         (ADMIN, "visit.release_early", "anywhere", None, True),
         (SUPERVISOR, "visit.release_early", "demo", None, True),
         (station("observation"), "visit.release", "demo", "observation", True),
@@ -1305,9 +1307,9 @@ DISPLAY = Principal("tv", "display", site="demo")
         (station("exit"), "visit.release_early", "demo", None, False),
         (DISPLAY, "visit.release_early", "demo", None, False),
         (station("observation"), "visit.correct", "demo", None, False),
-        (Principal("ghost", "station", site="demo", station=None), "visit.read", "demo", None, False),
+        (Principal("ghost", "station", sites=frozenset({"demo"}), station=None), "visit.read", "demo", None, False),
         (ADMIN, "visit.teleport", "demo", None, False),
-        (Principal("x", "janitor", site="demo"), "site.read", "demo", None, False),
+        (Principal("x", "janitor", sites=frozenset({"demo"})), "site.read", "demo", None, False),
     ],
 )
 def test_allowed_table(principal, action, site, station_arg, expected):
@@ -1315,10 +1317,10 @@ def test_allowed_table(principal, action, site, station_arg, expected):
 
 
 def test_release_early_is_only_for_admins_and_supervisors():
-    for role in ("admin", "supervisor", "station", "display"):
+    for role in ROLES:
         for where in STATIONS:
-            principal = Principal("p", role, site="demo", station=where if role == "station" else None)
-            assert allowed(principal, "visit.release_early", site="demo") is (role in ("admin", "supervisor"))
+            principal = Principal("p", role, sites=frozenset({"demo"}), station=where if role == "station" else None)
+            assert allowed(principal, "visit.release_early", site="demo") is (role in ("admin", "site_supervisor"))
 
 
 def test_authorize_raises_forbidden_naming_action_and_site():
@@ -1331,6 +1333,7 @@ def test_authorize_raises_forbidden_naming_action_and_site():
 def test_view_level_per_role():
     assert view_level(ADMIN) == "full"
     assert view_level(SUPERVISOR) == "full"
+    assert view_level(CITY) == "full"
     assert view_level(station("consent")) == "masked"
     assert view_level(DISPLAY) == "none"
 

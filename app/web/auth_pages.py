@@ -1,0 +1,116 @@
+"""Sign in (password, or username + PIN on a station tablet), sign out, change password."""
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from app.domain.errors import DomainError, Unauthorized
+from app.domain.vocabulary import STATIONS
+from app.flow import accounts, audit
+
+from . import sessions
+from .access import public, requires
+from .context import principal, services
+from .limits import (
+    FAILED_SIGN_INS_PER_ACCOUNT, FAILED_SIGN_INS_PER_ADDRESS, account_key, failed, limiter,
+)
+
+bp = Blueprint("auth", __name__)
+
+
+def _next_url() -> str:
+    target = unquote(request.values.get("next", "") or "")
+    parts = urlsplit(target)
+    # Only paths on this site: no scheme, no host, no protocol-relative //evil.example.
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("home.index")
+    return target
+
+
+def _login_page(status: int = 200, error: str | None = None, pin_error: str | None = None):
+    tablet = session.get("tablet")
+    return render_template(
+        "login.html", error=error, pin_error=pin_error, tablet_site=tablet, next=request.values.get("next", ""),
+        idle=g.get("signed_out_idle", False) or request.args.get("idle") == "1",
+        stations=STATIONS,
+    ), status
+
+
+@bp.get("/login")
+@public
+def login():
+    if g.get("principal") is not None:
+        return redirect(_next_url())
+    return _login_page()
+
+
+@bp.post("/login")
+@public
+@limiter.limit(FAILED_SIGN_INS_PER_ACCOUNT, key_func=account_key, deduct_when=failed)
+@limiter.limit(FAILED_SIGN_INS_PER_ADDRESS, deduct_when=failed)
+def login_submit():
+    try:
+        account = accounts.sign_in(services(), request.form.get("username", ""), request.form.get("password", ""),
+                                   remote_addr=request.remote_addr)
+    except Unauthorized:
+        return _login_page(401, error=_("Wrong username or password."))
+    sessions.sign_in(account, station=request.form.get("station") or None)
+    if account.role == "station" or (account.role == "site_supervisor" and len(account.sites) == 1):
+        session["tablet"] = account.sites[0]  # this device may now switch staff with a PIN
+    if account.must_change_password:
+        return redirect(url_for("auth.password", next=_next_url()))
+    return redirect(_next_url())
+
+
+@bp.post("/login/pin")
+@public
+@limiter.limit(FAILED_SIGN_INS_PER_ACCOUNT, key_func=account_key, deduct_when=failed)
+@limiter.limit(FAILED_SIGN_INS_PER_ADDRESS, deduct_when=failed)
+def login_pin():
+    site = session.get("tablet")
+    if not site:
+        return _login_page(401, pin_error=_("PIN sign-in works on a station tablet after a password sign-in."))
+    try:
+        account = accounts.sign_in_with_pin(services(), request.form.get("username", ""), request.form.get("pin", ""),
+                                            site=site, remote_addr=request.remote_addr)
+    except Unauthorized:
+        return _login_page(401, pin_error=_("Wrong username or PIN. After 5 wrong PINs, sign in with the password."))
+    station = request.form.get("station") or session.get("station")
+    sessions.sign_in(account, station=station)
+    session["tablet"] = site
+    return redirect(_next_url())
+
+
+@bp.post("/logout")
+@requires("account.self")
+def logout():
+    caller = principal()
+    if caller.user_id is not None:
+        audit.record(services(), caller.actor, "auth.logout", subject=f"user:{caller.name}")
+    sessions.sign_out()
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/account/password")
+@requires("account.password")
+def password():
+    return render_template("password.html", errors={}, next=request.args.get("next", ""))
+
+
+@bp.post("/account/password")
+@requires("account.password")
+def password_submit():
+    account = sessions.current_account()
+    if account is None:  # a bearer token has no password
+        raise Unauthorized("Sign in with your account to change its password.", code="not_signed_in")
+    if request.form.get("new_password", "") != request.form.get("repeat_password", ""):
+        errors = {"repeat_password": _("The two new passwords differ.")}
+        return render_template("password.html", errors=errors, next=request.form.get("next", "")), 422
+    try:
+        accounts.change_password(services(), account, current=request.form.get("current_password", ""),
+                                 new=request.form.get("new_password", ""))
+    except DomainError as exc:
+        return render_template("password.html", errors=exc.fields, next=request.form.get("next", "")), 422
+    return redirect(_next_url())

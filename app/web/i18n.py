@@ -1,0 +1,40 @@
+"""Languages: Simplified Chinese and English (Flask-Babel), chosen per device.
+
+`?lang=zh_Hans` or `?lang=en` on any page sets the device's language (kept in the session);
+otherwise the browser's preference decides, and Chinese is the default.
+"""
+from __future__ import annotations
+
+from flask import Flask, request, session
+from flask_babel import Babel
+
+LANGUAGES = ("zh_Hans", "en")
+DEFAULT = "zh_Hans"
+
+babel = Babel()
+
+
+def select_locale() -> str:
+    chosen = request.args.get("lang")
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
+        return chosen
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]
+    best = request.accept_languages.best_match(["zh", "zh-CN", "zh-Hans", "en"])
+    if best is None:
+        return DEFAULT
+    return "en" if best.startswith("en") else "zh_Hans"
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    babel.init_app(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def _languages():
+        from flask_babel import get_locale
+
+        locale = get_locale()
+        return {"languages": LANGUAGES, "html_lang": "zh-Hans" if locale and locale.language == "zh" else "en"}
