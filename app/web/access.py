@@ -66,15 +66,15 @@ def gate():
     if token is not None:
         g.principal = tokens.authenticate(services(), token)  # bearer requests need no CSRF token
     else:
+        g.principal = sessions.current_principal()
+        if g.principal is None and action != PUBLIC:
+            if wants_page() and request.method == "GET":
+                return redirect(url_for("auth.login", next=quote(request.full_path.rstrip("?"))))
+            raise Unauthorized("Sign in, or send 'Authorization: Bearer <token>'.", code="missing_token")
         if request.method in UNSAFE_METHODS:
             csrf.protect()  # forms and cookie-authenticated JSON alike
-        g.principal = sessions.current_principal()
     if action == PUBLIC:
         return None
-    if g.principal is None:
-        if wants_page() and request.method == "GET":
-            return redirect(url_for("auth.login", next=quote(request.full_path.rstrip("?"))))
-        raise Unauthorized("Sign in, or send 'Authorization: Bearer <token>'.", code="missing_token")
     if not role_may(g.principal.role, action):
         raise Forbidden(f"{g.principal.role} {g.principal.name!r} may not do {action}.")
     return None

@@ -84,6 +84,15 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
         "checked_in", "called", "recalled", "started", "consented", "called", "injected", "released"]
     assert japi.get("/sites/demo/snapshot").get_json()["seq"] == 27
 
+    # who am I, and the audit trail of the day: the supervisor's correction and full-record views
+    assert japi.get("/me").get_json()["role"] == "admin"
+    trail = japi.get("/audit", site="demo").get_json()["entries"]
+    actions = [entry["action"] for entry in trail]
+    assert "override.correction" in actions and "record.viewed" in actions
+    correction = next(entry for entry in trail if entry["action"] == "override.correction")
+    assert correction["actor"] == "site_supervisor:site_supervisor-demo" and correction["detail"]["reason"]
+    assert correction["subject"] == f"visit:{carol['id']}"
+
     # every documented operation was exercised with a success
     document = openapi_document(client)
     succeeded = {(method, path) for method, path, status in japi.seen if status.startswith("2")}
