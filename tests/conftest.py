@@ -40,7 +40,7 @@ def sqlite_url(tmp_path) -> str:
 
 
 def build_app(database_url: str, clock: FixedClock):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "CLOCK": clock})
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "CLOCK": clock, "SECRET_KEY": "test-secret"})
     services = app.extensions["siteflow"]
     upgrade(services.store.engine)
     site_flow.load_site_file(services, DEMO_SITE)

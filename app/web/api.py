@@ -23,6 +23,7 @@ from .openapi import documented
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_KEY = 200
+LIMIT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 1000}
 
 
 _PATH_ARG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -128,8 +129,9 @@ def check_in(site: str):
 
 @bp.get("/sites/<site>/visits")
 @documented("Visits of the day, in queue order, filtered by state and station", tag="visits", response="VisitList",
-            query={"state": "comma-separated states", "station": "station name", "date": "YYYY-MM-DD (default today)",
-                   "limit": "1-1000 (default 500)"})
+            query={"state": "comma-separated states", "station": "station name",
+                   "date": ("YYYY-MM-DD (default today)", {"type": "string", "format": "date"}),
+                   "limit": ("1-1000 (default 500)", LIMIT_SCHEMA)})
 @requires("visit.list")
 def list_visits(site: str):
     states = [item for item in request.args.get("state", "").split(",") if item] or None
@@ -225,7 +227,8 @@ def me():
 @bp.get("/audit")
 @documented("The audit trail (newest first), filtered", tag="meta", response="AuditList",
             query={"site": "site id", "actor": "part of the actor", "action": "action or its prefix",
-                   "before_id": "entries older than this id (paging)", "limit": "1-1000 (default 200)"})
+                   "before_id": ("entries older than this id (paging)", {"type": "integer", "minimum": 1}),
+                   "limit": ("1-1000 (default 200)", LIMIT_SCHEMA)})
 @requires("audit.read")
 def audit_entries():
     fields = {}

@@ -178,7 +178,7 @@ def documented(
     idempotent: bool = False,
     no_content: bool = False,
     public: bool = False,
-    query: dict[str, str] | None = None,
+    query: dict[str, str | tuple[str, dict]] | None = None,
 ) -> Callable:
     def mark(view: Callable) -> Callable:
         view.openapi = {
@@ -216,9 +216,11 @@ def _operation(rule, meta: dict, method: str, schemas: dict[str, Any]) -> dict[s
         ],
         "responses": {},
     }
-    for name, description in meta["query"].items():
+    for name, spec in meta["query"].items():
+        # A description, or (description, JSON schema) where the value has a stricter shape.
+        description, schema = spec if isinstance(spec, tuple) else (spec, {"type": "string"})
         operation["parameters"].append({"name": name, "in": "query", "required": False,
-                                        "description": description, "schema": {"type": "string"}})
+                                        "description": description, "schema": schema})
     if meta["idempotent"]:
         operation["parameters"].append({
             "name": "Idempotency-Key", "in": "header", "required": False,
