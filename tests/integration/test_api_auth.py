@@ -264,3 +264,16 @@ def test_a_supervisor_sees_the_full_record_and_the_event_data(japi, tokens):
     assert events[0]["actor"] == "site_supervisor:site_supervisor-demo"
     # the signature image itself is not echoed back
     assert events[2]["data"]["consent"]["signature"] == "(stored)"
+
+
+def test_pages_speak_chinese_or_english_as_the_device_chooses(client):
+    chinese = client.get("/login?lang=zh_Hans", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "登录" in chinese and 'lang="zh-Hans"' in chinese
+    # the choice sticks to the device (session) ...
+    assert "用户名" in client.get("/login", headers={"Accept": "text/html"}).get_data(as_text=True)
+    english = client.get("/login?lang=en", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "Sign in" in english and "登录" not in english
+    # ... and without a choice the browser's language decides
+    fresh = client.application.test_client()
+    page = fresh.get("/login", headers={"Accept": "text/html", "Accept-Language": "en-GB,en;q=0.9"})
+    assert "Username" in page.get_data(as_text=True)
