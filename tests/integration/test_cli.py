@@ -1,6 +1,7 @@
 """The `siteflow` command line: init, tokens, sites, and a real `siteflow demo` server."""
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -93,6 +95,19 @@ def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
         return response.status, json.loads(response.read() or b"{}")
 
 
+def _sign_in_on_the_pages(base: str, username: str, password: str) -> None:
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    headers = {"Accept": "text/html"}
+    with browser.open(urllib.request.Request(f"{base}/", headers=headers), timeout=10) as anonymous:
+        assert anonymous.url.startswith(f"{base}/login")  # redirected to sign in
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', anonymous.read().decode()).group(1)
+    form = urllib.parse.urlencode({"username": username, "password": password, "csrf_token": csrf}).encode()
+    with browser.open(urllib.request.Request(f"{base}/login", data=form, headers=headers), timeout=10) as home:
+        page = home.read().decode()
+    assert home.url == f"{base}/" and f"({username})" in page
+
+
 def test_demo_serves_with_gevent_and_prints_a_working_admin_token(tmp_path):
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'demo.db'}", SITEFLOW_SITES=str(ROOT / "sites"))
@@ -114,6 +129,9 @@ def test_demo_serves_with_gevent_and_prints_a_working_admin_token(tmp_path):
             assert json.loads(response.read()) == {"status": "ok"}
         status, body = _post(f"http://127.0.0.1:{port}/api/v1/sites/demo/visits", token, gen_checkin())
         assert status == 201 and body["visit"]["ticket"] == "A001"
+        # sign-in is required, and the printed demo sign-ins work
+        password = re.search(r"^\s+demo-supervisor\s+(\S+)$", output, re.MULTILINE).group(1)
+        _sign_in_on_the_pages(f"http://127.0.0.1:{port}", "demo-supervisor", password)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.communicate(timeout=10)
