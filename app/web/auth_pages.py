@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from app.domain.errors import DomainError, Unauthorized
+from app.domain.errors import DomainError, Unauthorized, ValidationFailed
 from app.domain.vocabulary import STATIONS
 from app.flow import accounts, audit
 
@@ -114,3 +114,19 @@ def password_submit():
     except DomainError as exc:
         return render_template("password.html", errors=exc.fields, next=request.form.get("next", "")), 422
     return redirect(_next_url())
+
+
+@bp.post("/account/station")
+@requires("account.self")
+def choose_station():
+    """Station staff with several stations: which one this tablet is at now (JSON or form)."""
+    account = sessions.current_account()
+    body = request.get_json(silent=True) if request.is_json else request.form
+    station = (body or {}).get("station")
+    if account is None or account.role != "station":
+        raise ValidationFailed("Only signed-in station staff work at a station.", fields={"station": "not for you"})
+    if station not in account.stations:
+        raise ValidationFailed("Not one of your stations.",
+                               fields={"station": f"must be one of {', '.join(account.stations)}"})
+    session["station"] = station
+    return jsonify({"station": station})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
     PREFIX, act, api_rules, assert_error, call_next, check_in, checker, japi, load_site_variant,
@@ -277,3 +278,34 @@ def test_pages_speak_chinese_or_english_as_the_device_chooses(client):
     fresh = client.application.test_client()
     page = fresh.get("/login", headers={"Accept": "text/html", "Accept-Language": "en-GB,en;q=0.9"})
     assert "Username" in page.get_data(as_text=True)
+
+
+def _signed_in(client, services, username: str, **account) -> str:
+    """Create an account, sign in through the form; returns the page's CSRF token."""
+    from app.flow import accounts
+
+    accounts.create_user(services, actor="test", username=username, display_name=username,
+                         password="a-long-password", **account)
+    page = client.get("/login", headers={"Accept": "text/html"}).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = client.post("/login", data={"username": username, "password": "a-long-password", "csrf_token": csrf})
+    assert answer.status_code == 302
+    page = client.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def test_station_staff_move_the_tablet_between_their_own_stations_only(client, services):
+    csrf = _signed_in(client, services, "nurse.wu", role="station", sites=["demo"], stations=["consent", "injection"])
+    headers = {"X-CSRFToken": csrf}
+    assert client.get("/api/v1/me").get_json()["station"] == "consent"  # the first of theirs
+    assert client.post("/account/station", json={"station": "injection"}, headers=headers).get_json() == {
+        "station": "injection"}
+    assert client.get("/api/v1/me").get_json()["station"] == "injection"
+    refused = client.post("/account/station", json={"station": "exit"}, headers=headers)
+    assert refused.status_code == 422 and "station" in refused.get_json()["error"]["fields"]
+    assert client.get("/api/v1/me").get_json()["station"] == "injection"
+    # now at injection, the consent desk's actions are refused
+    assert client.post("/api/v1/sites/demo/stations/consent/call-next", json={"desk": "A"},
+                       headers=headers).status_code == 403
+    assert client.post("/api/v1/sites/demo/stations/injection/call-next", json={"desk": "1"},
+                       headers=headers).status_code == 204
