@@ -52,7 +52,11 @@ def merge(locale: str, template) -> list[str]:
         from babel.messages.catalog import Catalog
 
         catalog = Catalog(locale=locale, project="SiteFlow")
-    catalog.update(template, update_header_comment=False)
+    catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
+    for message in catalog:
+        if message.fuzzy:  # a guess from a similar string is not a translation
+            message.flags.discard("fuzzy")
+            message.string = ""
     if locale == "en":
         for message in catalog:
             if message.id and not message.string:

@@ -24,6 +24,8 @@ PUBLIC = "public"
 # Flask's own endpoint for files under static/.
 BUILTIN_PUBLIC = ("static",)
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+# What an account with a generated password may still do before choosing its own.
+PASSWORD_CHANGE_ENDPOINTS = ("auth.password", "auth.password_submit", "auth.logout")
 
 csrf = CSRFProtect()
 
@@ -73,6 +75,13 @@ def gate():
             raise Unauthorized("Sign in, or send 'Authorization: Bearer <token>'.", code="missing_token")
         if request.method in UNSAFE_METHODS:
             csrf.protect()  # forms and cookie-authenticated JSON alike
+        if g.principal is not None and action != PUBLIC and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+            account = sessions.current_account()
+            if account is not None and account.must_change_password:
+                if wants_page() and request.method == "GET":
+                    return redirect(url_for("auth.password", next=request.full_path.rstrip("?")))
+                raise Forbidden("Choose your own password first (/account/password).",
+                                code="password_change_required")
     if action == PUBLIC:
         return None
     if not role_may(g.principal.role, action):

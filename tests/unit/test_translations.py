@@ -29,7 +29,7 @@ def extracted(tmp_path_factory) -> set[str]:
 def test_every_string_in_the_code_is_translated(extracted, locale):
     with catalogues.po_path(locale).open("rb") as source:
         catalog = read_po(source, locale=locale)
-    translated = {message.id for message in catalog if message.id and message.string}
+    translated = {message.id for message in catalog if message.id and message.string and not message.fuzzy}
     missing = sorted(extracted - translated)
     assert missing == [], f"run `python -m app.translations.catalogues` and translate: {missing}"
 

@@ -1,0 +1,63 @@
+"""Staff accounts for admins: list, add, disable or enable, reset a password."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from app.domain.errors import DomainError
+from app.domain.permissions import ROLES
+from app.domain.vocabulary import STATIONS
+from app.flow import accounts
+
+from .access import requires
+from .context import principal, services
+
+bp = Blueprint("users", __name__)
+
+
+def _page(errors: dict | None = None, status: int = 200, shown: tuple[str, str] | None = None):
+    return render_template(
+        "users.html", accounts=accounts.list_accounts(services()), roles=[r for r in ROLES if r != "display"],
+        sites=services().store.site_ids(), stations=STATIONS, errors=errors or {}, form=request.form, shown=shown,
+    ), status
+
+
+@bp.get("/users")
+@requires("users.manage")
+def users():
+    return _page()
+
+
+@bp.post("/users")
+@requires("users.manage")
+def add_user():
+    form = request.form
+    try:
+        account, password = accounts.create_user(
+            services(), actor=principal().actor, username=form.get("username", ""),
+            display_name=form.get("display_name", "") or form.get("username", ""), role=form.get("role", ""),
+            sites=form.getlist("sites"), stations=form.getlist("stations") if form.get("role") == "station" else (),
+            pin=form.get("pin") or None,
+        )
+    except DomainError as exc:
+        return _page(errors=dict(exc.fields) or {"username": exc.message}, status=exc.status)
+    return _page(shown=(account.username, password), status=201)
+
+
+@bp.post("/users/<username>/active")
+@requires("users.manage")
+def set_active(username: str):
+    active = request.form.get("active") == "1"
+    if username == principal().name and not active:
+        flash(_("You cannot disable your own account."))
+        return redirect(url_for("users.users"))
+    accounts.set_active(services(), username, active=active, actor=principal().actor)
+    flash(_("Account enabled.") if active else _("Account disabled; its sessions have ended."))
+    return redirect(url_for("users.users"))
+
+
+@bp.post("/users/<username>/reset-password")
+@requires("users.manage")
+def reset_password(username: str):
+    password = accounts.reset_password(services(), username, actor=principal().actor)
+    return _page(shown=(username, password))
