@@ -91,7 +91,6 @@ RULES: dict[str, Rule] = {
     "audit.read": Rule(SUPERVISORS),
     "devices.manage": Rule(OVERSEERS),  # pair, list and revoke displays
     "users.manage": Rule(("admin",)),
-    "tokens.manage": Rule(("admin",)),
 }
 
 
