@@ -1,6 +1,7 @@
 """SiteFlow: the on-site flow manager for mass vaccination sites."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
@@ -10,13 +11,15 @@ from .config import PROJECT_ROOT, check, from_environment
 from .flow.services import Services
 from .store.database import make_engine
 from .store.event_store import Store
+from .store.sealing import sealer_from_config
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The application factory. `config` overrides the environment (tests pass DATABASE_URL, CLOCK)."""
     app = Flask(
         __name__,
-        instance_path=str(PROJECT_ROOT / "instance"),
+        # Where the embedded database and the development keys live.
+        instance_path=os.environ.get("SITEFLOW_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
         static_folder=str(PROJECT_ROOT / "static"),
         template_folder=str(PROJECT_ROOT / "templates"),
     )
@@ -27,7 +30,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # 张三, not \u5f20\u4e09
 
     engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions["siteflow"] = Services(store=Store(engine), clock=app.config.get("CLOCK") or SystemClock())
+    sealer = sealer_from_config(app.config, app.instance_path)
+    app.extensions["siteflow"] = Services(store=Store(engine, sealer), clock=app.config.get("CLOCK") or SystemClock())
 
     from . import live
     from .web import (

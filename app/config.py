@@ -19,6 +19,9 @@ def check(config: dict) -> None:
     """Refuse to start production with the development secret key."""
     if config.get("SITEFLOW_ENV") == "production" and config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
         raise ConfigError("SITEFLOW_ENV=production needs SITEFLOW_SECRET_KEY set to a long random value.")
+    if config.get("SITEFLOW_ENV") == "production" and not (config.get("DATA_KEYS") and config.get("LOOKUP_KEY")):
+        raise ConfigError("SITEFLOW_ENV=production needs SITEFLOW_DATA_KEYS and SITEFLOW_LOOKUP_KEY "
+                          "(`siteflow keys generate` prints new ones; see docs/SECURITY.md).")
 
 
 def from_environment(instance_path: str) -> dict:
@@ -39,6 +42,9 @@ def from_environment(instance_path: str) -> dict:
         "SOCKETIO_ASYNC_MODE": "threading",
         "SITEFLOW_SITES": env.get("SITEFLOW_SITES") or str(PROJECT_ROOT / "sites"),
         "JSON_MAX_BYTES": int(env.get("SITEFLOW_JSON_MAX_BYTES", 1_000_000)),
+        # Personal data at rest (docs/SECURITY.md). Development: made once in instance/keys.json.
+        "DATA_KEYS": env.get("SITEFLOW_DATA_KEYS") or None,
+        "LOOKUP_KEY": env.get("SITEFLOW_LOOKUP_KEY") or None,
         # Staff sessions: signed out after this many minutes without a request.
         "IDLE_MINUTES": int(env.get("SITEFLOW_IDLE_MINUTES", 15)),
         # Cookies only over HTTPS; on by default in production (behind the TLS proxy).

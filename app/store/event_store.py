@@ -25,6 +25,7 @@ from app.domain.visit import Draft, Event, Visit, apply
 
 from .codec import visit_from_json, visit_to_json
 from .database import WRITE
+from .sealing import Sealer, seal_record, unseal_record
 from .staff_store import StaffStore
 from .tables import api_tokens, audit_log, events, sites, visits
 
@@ -36,7 +37,7 @@ class SiteRow:
     seq: int
 
 
-def _event_from_row(row) -> Event:
+def _event_from_row(row, data: dict) -> Event:
     return Event(
         seq=row.seq,
         site=row.site_id,
@@ -46,20 +47,36 @@ def _event_from_row(row) -> Event:
         actor=row.actor,
         station=row.station,
         desk=row.desk,
-        data=row.data,
+        data=data,
     )
 
 
 class SiteTransaction:
     """A write transaction holding the lock of one site."""
 
-    def __init__(self, conn: Connection, site: Site, seq: int, ticket_day: date | None, ticket_no: int):
+    def __init__(
+        self, conn: Connection, site: Site, seq: int, ticket_day: date | None, ticket_no: int, sealer: Sealer,
+    ):
         self.conn = conn
+        self.sealer = sealer
+        self._day_keys: dict[date, tuple] = {}
         self.site = site
         self.seq = seq
         self._ticket_day = ticket_day
         self._ticket_no = ticket_no
         self.appended: list[tuple[Event, Visit]] = []
+
+    # --- personal data is sealed on the way in and opened on the way out ---
+    def _visit(self, data: dict) -> Visit:
+        return visit_from_json(unseal_record(self.sealer, self.conn, data))
+
+    def _event(self, row) -> Event:
+        return _event_from_row(row, unseal_record(self.sealer, self.conn, row.data))
+
+    def _day_key(self, day: date, at: datetime) -> tuple:
+        if day not in self._day_keys:
+            self._day_keys[day] = self.sealer.day_key(self.conn, self.site.id, day, at)
+        return self._day_keys[day]
 
     # --- reads under the lock ---
     def visit(self, visit_id: str) -> Visit:
@@ -68,7 +85,7 @@ class SiteTransaction:
         ).first()
         if row is None:
             raise NotFound(f"No visit {visit_id!r} at site {self.site.id}.", code="unknown_visit")
-        return visit_from_json(row.data)
+        return self._visit(row.data)
 
     def audit(self, values: dict) -> None:
         """An audit entry committed with the transaction's events (supervisor overrides)."""
@@ -78,15 +95,17 @@ class SiteTransaction:
         row = self.conn.execute(
             select(events).where(events.c.site_id == self.site.id, events.c.idempotency_key == key)
         ).first()
-        return (_event_from_row(row), row.request_hash) if row else None
+        return (self._event(row), row.request_hash) if row else None
 
     def event(self, seq: int) -> Event | None:
         row = self.conn.execute(select(events).where(events.c.site_id == self.site.id, events.c.seq == seq)).first()
-        return _event_from_row(row) if row else None
+        return self._event(row) if row else None
 
     def visits_with_document(self, key: str, day: date) -> list[Visit]:
-        rows = self.conn.execute(select(visits.c.data).where(visits.c.document_key == key, visits.c.day == day))
-        return [visit_from_json(row.data) for row in rows]
+        rows = self.conn.execute(
+            select(visits.c.data).where(visits.c.document_key == self.sealer.lookup(key), visits.c.day == day)
+        )
+        return [self._visit(row.data) for row in rows]
 
     def next_waiting(self, station: str) -> Visit | None:
         row = self.conn.execute(
@@ -95,7 +114,7 @@ class SiteTransaction:
             .order_by(visits.c.priority.desc(), visits.c.queue_pos)
             .limit(1)
         ).first()
-        return visit_from_json(row.data) if row else None
+        return self._visit(row.data) if row else None
 
     def visit_at_desk(self, station: str, desk: str) -> Visit | None:
         row = self.conn.execute(
@@ -106,7 +125,7 @@ class SiteTransaction:
                 visits.c.state.in_(("called", "serving")),
             )
         ).first()
-        return visit_from_json(row.data) if row else None
+        return self._visit(row.data) if row else None
 
     def observation_load(self) -> tuple[int, int]:
         """(people observing, people called or being served at injection)."""
@@ -153,6 +172,7 @@ class SiteTransaction:
             data=draft.data,
         )
         visit = apply(current, event)
+        day_key = self._day_key(visit.day, at)
         self.conn.execute(
             events.insert().values(
                 site_id=event.site,
@@ -163,7 +183,7 @@ class SiteTransaction:
                 desk=event.desk,
                 actor=event.actor,
                 at=event.at,
-                data=event.data,
+                data=seal_record(self.sealer, day_key, event.data),
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
             )
@@ -178,7 +198,7 @@ class SiteTransaction:
             active=visit.active,
             leave_at=visit.leave_at,
             version=visit.version,
-            data=visit_to_json(visit),
+            data=seal_record(self.sealer, day_key, visit_to_json(visit)),
             updated_at=at,
         )
         if current is None:
@@ -187,7 +207,9 @@ class SiteTransaction:
                     id=visit.id,
                     site_id=visit.site,
                     day=visit.day,
-                    document_key=document_key(visit.person.document_type, visit.person.document_number),
+                    document_key=self.sealer.lookup(
+                        document_key(visit.person.document_type, visit.person.document_number)
+                    ),
                     created_at=at,
                     **columns,
                 )
@@ -209,11 +231,18 @@ class SiteTransaction:
 
 
 class Store:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, sealer: Sealer):
         self.engine = engine
+        self.sealer = sealer
         self._writer = engine.execution_options(**WRITE)
         self._site_cache: dict[str, tuple[int, Site]] = {}
         self.staff = StaffStore(engine)
+
+    def _visit(self, data: dict) -> Visit:
+        return visit_from_json(unseal_record(self.sealer, self.engine, data))
+
+    def _event(self, row) -> Event:
+        return _event_from_row(row, unseal_record(self.sealer, self.engine, row.data))
 
     # --- sites ---
     def _parse(self, site_id: str, revision: int, config: dict) -> Site:
@@ -266,7 +295,8 @@ class Store:
                 raise NotFound(f"No site {site_id!r}.", code="unknown_site")
             row = conn.execute(select(sites).where(sites.c.id == site_id)).one()
             tx = SiteTransaction(
-                conn, self._parse(row.id, row.revision, row.config), row.seq, row.ticket_day, row.ticket_no
+                conn, self._parse(row.id, row.revision, row.config), row.seq, row.ticket_day, row.ticket_no,
+                self.sealer,
             )
             yield tx
             if tx.seq != row.seq or tx._ticket_no != row.ticket_no:
@@ -284,14 +314,14 @@ class Store:
             ).first()
         if row is None:
             raise NotFound(f"No visit {visit_id!r} at site {site_id}.", code="unknown_visit")
-        return visit_from_json(row.data)
+        return self._visit(row.data)
 
     def visit_events(self, site_id: str, visit_id: str, *, up_to_seq: int | None = None) -> list[Event]:
         query = select(events).where(events.c.site_id == site_id, events.c.visit_id == visit_id)
         if up_to_seq is not None:
             query = query.where(events.c.seq <= up_to_seq)
         with self.engine.connect() as conn:
-            return [_event_from_row(row) for row in conn.execute(query.order_by(events.c.seq))]
+            return [self._event(row) for row in conn.execute(query.order_by(events.c.seq))]
 
     def site_events(self, site_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[Event]:
         query = (
@@ -300,7 +330,7 @@ class Store:
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
-            return [_event_from_row(row) for row in conn.execute(query)]
+            return [self._event(row) for row in conn.execute(query)]
 
     def list_visits(
         self, site_id: str, *, states: tuple[str, ...] | None = None, station: str | None = None,
@@ -315,7 +345,7 @@ class Store:
             query = query.where(visits.c.day == day)
         query = query.order_by(visits.c.priority.desc(), visits.c.queue_pos).limit(limit)
         with self.engine.connect() as conn:
-            return [visit_from_json(row.data) for row in conn.execute(query)]
+            return [self._visit(row.data) for row in conn.execute(query)]
 
     def active_visits_at_seq(self, site_id: str) -> tuple[SiteRow, list[Visit]]:
         """The site's sequence number and its open visits, read from one consistent snapshot."""
@@ -330,7 +360,7 @@ class Store:
                     select(visits.c.data).where(visits.c.site_id == site_id, visits.c.active.is_(True))
                 ).all()
         site_row = SiteRow(self._parse(row.id, row.revision, row.config), row.revision, row.seq)
-        return site_row, [visit_from_json(r.data) for r in rows]
+        return site_row, [self._visit(r.data) for r in rows]
 
     def observations_ending(self, *, after: datetime, before: datetime) -> list[tuple[str, str, str, datetime]]:
         """(site, visit id, ticket, leave_at) of everyone observing whose time ends in the window."""

@@ -121,6 +121,20 @@ api_tokens = Table(
     Column("created_by", String(160), nullable=True),
 )
 
+# One random data key per site and day, wrapped by the master key (app/store/sealing.py).
+# Ids are never reused (AUTOINCREMENT), so a sealed value always names its own key.
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(40), ForeignKey("sites.id"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("wrapped", String(300), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("site_id", "day"),
+    sqlite_autoincrement=True,
+)
+
 # Staff accounts. Passwords and PINs are argon2 hashes; sites and stations are the account's scope.
 users = Table(
     "users",

@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0004"
-down_revision = "0002"  # TEMP until 0003 lands
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
