@@ -332,6 +332,24 @@ class Store:
         with self.engine.connect() as conn:
             return [self._event(row) for row in conn.execute(query)]
 
+    def rehash_documents(self, batch: int = 500) -> int:
+        """Recompute visits.document_key from the sealed person with the current lookup key."""
+        count, after = 0, ""
+        while True:
+            with self._writer.begin() as conn:
+                rows = conn.execute(
+                    select(visits.c.id, visits.c.data).where(visits.c.id > after).order_by(visits.c.id).limit(batch)
+                ).all()
+                for row in rows:
+                    person = self._visit(row.data).person
+                    conn.execute(update(visits).where(visits.c.id == row.id).values(
+                        document_key=self.sealer.lookup(document_key(person.document_type, person.document_number))
+                    ))
+            if not rows:
+                return count
+            count += len(rows)
+            after = rows[-1].id
+
     def list_visits(
         self, site_id: str, *, states: tuple[str, ...] | None = None, station: str | None = None,
         day: date | None = None, limit: int = 500,

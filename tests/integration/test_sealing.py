@@ -1,0 +1,171 @@
+"""A stolen database file alone reveals no names, ID numbers, phones or health answers."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from app import create_app
+from app.cli import cli
+from app.flow import sites as site_flow
+from app.store import sealing
+from app.store.migrate import upgrade
+from app.store.tables import data_keys, events, visits
+from tests.conftest import DEMO_SITE
+from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
+    act, assert_error, call_next, checker, japi,
+)
+from tests.support.factories import gen_answers, gen_checkin, gen_consent
+
+NAME, PHONE = "欧阳秘密", "13912345678"
+SIGNATURE = "data:image/png;base64,U0VDUkVUU0lHTkFUVVJF"
+
+
+def _all_stored_text(engine) -> str:
+    """Every row of every table, as text: what someone holding the database would read."""
+    out = []
+    with engine.connect() as conn:
+        tables = conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type='table'" if engine.dialect.name == "sqlite"
+            else "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        )).scalars().all()
+        for table in tables:
+            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
+                out.append(json.dumps([str(value) for value in row], ensure_ascii=False))
+    return "\n".join(out)
+
+
+def test_personal_data_is_sealed_in_every_table_yet_reads_back(japi, services, database_url, tmp_path):
+    body = gen_checkin(name=NAME, phone=PHONE)
+    number = body["document_number"]
+    visit = japi.post("/sites/demo/visits", body).get_json()["visit"]
+    call_next(japi, "consent", "A")
+    act(japi, visit["id"], "consent", gen_consent("A", answers=gen_answers(pregnancy=True), signature=SIGNATURE,
+                                                 outcome="deferred", deferral_reason="pregnancy"))
+    # the application reads it all back
+    detail = japi.get(f"/sites/demo/visits/{visit['id']}").get_json()
+    assert detail["visit"]["person"]["name"] == NAME and detail["visit"]["person"]["document_number"] == number
+    assert detail["visit"]["consent"]["answers"]["pregnancy"] is True
+    assert detail["events"][0]["data"]["person"]["phone"] == PHONE
+    # the database does not
+    stored = _all_stored_text(services.store.engine)
+    for secret in (NAME, number, number[-8:], PHONE, SIGNATURE, "U0VDUkVU", '"answers"', "pregnancy\": true"):
+        assert secret not in stored, secret
+    assert "deferred" in stored and "pregnancy" in stored  # the outcome and reason stay clear for reports
+    if database_url.startswith("sqlite"):
+        with services.store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        path = Path(database_url.removeprefix("sqlite:///"))
+        raw = b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+        for secret in (NAME, number, PHONE):
+            assert secret.encode() not in raw, secret
+
+
+def test_the_same_id_number_is_still_found_again_full_width_digits_included(japi):
+    first = gen_checkin()
+    assert japi.post("/sites/demo/visits", first).status_code == 201
+    full_width = first["document_number"].translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
+    assert_error(japi.post("/sites/demo/visits", dict(first, document_number=full_width)), 409, "duplicate_visit")
+
+
+def test_one_data_key_per_site_and_day(japi, services, clock):
+    japi.post("/sites/demo/visits", gen_checkin())
+    japi.post("/sites/demo/visits", gen_checkin())
+    clock.advance(minutes=24 * 60)
+    japi.post("/sites/demo/visits", gen_checkin())
+    with services.store.engine.connect() as conn:
+        rows = conn.execute(data_keys.select()).all()
+    assert len(rows) == 2 and rows[0].day != rows[1].day
+    assert all(row.wrapped.startswith("gAAAA") for row in rows)  # Fernet tokens, not raw keys
+
+
+# --- rotation, end to end through the command line ---------------------------------------------
+
+@pytest.fixture
+def keyed_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'keys.db'}")
+    monkeypatch.setenv("SITEFLOW_INSTANCE_PATH", str(tmp_path / "instance"))
+    return monkeypatch
+
+
+def _app_with(monkeypatch, data_keys_value: str, lookup: str):
+    monkeypatch.setenv("SITEFLOW_DATA_KEYS", data_keys_value)
+    monkeypatch.setenv("SITEFLOW_LOOKUP_KEY", lookup)
+    app = create_app()
+    upgrade(app.extensions["siteflow"].store.engine)
+    site_flow.load_site_file(app.extensions["siteflow"], DEMO_SITE)
+    return app
+
+
+def _check_in(app, body) -> tuple[int, dict]:
+    from app.domain.permissions import Principal
+    from app.flow import visits as flow
+
+    services = app.extensions["siteflow"]
+    try:
+        outcome = flow.check_in(services, Principal("t", "admin"), site_id="demo", idempotency_key=None, **body)
+    except Exception as exc:  # noqa: BLE001
+        return 409, {"error": type(exc).__name__}
+    return 201, {"id": outcome.visit.id}
+
+
+def test_master_key_rotation_keeps_everything_readable(keyed_env):
+    k1, k2, k3 = (sealing.generate_master_key() for _ in range(3))
+    lookup = sealing.generate_lookup_key()
+    app = _app_with(keyed_env, k1, lookup)
+    status, created = _check_in(app, gen_checkin(name=NAME))
+    assert status == 201
+    app.extensions["siteflow"].store.engine.dispose()
+    # the new key goes first, the old one stays until everything is rewrapped
+    keyed_env.setenv("SITEFLOW_DATA_KEYS", f"{k2},{k1}")
+    keyed_env.setenv("SITEFLOW_LOOKUP_KEY", lookup)
+    rotated = CliRunner().invoke(cli, ["keys", "rotate"])
+    assert rotated.exit_code == 0 and "1 data keys rewrapped" in rotated.output, rotated.output
+    app = _app_with(keyed_env, k2, lookup)  # the old key is gone
+    assert app.extensions["siteflow"].store.visit("demo", created["id"]).person.name == NAME
+    app.extensions["siteflow"].store.engine.dispose()
+    # with an unrelated key nothing opens, and the error says which key and why
+    app = _app_with(keyed_env, k3, lookup)
+    with pytest.raises(sealing.SealingKeyError, match="cannot be unwrapped"):
+        app.extensions["siteflow"].store.visit("demo", created["id"])
+    keyed_env.setenv("SITEFLOW_DATA_KEYS", k3)
+    refused = CliRunner().invoke(cli, ["keys", "rotate"])
+    assert refused.exit_code != 0 and "cannot be unwrapped" in refused.output and k1 not in refused.output
+
+
+def test_lookup_key_rotation_rehashes_the_id_lookups(keyed_env):
+    key = sealing.generate_master_key()
+    old, new = sealing.generate_lookup_key(), sealing.generate_lookup_key()
+    body = gen_checkin()
+    app = _app_with(keyed_env, key, old)
+    assert _check_in(app, body)[0] == 201
+    app.extensions["siteflow"].store.engine.dispose()
+    keyed_env.setenv("SITEFLOW_LOOKUP_KEY", new)
+    rehashed = CliRunner().invoke(cli, ["keys", "rehash"])
+    assert rehashed.exit_code == 0 and "1 visits rehashed" in rehashed.output, rehashed.output
+    app = _app_with(keyed_env, key, new)
+    assert _check_in(app, body)[0] == 409  # the second check-in of the same person is still caught
+    with app.extensions["siteflow"].store.engine.connect() as conn:
+        stored = conn.execute(visits.select()).first().document_key
+    assert stored == app.extensions["siteflow"].store.sealer.lookup(f"resident_id:{body['document_number']}")
+
+
+def test_keys_generate_prints_usable_keys():
+    out = CliRunner().invoke(cli, ["keys", "generate"]).output
+    values = dict(line.split("=", 1) for line in out.strip().splitlines())
+    sealing.Sealer(sealing.parse_master_keys(values["SITEFLOW_DATA_KEYS"]),
+                   sealing.parse_lookup_key(values["SITEFLOW_LOOKUP_KEY"]))
+    assert values["SITEFLOW_DATA_KEYS"] != values["SITEFLOW_LOOKUP_KEY"]
+
+
+def test_events_stay_append_only_while_keys_rotate(keyed_env):
+    app = _app_with(keyed_env, sealing.generate_master_key(), sealing.generate_lookup_key())
+    _check_in(app, gen_checkin())
+    with app.extensions["siteflow"].store.engine.connect() as conn:
+        before = conn.execute(events.select()).all()
+    assert CliRunner().invoke(cli, ["keys", "rotate"]).exit_code == 0
+    with app.extensions["siteflow"].store.engine.connect() as conn:
+        assert conn.execute(events.select()).all() == before
