@@ -19,6 +19,7 @@ from app.domain.vocabulary import CHECKLIST, SCREENING_QUESTIONS
 from app.sim.people import person
 from app.store.codec import visit_to_json
 from app.store.event_store import Store
+from app.store.sealing import seal_record
 from app.store.tables import events, sites, visits
 
 
@@ -34,6 +35,12 @@ def seed_events(store: Store, site_id: str, *, count: int, start: datetime, seed
     lot = next(lot for lot in product.lots if lot.expires_on >= today)
     event_rows, visit_rows = [], []
     ticket = 0
+    with store.engine.begin() as conn:  # personal data is sealed as the commands would seal it
+        day_key = store.sealer.day_key(conn, site_id, today, start)
+
+    def seal(data: dict) -> dict:
+        return seal_record(store.sealer, day_key, data)
+
     while seq - site_row.seq + 6 <= count:
         ticket += 1
         visit_id = uuid.uuid4().hex
@@ -48,15 +55,16 @@ def seed_events(store: Store, site_id: str, *, count: int, start: datetime, seed
                           station=drafts[-1].station, desk=drafts[-1].desk, data=drafts[-1].data)
             visit = apply(visit, event)
             event_rows.append(dict(site_id=site_id, seq=seq, visit_id=visit_id, type=event.type, station=event.station,
-                                   desk=event.desk, actor=event.actor, at=now, data=event.data,
+                                   desk=event.desk, actor=event.actor, at=now, data=seal(event.data),
                                    idempotency_key=None, request_hash=None))
             now += timedelta(milliseconds=200) if step != 4 else timedelta(minutes=30)
         now -= timedelta(minutes=30)
         visit_rows.append(dict(
             id=visit.id, site_id=site_id, day=visit.day, ticket=visit.ticket, state=visit.state, station=visit.station,
             desk=visit.desk, priority=visit.priority, queue_pos=visit.queue_pos, active=visit.active,
-            document_key=document_key(visit.person.document_type, visit.person.document_number),
-            leave_at=visit.leave_at, version=visit.version, data=visit_to_json(visit), created_at=start, updated_at=now,
+            document_key=store.sealer.lookup(document_key(visit.person.document_type, visit.person.document_number)),
+            leave_at=visit.leave_at, version=visit.version, data=seal(visit_to_json(visit)), created_at=start,
+            updated_at=now,
         ))
     with store.engine.begin() as conn:
         conn.execute(visits.insert(), visit_rows)

@@ -28,6 +28,8 @@ from .tables import data_keys
 SEALED = "sealed"
 # What is sealed: a whole person, and these fields of a consent record.
 CONSENT_FIELDS = ("answers", "signature")
+# Opened values kept in memory (about a busy city's open visits; cleared when full).
+OPENED_CACHE = 50_000
 
 
 class SealingKeyError(RuntimeError):
@@ -99,6 +101,7 @@ class Sealer:
         self._lookup_key = lookup_key
         self._by_id: dict[int, Fernet] = {}
         self._by_day: dict[tuple[str, date], int] = {}
+        self._opened: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     # --- lookups ---
@@ -163,12 +166,22 @@ class Sealer:
         return {SEALED: f"{key_id}:{fernet.encrypt(plain).decode()}"}
 
     def unseal(self, source, sealed: dict[str, str]) -> Any:
-        key_part, _, token = sealed[SEALED].partition(":")
-        fernet = self._fernet(source, int(key_part))
-        try:
-            return json.loads(fernet.decrypt(token.encode()))
-        except InvalidToken:
-            raise SealingKeyError(f"A value sealed with data key {key_part} does not open: it was altered.") from None
+        # Snapshots read the same open visits again and again: the opened bytes of recent values
+        # are kept (a fresh object is parsed every time, so no caller shares one).
+        value = sealed[SEALED]
+        plain = self._opened.get(value)
+        if plain is None:
+            key_part, _, token = value.partition(":")
+            fernet = self._fernet(source, int(key_part))
+            try:
+                plain = fernet.decrypt(token.encode())
+            except InvalidToken:
+                raise SealingKeyError(f"A value sealed with data key {key_part} does not open: it was altered.") from None
+            with self._lock:
+                if len(self._opened) >= OPENED_CACHE:
+                    self._opened.clear()
+                self._opened[value] = plain
+        return json.loads(plain)
 
     # --- master key rotation ---
     def rewrap_all(self, engine: Engine) -> int:
