@@ -85,7 +85,8 @@ def gate():
     if action == PUBLIC:
         return None
     if not role_may(g.principal.role, action):
-        raise Forbidden(f"{g.principal.role} {g.principal.name!r} may not do {action}.")
+        # "role_forbidden": this role never may; "forbidden" (from the flow): not at this site or station.
+        raise Forbidden(f"The {g.principal.role} role may not do {action}.", code="role_forbidden")
     return None
 
 

@@ -353,7 +353,7 @@ def test_a_station_token_cannot_correct(japi, tokens):
     body = {"reason": "wrong person", "state": "left", "corrects_seq": 1}
     for station in ("checkin", "consent", "injection", "observation", "exit"):
         assert_error(japi.post(f"/sites/demo/visits/{visit['id']}/correct", body, token=tokens.station(station)),
-                     403, "forbidden")
+                     403, "role_forbidden")
     assert_error(japi.post(f"/sites/demo/visits/{visit['id']}/correct", body, token=tokens.display), 403)
     assert snapshot_seq(japi) == 1
 
