@@ -74,7 +74,8 @@ def current_principal() -> Principal | None:
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_NAME", "siteflow_session")
-    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    # Set, not defaulted: Flask already has these keys (HttpOnly on, SameSite off).
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="siteflow_session",
+        REMEMBER_COOKIE_HTTPONLY=True,
+    )
