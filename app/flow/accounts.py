@@ -61,6 +61,11 @@ def _account(row) -> Account:
     )
 
 
+def _home_site(row) -> str | None:
+    """The site an account's entries belong to in the audit trail (its site supervisors see them)."""
+    return row.sites[0] if row is not None and len(row.sites) == 1 else None
+
+
 def normalise_username(username: str) -> str:
     return username.strip().lower()
 
@@ -156,15 +161,15 @@ def sign_in(services: Services, username: str, password: str, *, remote_addr: st
     good = _verify(row.password_hash if row else _DUMMY_HASH, password)
     if row is None or not good or not row.active:
         reason = "unknown user" if row is None else ("wrong password" if not good else "account disabled")
-        audit.record(services, f"user:{name}", "auth.login_failed", outcome="failed", subject=f"user:{name}",
-                     detail={"reason": reason}, remote_addr=remote_addr)
+        audit.record(services, f"user:{name}", "auth.login_failed", outcome="failed", site=_home_site(row),
+                     subject=f"user:{name}", detail={"reason": reason}, remote_addr=remote_addr)
         raise Unauthorized("Wrong username or password.", code="bad_credentials")
     if HASHER.check_needs_rehash(row.password_hash):
         services.store.staff.update_user(row.id, at=services.clock.now(), password_hash=HASHER.hash(password))
     if row.pin_failures:
         services.store.staff.update_user(row.id, at=services.clock.now(), pin_failures=0)
-    audit.record(services, f"{row.role}:{row.username}", "auth.login", subject=f"user:{row.username}",
-                 remote_addr=remote_addr)
+    audit.record(services, f"{row.role}:{row.username}", "auth.login", site=_home_site(row),
+                 subject=f"user:{row.username}", remote_addr=remote_addr)
     return _account(row)
 
 
@@ -206,7 +211,8 @@ def change_password(services: Services, account: Account, *, current: str, new: 
         raise ValidationFailed("Choose another password.", fields={"new_password": "must differ from the current one"})
     services.store.staff.update_user(row.id, at=services.clock.now(), password_hash=HASHER.hash(new),
                                      must_change_password=False)
-    audit.record(services, f"{row.role}:{row.username}", "auth.password_changed", subject=f"user:{row.username}")
+    audit.record(services, f"{row.role}:{row.username}", "auth.password_changed", site=_home_site(row),
+                 subject=f"user:{row.username}")
 
 
 def set_pin(services: Services, account: Account, *, pin: str, actor: str) -> None:
@@ -227,14 +233,15 @@ def reset_password(services: Services, username: str, *, actor: str, password: s
         row.id, at=services.clock.now(), end_sessions=True, password_hash=HASHER.hash(password),
         must_change_password=True, pin_failures=0,
     )
-    audit.record(services, actor, "user.password_reset", subject=f"user:{row.username}")
+    audit.record(services, actor, "user.password_reset", site=_home_site(row), subject=f"user:{row.username}")
     return password
 
 
 def set_active(services: Services, username: str, *, active: bool, actor: str) -> Account:
     row = services.store.staff.require_user(normalise_username(username))
     services.store.staff.update_user(row.id, at=services.clock.now(), end_sessions=not active, active=active)
-    audit.record(services, actor, "user.enabled" if active else "user.disabled", subject=f"user:{row.username}")
+    audit.record(services, actor, "user.enabled" if active else "user.disabled", site=_home_site(row),
+                 subject=f"user:{row.username}")
     return get_account(services, user_id=row.id)
 
 

@@ -63,7 +63,7 @@ def current_principal() -> Principal | None:
     seen = session.get("seen", 0)
     if now - seen > current_app.config["IDLE_MINUTES"] * 60:
         audit.record(services(), f"{account.role}:{account.username}", "auth.idle_logout",
-                     subject=f"user:{account.username}")
+                     site=account.sites[0] if len(account.sites) == 1 else None, subject=f"user:{account.username}")
         sign_out()
         g.signed_out_idle = True
         return None
