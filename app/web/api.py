@@ -227,7 +227,8 @@ def me():
 @bp.get("/audit")
 @documented("The audit trail (newest first), filtered", tag="meta", response="AuditList",
             query={"site": "site id", "actor": "part of the actor", "action": "action or its prefix",
-                   "before_id": ("entries older than this id (paging)", {"type": "integer", "minimum": 1}),
+                   "before_id": ("entries older than this id (paging)",
+                                 {"type": "integer", "minimum": 1, "maximum": schemas.MAX_SEQ}),
                    "limit": ("1-1000 (default 200)", LIMIT_SCHEMA)})
 @requires("audit.read")
 def audit_entries():
@@ -235,8 +236,8 @@ def audit_entries():
     limit, before = request.args.get("limit", "200"), request.args.get("before_id", "")
     if not limit.isdigit() or not 1 <= int(limit) <= 1000:
         fields["limit"] = "must be a whole number from 1 to 1000"
-    if before and not before.isdigit():
-        fields["before_id"] = "must be a whole number"
+    if before and (not before.isdigit() or not 1 <= int(before) <= schemas.MAX_SEQ):
+        fields["before_id"] = "must be a whole number from 1 to 2^53"
     if fields:
         raise ValidationFailed("Bad query parameters.", fields=fields)
     rows = audit.entries(
