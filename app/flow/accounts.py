@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -243,11 +243,3 @@ def set_active(services: Services, username: str, *, active: bool, actor: str) -
     audit.record(services, actor, "user.enabled" if active else "user.disabled", site=_home_site(row),
                  subject=f"user:{row.username}")
     return get_account(services, user_id=row.id)
-
-
-def summary(account: Account) -> dict[str, Any]:
-    return {
-        "username": account.username, "display_name": account.display_name, "role": account.role,
-        "sites": list(account.sites), "stations": list(account.stations), "active": account.active,
-        "pin": account.has_pin,
-    }

@@ -7,7 +7,6 @@ from flask import Blueprint, g, jsonify, redirect, render_template, request, ses
 from flask_babel import gettext as _
 
 from app.domain.errors import DomainError, Unauthorized, ValidationFailed
-from app.domain.vocabulary import STATIONS
 from app.flow import accounts, audit
 
 from . import sessions
@@ -34,7 +33,6 @@ def _login_page(status: int = 200, error: str | None = None, pin_error: str | No
     return render_template(
         "login.html", error=error, pin_error=pin_error, tablet_site=tablet, next=request.values.get("next", ""),
         idle=g.get("signed_out_idle", False) or request.args.get("idle") == "1",
-        stations=STATIONS,
     ), status
 
 
