@@ -9,14 +9,8 @@ import urllib.request
 
 import pytest
 
-from playwright import sync_api as playwright_api
-
 from tests.support.factories import gen_checkin
 from tests.support.live_servers import ServerProcess, create_tokens, free_port, init_database, server_env
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
@@ -29,20 +23,6 @@ def server(tmp_path):
     process.wait_ready()
     yield process, tokens
     process.stop()
-
-
-@pytest.fixture
-def page():
-    import os
-
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("Chromium missing at /usr/bin/chromium (CI must have it)")
-        pytest.skip("Chromium not installed (optional component absent)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser.new_page()
-        browser.close()
 
 
 def post(url: str, token: str, body: dict) -> dict:

@@ -5,7 +5,6 @@ Screenshots go to test-artifacts/ (git-ignored) for a person to look at."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.request
 from pathlib import Path
@@ -16,9 +15,6 @@ from playwright import sync_api as playwright_api
 from tests.support.factories import gen_checkin
 from tests.support.live_servers import ServerProcess, create_token, free_port, init_database, run_cli, server_env
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ADMIN_PASSWORD = "browser-admin-1"
 IMG = "<img src=x onerror=alert(1)>"
@@ -37,18 +33,6 @@ def server(tmp_path):
     process.wait_ready()
     yield process, token, xss_password
     process.stop()
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("Chromium missing at /usr/bin/chromium (CI must have it)")
-        pytest.skip("Chromium not installed (optional component absent)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 class Watched:
