@@ -46,7 +46,7 @@ def from_environment(instance_path: str) -> dict:
         "DATA_KEYS": env.get("SITEFLOW_DATA_KEYS") or None,
         "LOOKUP_KEY": env.get("SITEFLOW_LOOKUP_KEY") or None,
         # Staff sessions: signed out after this many minutes without a request.
-        "IDLE_MINUTES": int(env.get("SITEFLOW_IDLE_MINUTES", 15)),
+        "IDLE_MINUTES": float(env.get("SITEFLOW_IDLE_MINUTES", 15)),
         # Cookies only over HTTPS; on by default in production (behind the TLS proxy).
         "SESSION_COOKIE_SECURE": _flag(env.get("SITEFLOW_SECURE_COOKIES"), production),
         # How many proxies in front of us set X-Forwarded-For/-Proto (0: none; nginx: 1).

@@ -21,18 +21,30 @@ IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = '"><script>alert(1)</script>'
 
 
-@pytest.fixture
-def server(tmp_path):
+def _start(tmp_path, **settings: str):
     env = server_env(database_url=f"sqlite:///{tmp_path / 'siteflow.db'}")
-    env.update(SITEFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, SITEFLOW_INSTANCE_PATH=str(tmp_path / "instance"))
+    env.update(SITEFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, SITEFLOW_INSTANCE_PATH=str(tmp_path / "instance"), **settings)
     init_database(env)
     added = run_cli(env, "users", "add", "xss", "--role", "site_supervisor", "--site", "demo", "--name", SCRIPT)
     xss_password = added.strip().splitlines()[-1].strip()
     token = create_token(env, "admin")
     process = ServerProcess(env, free_port()).spawn()
     process.wait_ready()
-    yield process, token, xss_password
-    process.stop()
+    return process, token, xss_password
+
+
+@pytest.fixture
+def server(tmp_path):
+    started = _start(tmp_path)
+    yield started
+    started[0].stop()
+
+
+@pytest.fixture
+def impatient_server(tmp_path):
+    started = _start(tmp_path, SITEFLOW_IDLE_MINUTES="0.05")  # 3 seconds
+    yield started
+    started[0].stop()
 
 
 class Watched:
@@ -128,3 +140,15 @@ def test_a_wrong_password_shows_a_message_and_the_eleventh_try_is_refused(server
         playwright_api.expect(page.locator(".error")).to_contain_text("Wrong username or password")
     _sign_in(page, process.url, "admin", ADMIN_PASSWORD)
     assert "Too many attempts" in page.content()
+
+
+def test_an_idle_tablet_signs_itself_out_and_says_why(impatient_server, browser):
+    process, _, _ = impatient_server
+    tablet = Watched(browser.new_context())
+    _sign_in(tablet.page, process.url, "admin", ADMIN_PASSWORD)
+    tablet.page.wait_for_url(re.compile(r"/$"))
+    assert tablet.page.locator("body").get_attribute("data-idle-seconds") == "3"
+    tablet.page.wait_for_url(re.compile(r"/login\?idle=1$"), timeout=10_000)  # nobody touched it
+    playwright_api.expect(tablet.page.locator(".notice")).to_contain_text("signed out after a period of inactivity")
+    assert tablet.page.request.get(f"{process.url}/api/v1/me").status == 401
+    tablet.assert_clean()
