@@ -270,3 +270,16 @@ def test_pages_carry_the_protective_headers(client, path):
     assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     assert answer.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_a_signed_in_page_connects_live_with_its_session_and_its_role(app, services):
+    _user(services, "nurse", role="station", stations=["consent"])
+    tablet = app.test_client()
+    _login(tablet, "nurse")
+    live = socketio.test_client(app, flask_test_client=tablet)
+    assert live.is_connected()
+    assert live.emit("join", {"site": "demo", "view": "station", "station": "consent"}, callback=True)["ok"]
+    refused = live.emit("join", {"site": "demo", "view": "supervisor"}, callback=True)
+    assert refused["ok"] is False
+    stranger = socketio.test_client(app, flask_test_client=app.test_client())
+    assert not stranger.is_connected()
