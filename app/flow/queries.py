@@ -110,3 +110,28 @@ def list_visits(
         audit.record(services, principal.actor, "record.listed", site=site_id, subject=f"visits:{day.isoformat()}",
                      detail={"count": len(visits), "states": ",".join(states or ()), "station": station or ""})
     return [visit_view(visit, level, now=now) for visit in visits]
+
+
+def slip(services: Services, principal: Principal, *, site_id: str, visit_id: str) -> dict[str, Any]:
+    """What a printed slip shows. No personal data: slips end up on chairs and in bins."""
+    authorize(principal, "visit.read", site=site_id)
+    site = services.store.site(site_id).site
+    visit = services.store.visit(site_id, visit_id)
+
+    def local(moment):
+        return moment.astimezone(site.tz) if moment else None
+
+    product = site.product(visit.injection["product"]) if visit.injection else None
+    return {
+        "site": {"id": site.id, "name": site.name, "name_zh": site.name_zh},
+        "visit_id": visit.id,
+        "ticket": visit.ticket,
+        "checked_in_at": local(visit.checked_in_at),
+        "dose_number": visit.dose_number,
+        "injected_at": local(visit.injected_at),
+        "leave_at": local(visit.leave_at),
+        "observation_minutes": visit.injection["observation_minutes"] if visit.injection else None,
+        "product": {"name": product.name, "name_zh": product.name_zh} if product else None,
+        "lot": visit.injection["lot"] if visit.injection else None,
+        "qr": f"siteflow:{site.id}:{visit.id}",
+    }

@@ -55,6 +55,7 @@ SPECIFIED = {
     # the TV: no account and no personal data (the pairing secret is the capability)
     "devices.display": PUBLIC, "devices.pair": PUBLIC, "devices.pair_collect": PUBLIC, "devices.pair_start": PUBLIC,
     "health.healthz": PUBLIC, "home.index": "account.self", "static": PUBLIC,
+    "slips.ticket_slip": "visit.read", "slips.observation_slip": "visit.read",
     "users.add_user": "users.manage", "users.reset_password": "users.manage", "users.set_active": "users.manage",
     "users.users": "users.manage",
 }

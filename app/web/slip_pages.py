@@ -1,0 +1,49 @@
+"""Printed slips (browser print on 58 mm / 80 mm thermal paper or A4): the ticket slip and the
+observation slip (留观时间条). Server-rendered, QR codes as inline SVG from segno."""
+from __future__ import annotations
+
+import io
+
+import segno
+from flask import Blueprint, render_template, request
+from markupsafe import Markup
+
+from app.domain.errors import Conflict
+from app.flow import queries
+
+from .access import requires
+from .context import principal, services
+
+bp = Blueprint("slips", __name__)
+
+PAPERS = ("58", "80", "a4")
+
+
+def qr_svg(payload: str) -> Markup:
+    """An inline SVG QR code. The payload is ours (site and visit ids), never what someone typed."""
+    out = io.BytesIO()
+    segno.make(payload, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True, nl=False,
+                                        title="QR")
+    return Markup(out.getvalue().decode())
+
+
+def _render(template: str, slip: dict):
+    paper = request.args.get("paper", "80")
+    if paper not in PAPERS:
+        paper = "80"
+    return render_template(template, slip=slip, paper=paper, papers=PAPERS, qr=qr_svg(slip["qr"]))
+
+
+@bp.get("/sites/<site>/visits/<visit_id>/slips/ticket")
+@requires("visit.read")
+def ticket_slip(site: str, visit_id: str):
+    return _render("slip_ticket.html", queries.slip(services(), principal(), site_id=site, visit_id=visit_id))
+
+
+@bp.get("/sites/<site>/visits/<visit_id>/slips/observation")
+@requires("visit.read")
+def observation_slip(site: str, visit_id: str):
+    slip = queries.slip(services(), principal(), site_id=site, visit_id=visit_id)
+    if slip["leave_at"] is None:
+        raise Conflict("This person has not been vaccinated: there is no observation slip.", code="not_observing")
+    return _render("slip_observation.html", slip)
