@@ -22,6 +22,10 @@ def check(config: dict) -> None:
     if config.get("SITEFLOW_ENV") == "production" and not (config.get("DATA_KEYS") and config.get("LOOKUP_KEY")):
         raise ConfigError("SITEFLOW_ENV=production needs SITEFLOW_DATA_KEYS and SITEFLOW_LOOKUP_KEY "
                           "(`siteflow keys generate` prints new ones; see docs/SECURITY.md).")
+    if bool(config.get("DATA_KEYS")) != bool(config.get("LOOKUP_KEY")):
+        # Otherwise the one given would be silently ignored for the development keys.json.
+        raise ConfigError("Set both SITEFLOW_DATA_KEYS and SITEFLOW_LOOKUP_KEY, or neither "
+                          "(development: they are made in instance/keys.json).")
 
 
 def from_environment(instance_path: str) -> dict:

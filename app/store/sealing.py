@@ -23,6 +23,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from .database import WRITE
 from .tables import data_keys
 
 SEALED = "sealed"
@@ -114,7 +115,8 @@ class Sealer:
         """The data key of (site, day), made inside the caller's write transaction if new.
 
         Only keys read back from the database are cached: a key made in a transaction that
-        is rolled back must never be used again.
+        is rolled back must never be used again. Ask once per transaction and day (as
+        SiteTransaction does), so a key found here was committed by an earlier transaction.
         """
         cached = self._by_day.get((site_id, day))
         if cached is not None:
@@ -147,7 +149,8 @@ class Sealer:
         if fernet is not None:
             return fernet
         query = select(data_keys).where(data_keys.c.id == key_id)
-        if isinstance(engine_or_conn, Engine):
+        committed = isinstance(engine_or_conn, Engine)
+        if committed:
             with engine_or_conn.connect() as conn:
                 row = conn.execute(query).first()
         else:
@@ -155,8 +158,11 @@ class Sealer:
         if row is None:
             raise SealingKeyError(f"Data key {key_id} does not exist (deleted: its data is unreadable).")
         fernet = self._unwrap(row.id, row.wrapped, row.site_id, row.day)
-        with self._lock:
-            self._by_id[key_id] = fernet
+        # A write transaction may be reading the key it has just made: cache that only once it is
+        # read back committed. SQLite hands a rolled-back id out again (AUTOINCREMENT included).
+        if committed:
+            with self._lock:
+                self._by_id[key_id] = fernet
         return fernet
 
     # --- values ---
@@ -187,7 +193,9 @@ class Sealer:
     def rewrap_all(self, engine: Engine) -> int:
         """Rewrap every data key under the primary master key; the sealed values stay as they are."""
         count = 0
-        with engine.begin() as conn:
+        # The write lock up front (SQLite: BEGIN IMMEDIATE), so a running server's writes wait
+        # instead of failing the rotation halfway with "database is locked".
+        with engine.execution_options(**WRITE).begin() as conn:
             for row in conn.execute(select(data_keys.c.id, data_keys.c.wrapped, data_keys.c.site_id,
                                            data_keys.c.day)).all():
                 self._unwrap(row.id, row.wrapped, row.site_id, row.day)  # a clear error names the key

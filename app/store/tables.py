@@ -122,7 +122,8 @@ api_tokens = Table(
 )
 
 # One random data key per site and day, wrapped by the master key (app/store/sealing.py).
-# Ids are never reused (AUTOINCREMENT), so a sealed value always names its own key.
+# A sealed value names its key by id. Committed ids are never reused (AUTOINCREMENT), but SQLite
+# hands out the id of a rolled-back insert again: the sealer caches only committed keys.
 data_keys = Table(
     "data_keys",
     metadata,

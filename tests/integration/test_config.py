@@ -29,6 +29,17 @@ def test_production_refuses_to_start_without_the_data_keys(sqlite_url, monkeypat
         create_app({"DATABASE_URL": sqlite_url})
 
 
+@pytest.mark.parametrize("given", ["SITEFLOW_DATA_KEYS", "SITEFLOW_LOOKUP_KEY"])
+def test_development_refuses_one_key_without_the_other(sqlite_url, monkeypatch, tmp_path, given):
+    for name in ("SITEFLOW_ENV", "SITEFLOW_DATA_KEYS", "SITEFLOW_LOOKUP_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SITEFLOW_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv(given, TEST_DATA_KEY if given == "SITEFLOW_DATA_KEYS" else TEST_LOOKUP_KEY)
+    with pytest.raises(ConfigError, match="both SITEFLOW_DATA_KEYS and SITEFLOW_LOOKUP_KEY, or neither"):
+        create_app({"DATABASE_URL": sqlite_url})
+    assert not (tmp_path / "instance" / "keys.json").exists()
+
+
 def test_production_starts_with_a_real_secret_key_and_data_keys(sqlite_url, monkeypatch, tmp_path):
     monkeypatch.setenv("SITEFLOW_ENV", "production")
     monkeypatch.setenv("SITEFLOW_SECRET_KEY", "4f1c" * 16)

@@ -98,6 +98,20 @@ def test_a_data_key_made_in_a_rolled_back_transaction_is_never_reused(engine):
     assert make(master, lookup).unseal(engine, sealed) == PERSON
 
 
+def test_a_value_read_inside_a_rolled_back_transaction_does_not_leave_its_key_cached(engine):
+    sealer = make()
+    day = date(2026, 11, 24)
+    with pytest.raises(RuntimeError):
+        with engine.begin() as conn:
+            lost = sealer.day_key(conn, "demo", day, NOW)
+            assert sealer.unseal(conn, sealer.seal(lost, {"n": 1})) == {"n": 1}  # read back before the failure
+            raise RuntimeError("the append failed")
+    with engine.begin() as conn:
+        kept = sealer.day_key(conn, "demo", day, NOW)
+    assert kept[0] == lost[0]  # SQLite gives the rolled-back id out again
+    assert sealer.unseal(engine, sealer.seal(kept, PERSON)) == PERSON
+
+
 def test_lookups_are_keyed_and_stable():
     lookup = sealing.generate_lookup_key()
     one, same, other = make(lookup=lookup), make(lookup=lookup), make()
