@@ -140,6 +140,10 @@ def demo(host: str, port: int) -> None:
         f"\nDemo admin token (valid until the next `siteflow demo`):\n  {token}\n\n"
         f"Try it:\n  curl -H 'Authorization: Bearer {token}' {base}/api/v1/sites/demo/snapshot\n"
         f"Sign in: {base}/login   Pair a TV: open {base}/pair on it\n"
+        f"\nStation tablets (demo-checkin, demo-nurse or demo-supervisor):\n"
+        + "".join(f"  {name:<12} {base}/sites/demo/stations/{name}\n" for name in STATIONS)
+        + f"Waiting-area display: {base}/sites/demo/display\n"
+        f"Printed slips: the Print buttons after check-in and injection, or {base}/sites/demo/slips\n"
         f"API description: {base}/api/v1/openapi.json   Walk-through: docs/API.md\n"
     )
     _serve(app, host, port)

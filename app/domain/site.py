@@ -74,6 +74,8 @@ class Site(_Frozen):
     timezone: str
     daily_target: int = Field(ge=0)
     ticket_prefix: str = Field("A", pattern=r"^[A-Z]$")
+    # The pages' language until a device chooses its own (zh_Hans or en).
+    language: str = Field("zh_Hans", pattern=r"^(zh_Hans|en)$")
     observation: Observation
     queue: Queue = Queue()
     stations: dict[str, Station]

@@ -74,6 +74,18 @@ INJECTION_SITES = {
 ROUTES = {"IM": {"zh": "肌内注射", "en": "Intramuscular"}}
 
 HEALTH_CODES = ("green", "yellow", "red")
+# Symptoms offered on the adverse-event form (free text is allowed as well).
+AEFI_SYMPTOMS = {
+    "injection_site_reaction": {"zh": "接种部位红肿、疼痛", "en": "Redness, swelling or pain at the injection site"},
+    "fever": {"zh": "发热", "en": "Fever"},
+    "dizziness": {"zh": "头晕", "en": "Dizziness"},
+    "syncope": {"zh": "晕厥", "en": "Fainting"},
+    "nausea": {"zh": "恶心、呕吐", "en": "Nausea or vomiting"},
+    "rash": {"zh": "皮疹、荨麻疹", "en": "Rash or hives"},
+    "palpitations": {"zh": "心悸", "en": "Palpitations"},
+    "dyspnoea": {"zh": "呼吸困难", "en": "Difficulty breathing"},
+    "anaphylaxis": {"zh": "过敏性休克", "en": "Anaphylaxis"},
+}
 AEFI_SEVERITIES = ("minor", "severe", "serious")
 AEFI_SERIOUS_CRITERIA = {
     "death": {"zh": "死亡", "en": "Death"},

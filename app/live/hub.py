@@ -23,6 +23,7 @@ from typing import Any
 from flask import Flask
 from flask_socketio import SocketIO
 
+from app.domain import waits
 from app.domain.permissions import Principal, view_level
 from app.domain.visit import Event, Visit
 from app.domain.vocabulary import STATIONS
@@ -94,11 +95,13 @@ class LiveHub:
                     rows.append(payloads.city_row(payloads.display_snapshot(site_row.site, active, seq=site_row.seq, now=now)))
             return {"view": "city", "sites": rows}
         site_row, active = self.services.store.active_visits_at_seq(site)
+        recent = self._recent(site, now)
         if view == "display":
-            body = payloads.display_snapshot(site_row.site, active, seq=site_row.seq, now=now)
+            body = payloads.display_snapshot(site_row.site, active, seq=site_row.seq, now=now, recent=recent)
         else:
             level = "masked" if view == "station" else view_level(principal)
-            body = payloads.staff_snapshot(site_row.site, active, seq=site_row.seq, now=now, level=level)
+            body = payloads.staff_snapshot(site_row.site, active, seq=site_row.seq, now=now, level=level,
+                                           recent=recent)
         body["view"] = view
         return body
 
@@ -171,9 +174,15 @@ class LiveHub:
         for site_id in due:
             self.push_display(site_id)
 
+    def _recent(self, site_id: str, now: datetime) -> list[waits.ServiceEvent]:
+        """The service events of the last half hour, for expected waits."""
+        return self.services.store.service_events(site_id, since=now - waits.WINDOW)
+
     def push_display(self, site_id: str) -> None:
         site_row, active = self.services.store.active_visits_at_seq(site_id)
-        body = payloads.display_snapshot(site_row.site, active, seq=site_row.seq, now=self.services.clock.now())
+        now = self.services.clock.now()
+        body = payloads.display_snapshot(site_row.site, active, seq=site_row.seq, now=now,
+                                         recent=self._recent(site_id, now))
         body["view"] = "display"
         self.socketio.emit("snapshot", body, to=rooms.display_room(site_id))
         self.socketio.emit("site", payloads.city_row(body), to=rooms.CITY_ROOM)

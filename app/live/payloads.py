@@ -13,15 +13,25 @@ from app.domain.privacy import visit_view
 from app.domain.projections import snapshot
 from app.domain.site import Site
 from app.domain.visit import Event, Visit
+from app.domain.waits import ServiceEvent, expected_waits
 
 # Which event types are announced as calls on the waiting-area screens.
 CALL_EVENTS = ("called", "recalled")
 
 
-def display_snapshot(site: Site, active: Iterable[Visit], *, seq: int, now: datetime) -> dict[str, Any]:
-    """The waiting-area view: counts, current calls, the observation board with countdowns."""
+def display_snapshot(
+    site: Site, active: Iterable[Visit], *, seq: int, now: datetime, recent: list[ServiceEvent] | None = None
+) -> dict[str, Any]:
+    """The waiting-area view: counts, current calls, expected waits (from `recent` service
+    events, when given), the observation board with countdowns."""
     active = list(active)
     view = snapshot(site, active, seq=seq, now=now)
+    if recent is not None:
+        waiting = {name: entry["waiting"] for name, entry in view["stations"].items()}
+        desks = {name: len(site.stations[name].desks) for name in view["stations"]}
+        for name, estimate in expected_waits(waiting, desks, recent).items():
+            view["stations"][name]["expected_wait_minutes"] = estimate["minutes"]
+            view["stations"][name]["desks_open"] = estimate["desks_open"]
     board = sorted(
         (visit.leave_at, visit.ticket) for visit in active if visit.state == "observing" and visit.leave_at
     )
@@ -31,10 +41,13 @@ def display_snapshot(site: Site, active: Iterable[Visit], *, seq: int, now: date
     return view
 
 
-def staff_snapshot(site: Site, active: Iterable[Visit], *, seq: int, now: datetime, level: str) -> dict[str, Any]:
+def staff_snapshot(
+    site: Site, active: Iterable[Visit], *, seq: int, now: datetime, level: str,
+    recent: list[ServiceEvent] | None = None,
+) -> dict[str, Any]:
     """Stations (masked) and supervisors (full): the display view plus the open visits."""
     active = list(active)
-    view = display_snapshot(site, active, seq=seq, now=now)
+    view = display_snapshot(site, active, seq=seq, now=now, recent=recent)
     view["visits"] = [visit_view(visit, level, now=now) for visit in active]
     return view
 

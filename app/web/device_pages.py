@@ -8,6 +8,7 @@ from app.domain.errors import DomainError
 from app.domain.vocabulary import STATIONS
 from app.flow import pairing
 
+from . import ui_strings
 from .access import public, requires
 from .context import principal, services
 from .limits import FAILED_PAIRINGS_PER_CALLER, PAIRING_REQUESTS_PER_ADDRESS, failed, limiter
@@ -42,7 +43,7 @@ def pair_collect():
 @public
 def display():
     """The waiting-area screen: a shell whose script connects with the paired credential."""
-    return render_template("display.html")
+    return render_template("display.html", site=None, settings=None, strings=ui_strings.display_both())
 
 
 # --- for supervisors ----------------------------------------------------------------------------

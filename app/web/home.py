@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from app.domain.permissions import role_may
+from app.domain.permissions import allowed, role_may
+from app.domain.vocabulary import STATIONS
 
 from . import sessions
 from .access import requires
 from .context import principal, services
+from .station_pages import station_labels
 
 bp = Blueprint("home", __name__)
 
@@ -16,8 +18,16 @@ bp = Blueprint("home", __name__)
 @requires("account.self")
 def index():
     caller = principal()
+    account = sessions.current_account()
     sites = [site_id for site_id in services().store.site_ids() if caller.covers(site_id)]
+    # The station pages this person may open: a station account's own stations, everything for overseers.
+    mine = account.stations if account is not None and caller.role == "station" else STATIONS
+    stations = {
+        site_id: [name for name in STATIONS if name in mine and (
+            caller.role == "station" or allowed(caller, "live.station", site=site_id, station=name))]
+        for site_id in sites
+    }
     return render_template(
-        "home.html", caller=caller, account=sessions.current_account(), sites=sites,
+        "home.html", caller=caller, account=account, sites=sites, stations=stations, labels=station_labels(),
         may=lambda action: role_may(caller.role, action),
     )

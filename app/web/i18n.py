@@ -1,12 +1,15 @@
 """Languages: Simplified Chinese and English (Flask-Babel), chosen per device.
 
 `?lang=zh_Hans` or `?lang=en` on any page sets the device's language (kept in the session);
-otherwise the browser's preference decides, and Chinese is the default.
+otherwise a site's page follows the site's configured language, other pages the browser's
+preference, and Chinese is the default.
 """
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from flask_babel import Babel
+
+from app.domain.errors import DomainError
 
 LANGUAGES = ("zh_Hans", "en")
 DEFAULT = "zh_Hans"
@@ -21,6 +24,12 @@ def select_locale() -> str:
         return chosen
     if session.get("lang") in LANGUAGES:
         return session["lang"]
+    site_id = (request.view_args or {}).get("site")
+    if site_id:
+        try:
+            return current_app.extensions["siteflow"].store.site(site_id).site.language
+        except DomainError:
+            pass  # an unknown site: its page answers 404 in the browser's language
     best = request.accept_languages.best_match(["zh", "zh-CN", "zh-Hans", "en"])
     if best is None:
         return DEFAULT

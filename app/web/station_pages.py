@@ -1,0 +1,87 @@
+"""The station tablet pages (check-in, consent, injection, observation, exit), the waiting-area
+display opened by signed-in staff, and slip reprints.
+
+The pages only render: every action goes through the REST API with the session cookie (and an
+idempotency key), and the pages stay current over Socket.IO (static/js/station/).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from app.domain.errors import NotFound
+from app.domain.permissions import authorize
+from app.domain.rules import UNDO_SECONDS
+from app.domain.vocabulary import AEFI_SYMPTOMS, QUEUE_STATIONS, STATIONS
+from app.flow import queries
+
+from . import sessions, ui_strings
+from .access import requires
+from .context import principal, services
+
+bp = Blueprint("stations", __name__)
+
+
+def station_labels() -> dict[str, str]:
+    return {
+        "checkin": _("Check-in"), "consent": _("Consent and screening"), "injection": _("Injection"),
+        "observation": _("Observation"), "exit": _("Exit"),
+    }
+
+
+@bp.get("/sites/<site>/stations/<station>")
+@requires("live.station")
+def station_page(site: str, station: str):
+    if station not in STATIONS:
+        raise NotFound("No such station.", code="not_found")
+    caller = principal()
+    account = sessions.current_account()
+    if caller.role == "station" and caller.station != station and account and station in account.stations:
+        session["station"] = station  # staff of several stations: this tablet is at this one now
+        return redirect(request.full_path)
+    authorize(caller, "live.station", site=site, station=station)
+    info = queries.site_info(services(), caller, site_id=site)
+    desk_word = _("Booth") if station == "injection" else _("Desk")
+    return render_template(
+        f"station_{station}.html",
+        site=info,
+        station=station,
+        station_label=station_labels()[station],
+        desks=info["stations"][station]["desks"] if station in QUEUE_STATIONS else (),
+        desk_word=desk_word,
+        strings=ui_strings.station(),
+        undo_seconds=UNDO_SECONDS,
+        aefi_symptoms=[(code, labels) for code, labels in AEFI_SYMPTOMS.items()],
+    )
+
+
+@bp.get("/sites/<site>/display")
+@requires("live.display")
+def display_preview(site: str):
+    """The waiting-area screen for a signed-in member of staff (a TV pairs instead: /pair)."""
+    caller = principal()
+    authorize(caller, "live.display", site=site)
+    name = services().store.site(site).site
+    shown = [name for name in request.args.get("stations", "").split(",") if name in STATIONS] or list(STATIONS)
+    language = request.args.get("language", "both")
+    settings = {"label": name.name_zh, "stations": shown,
+                "language": language if language in ("zh", "en", "both") else "both", "site_name": name.name}
+    return render_template("display.html", site=site, settings=settings, strings=ui_strings.display_both())
+
+
+@bp.get("/sites/<site>/slips")
+@requires("visit.list")
+def slips(site: str):
+    """Reprint a slip: today's tickets (numbers and states only)."""
+    caller = principal()
+    rows = queries.list_visits(services(), caller, site_id=site, states=None, station=None, day=None, limit=1000)
+    wanted = request.args.get("ticket", "").strip().upper()
+    if wanted:
+        for row in rows:
+            if row["ticket"] == wanted:
+                kind = "observation" if row["observation"] else "ticket"
+                return redirect(url_for(f"slips.{kind}_slip", site=site, visit_id=row["id"]))
+    tickets = [{"ticket": row["ticket"], "id": row["id"], "state": row["state"],
+                "observation": row["observation"] is not None} for row in rows if row["ticket"]]
+    return render_template("slips.html", site=site, tickets=tickets, wanted=wanted,
+                           not_found=bool(wanted))

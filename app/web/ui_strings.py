@@ -1,0 +1,113 @@
+"""Strings the page scripts show, translated on the server (Flask-Babel) and handed to the
+page as JSON, so the JavaScript holds no user-facing text of its own."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from app.domain.vocabulary import STATION_LABELS, STATIONS
+
+
+def station() -> dict[str, str]:
+    """For every station page (static/js/station/*.js)."""
+    return {
+        "online": _("Connected"),
+        "offline": _("Offline: actions are kept on this tablet and sent when the connection is back"),
+        "resyncing": _("Reconnecting…"),
+        "pending": _("Waiting to send: %(count)s", count="{count}"),
+        "sent": _("Done"),
+        "undo": _("Undo"),
+        "undone": _("Undone"),
+        "nobody_waiting": _("Nobody is waiting."),
+        "waiting_count": _("%(count)s waiting", count="{count}"),
+        "age_n": _("age %(n)s", n="{n}"),
+        "dose_n": _("dose %(n)s", n="{n}"),
+        "priority": _("priority"),
+        "yes": _("Yes"),
+        "no": _("No"),
+        "called": _("Called %(ticket)s to desk %(desk)s", ticket="{ticket}", desk="{desk}"),
+        "choose_desk": _("Choose this tablet's desk first."),
+        "failed": _("Not done: %(message)s", message="{message}"),
+        "field": _("Check “%(field)s”: %(message)s", field="{field}", message="{message}"),
+        "server_error": _("The server could not do this. It was not recorded; try again."),
+        # Check-in
+        "id_ok": _("ID number is valid (born %(born)s)", born="{born}"),
+        "id_short": _("%(count)s more characters needed", count="{count}"),
+        "id_chars": _("Only digits, and X as the last character"),
+        "id_region": _("Unknown region code %(code)s", code="{code}"),
+        "id_date": _("The birth date %(date)s inside the number is not a real date", date="{date}"),
+        "id_checksum": _("Check digit is wrong: should be %(expected)s. Probably a mistyped digit.",
+                         expected="{expected}"),
+        "passport_bad": _("A passport number is 5 to 20 letters and digits"),
+        "ticket_for": _("Ticket"),
+        "turned_away": _("Turned away: health code %(colour)s. Only green may proceed; this has been recorded.",
+                         colour="{colour}"),
+        "duplicate": _("This person is already checked in today."),
+        "green": _("green"),
+        "yellow": _("yellow"),
+        "red": _("red"),
+        # Queues
+        "desk_busy": _("Finish with the person at this desk first."),
+        "observation_full": _("Observation is full (%(used)s of %(seats)s seats): wait until someone leaves.",
+                              used="{used}", seats="{seats}"),
+        "answer_all": _("Answer every screening question."),
+        "eligible_needs_no": _("A “yes” answer means the person cannot be marked eligible: defer or refuse."),
+        "signature_needed": _("The person signs in the box first."),
+        "reason_needed": _("Choose a deferral reason."),
+        "recalled": _("Called again"),
+        # Injection
+        "lot_expired": _("Lot %(lot)s expired on %(date)s: do not use it.", lot="{lot}", date="{date}"),
+        "lot_unknown": _("No lot with barcode %(code)s at this site.", code="{code}"),
+        "lot_selected": _("Selected: %(product)s, lot %(lot)s", product="{product}", lot="{lot}"),
+        "checklist_incomplete": _("Tick every item of the three checks, seven matches and one verification first (%(done)s of %(total)s).",
+                                  done="{done}", total="{total}"),
+        "choose_lot": _("Choose the product and lot."),
+        "choose_arm": _("Choose the arm."),
+        "injected": _("%(ticket)s may leave at %(time)s", ticket="{ticket}", time="{time}"),
+        "expired": _("expired"),
+        # Observation and exit
+        "leave_in": _("%(minutes)s min left", minutes="{minutes}"),
+        "ok_to_leave": _("OK to leave"),
+        "released": _("%(ticket)s released", ticket="{ticket}"),
+        "early": _("Too early: %(minutes)s min %(seconds)s s of observation remain. A supervisor may release early with a reason.",
+                   minutes="{minutes}", seconds="{seconds}"),
+        "not_found_ticket": _("No one observing has the ticket %(ticket)s.", ticket="{ticket}"),
+        "report_due": _("Report due %(time)s", time="{time}"),
+        "report_overdue": _("Report overdue since %(time)s", time="{time}"),
+        "aefi_recorded": _("Adverse event recorded: %(ticket)s is in the emergency area.", ticket="{ticket}"),
+        "symptoms_needed": _("Name at least one symptom."),
+        "extended": _("extended"),
+        "release": _("Release"),
+        "minor": _("minor"),
+        "severe": _("severe"),
+        "serious": _("serious"),
+        "report_aefi": _("Adverse event"),
+        "recovered": _("Recovered: back to observation"),
+        "transferred": _("Transferred to hospital"),
+    }
+
+
+def display_both() -> dict[str, dict[str, Any]]:
+    """For the waiting-area screen, in both languages (it may alternate between them)."""
+    strings = {}
+    for key, locale, label in (("zh", "zh_Hans", "zh"), ("en", "en", "en")):
+        with force_locale(locale):
+            strings[key] = {
+                "now_calling": _("Now calling"),
+                "waiting": _("Waiting"),
+                "people": _("%(count)s waiting", count="{count}"),
+                "wait": _("about %(minutes)s min", minutes="{minutes}"),
+                "no_wait": _("no wait"),
+                "observation": _("Observation"),
+                "ok_to_leave": _("OK to leave"),
+                "seats": _("%(used)s of %(seats)s seats", used="{used}", seats="{seats}"),
+                "offline": _("Reconnecting…"),
+                "call": _("%(ticket)s, please go to %(station)s %(desk)s", ticket="{ticket}",
+                          station="{station}", desk="{desk}"),
+                "desk": {"consent": _("consent desk"), "injection": _("injection booth")},
+                "stations": {name: STATION_LABELS[name][label] for name in STATIONS},
+                "idle": _("Please wait to be called. Have your ID and health code ready."),
+            }
+    return strings

@@ -1,0 +1,90 @@
+// Check-in (登记): a scanner or ID-card reader types the number into the focused field; the
+// number is checked as it arrives; a green health code gets a ticket, any other is turned away.
+import { $, describe, onEnter, say, send, site, slipUrl, t } from "./common.js";
+import { checkResidentId } from "./resident-id.js";
+
+const form = $("checkin");
+const number = $("document_number");
+const hint = $("document_hint");
+const today = new Date(`${site.today}T00:00:00`);
+
+function documentType() {
+  return form.querySelector("input[name=document_type]:checked").value;
+}
+
+function checkDocument() {
+  const value = number.value.trim().toUpperCase();
+  let verdict;
+  if (documentType() === "passport") {
+    verdict = /^[A-Z0-9]{5,20}$/.test(value) ? { ok: true, text: "" } : { ok: false, text: t("passport_bad") };
+  } else {
+    verdict = checkResidentId(value, today);
+    verdict.text = verdict.ok ? t("id_ok", { born: verdict.born }) : t(verdict.problem, verdict.vars);
+  }
+  hint.textContent = value ? verdict.text : "";
+  hint.dataset.kind = !value || verdict.problem === "id_short" ? "" : verdict.ok ? "ok" : "error";
+  number.setAttribute("aria-invalid", value && !verdict.ok ? "true" : "false");
+  return verdict.ok;
+}
+
+number.addEventListener("input", checkDocument);
+for (const radio of form.querySelectorAll("input[name=document_type]")) {
+  radio.addEventListener("change", () => {
+    $("birth-date-row").hidden = documentType() !== "passport";
+    checkDocument();
+  });
+}
+onEnter(number, () => {
+  if (checkDocument()) $("name").focus(); // a card reader ends with Enter: go on to the name
+});
+onEnter($("name"), () => $("phone").focus());
+onEnter($("phone"), () => form.requestSubmit());
+
+function showResult(visit, refusedColour) {
+  $("result-empty").hidden = true;
+  $("result-body").hidden = false;
+  $("result-ticket").textContent = visit.ticket || "—";
+  $("result-person").textContent = [visit.person.name, `…${visit.person.document_last4 || ""}`].join(" · ");
+  const refused = $("result-refused");
+  refused.hidden = !refusedColour;
+  refused.textContent = refusedColour ? t("turned_away", { colour: t(refusedColour) }) : "";
+  const print = $("print-ticket");
+  print.hidden = !visit.ticket;
+  print.href = slipUrl("ticket", visit.id);
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!checkDocument()) {
+    say(hint.textContent, "error");
+    number.focus();
+    return;
+  }
+  const data = new FormData(form);
+  const body = {
+    name: (data.get("name") || "").trim(),
+    document_type: documentType(),
+    document_number: number.value.trim().toUpperCase(),
+    phone: (data.get("phone") || "").trim() || null,
+    dose_number: Number(data.get("dose_number")),
+    health_code: data.get("health_code"),
+    priority: data.get("priority") === "on",
+  };
+  if (body.document_type === "passport" && data.get("birth_date")) body.birth_date = data.get("birth_date");
+  const submit = $("submit");
+  submit.disabled = true;
+  const result = await send("/visits", body);
+  submit.disabled = false;
+  if (!result.ok) {
+    say(result.error && result.error.code === "duplicate_visit" ? t("duplicate") : t("failed", { message: describe(result.error) }), "error");
+    return;
+  }
+  const visit = result.data.visit;
+  const refused = visit.state === "turned_away" ? body.health_code : null;
+  showResult(visit, refused);
+  say(refused ? t("turned_away", { colour: t(refused) }) : `${t("ticket_for")} ${visit.ticket}`, refused ? "error" : "ok");
+  form.reset();
+  hint.textContent = "";
+  $("birth-date-row").hidden = true;
+  number.focus();
+});

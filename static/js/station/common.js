@@ -1,0 +1,292 @@
+// What every station page shares: the site and strings the server rendered, the desk this
+// tablet is at (remembered on the device), the live connection, and the outbox that sends
+// actions with idempotency keys and retries them until the server has answered.
+import { connectLive } from "../live.js";
+import { csrfToken } from "../csrf.js";
+
+const root = document.getElementById("station");
+export const site = JSON.parse(document.getElementById("site-info").textContent);
+export const strings = JSON.parse(document.getElementById("strings").textContent);
+export const station = root.dataset.station;
+export const lang = root.dataset.lang === "en" ? "en" : "zh";
+const apiBase = root.dataset.api;
+const UNDO_MS = Math.max(3, Number(root.dataset.undoSeconds || 15) - 3) * 1000;
+const RETRY_MS = 2000;
+
+localStorage.setItem("siteflow.station", station); // the sign-in page remembers where this tablet is
+
+/** A translated string with {placeholders} filled in. */
+export function t(key, vars = {}) {
+  let text = strings[key] || key;
+  for (const [name, value] of Object.entries(vars)) text = text.split(`{${name}}`).join(String(value));
+  return text;
+}
+
+/** The label of a coded item ({code, zh, en}) in this page's language. */
+export function label(item) {
+  return item ? item[lang] || item.en || item.code : "";
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== false && value !== null && value !== undefined) node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child))); // never markup
+  }
+  return node;
+}
+
+export const $ = (id) => document.getElementById(id);
+
+// --- the desk ---------------------------------------------------------------------------------
+const deskSelect = $("desk");
+if (deskSelect) {
+  const remembered = localStorage.getItem(deskSelect.dataset.remember);
+  if (remembered && [...deskSelect.options].some((option) => option.value === remembered)) deskSelect.value = remembered;
+  deskSelect.addEventListener("change", () => {
+    localStorage.setItem(deskSelect.dataset.remember, deskSelect.value);
+    notify();
+  });
+}
+export function desk() {
+  return deskSelect ? deskSelect.value : "1";
+}
+
+// --- messages ---------------------------------------------------------------------------------
+const messageBox = $("message");
+export function say(text, kind = "info") {
+  messageBox.textContent = text;
+  messageBox.dataset.kind = kind;
+}
+
+/** A refusal from the API, in words for the person at the tablet. */
+export function describe(error) {
+  if (!error) return t("server_error");
+  const fields = error.fields || {};
+  const named = Object.entries(fields).filter(([name]) => name !== "remaining_seconds");
+  if (error.code === "validation_failed" && named.length) {
+    return named.map(([field, message]) => t("field", { field, message })).join(" ");
+  }
+  return error.message || t("server_error");
+}
+
+// --- live state -------------------------------------------------------------------------------
+export const state = { visits: new Map(), snapshot: null, online: false, sendFailing: false };
+const listeners = [];
+export function onChange(listener) {
+  listeners.push(listener);
+}
+function notify() {
+  for (const listener of listeners) listener(state);
+}
+
+const connection = $("connection");
+const offlineBanner = $("offline");
+function showStatus() {
+  const pending = outbox.length;
+  const offline = !state.online || state.sendFailing;
+  connection.dataset.state = offline ? "offline" : "online";
+  connection.textContent = offline ? t("resyncing") : t("online");
+  offlineBanner.hidden = !offline;
+  offlineBanner.textContent = t("offline");
+  const pendingPill = $("pending");
+  pendingPill.hidden = pending === 0;
+  pendingPill.textContent = t("pending", { count: pending });
+}
+
+connectLive({
+  site: site.id,
+  view: "station",
+  station,
+  onSnapshot: (snapshot) => {
+    state.snapshot = snapshot;
+    state.visits = new Map(snapshot.visits.map((visit) => [visit.id, visit]));
+    notify();
+  },
+  onDelta: (delta) => {
+    const visit = delta.visit;
+    if (["waiting", "called", "serving", "observing", "emergency"].includes(visit.state)) state.visits.set(visit.id, visit);
+    else state.visits.delete(visit.id);
+    if (state.snapshot) recount();
+    notify();
+  },
+  onStatus: (status) => {
+    state.online = status === "online";
+    showStatus();
+    if (state.online) flush();
+  },
+});
+
+// Counts for the page between snapshots, from the visits it holds.
+function recount() {
+  const stations = state.snapshot.stations;
+  for (const entry of Object.values(stations)) Object.assign(entry, { waiting: 0, called: 0, serving: 0 });
+  let observing = 0;
+  let heading = 0;
+  for (const visit of state.visits.values()) {
+    if (stations[visit.station] && ["waiting", "called", "serving"].includes(visit.state)) stations[visit.station][visit.state] += 1;
+    if (visit.state === "observing") observing += 1;
+    if (visit.station === "injection" && visit.state !== "waiting") heading += 1;
+  }
+  state.snapshot.observation.count = observing;
+  state.snapshot.observation.heading = heading;
+}
+
+export function visitsAt(stationName, states) {
+  return [...state.visits.values()].filter((visit) => visit.station === stationName && (!states || states.includes(visit.state)));
+}
+
+/** The person at this tablet's desk (called or being served), if any. */
+export function atMyDesk() {
+  return [...state.visits.values()].find(
+    (visit) => visit.station === station && visit.desk === desk() && ["called", "serving"].includes(visit.state),
+  );
+}
+
+// --- the outbox -------------------------------------------------------------------------------
+// Every action is kept on the device until the server has answered it. A lost answer (no
+// connection, server restarting) is retried with the same Idempotency-Key, so it is applied once.
+const OUTBOX_KEY = `siteflow.outbox.${site.id}.${station}`;
+const outbox = JSON.parse(localStorage.getItem(OUTBOX_KEY) || "[]");
+const callbacks = new Map();
+let flushing = false;
+let retryTimer = null;
+
+function save() {
+  localStorage.setItem(OUTBOX_KEY, JSON.stringify(outbox));
+  showStatus();
+}
+
+function newKey() {
+  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+/**
+ * Send an action. `path` is below /api/v1/sites/<site>. Resolves with {ok, data} when the
+ * server has answered (perhaps after retries); {ok: false, error} when it refused.
+ */
+export function send(path, body = {}, { undoable = false, done = null } = {}) {
+  const item = { key: newKey(), path, body, at: Date.now() };
+  outbox.push(item);
+  save();
+  const promise = new Promise((resolve) => callbacks.set(item.key, { resolve, undoable, done }));
+  flush();
+  return promise;
+}
+
+async function attempt(item) {
+  let response;
+  try {
+    response = await fetch(`${apiBase}${item.path}`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": item.key, "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(item.body),
+    });
+  } catch (error) {
+    return null; // no answer: keep it and retry
+  }
+  if ([502, 503, 504].includes(response.status)) return null;
+  const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
+  return { status: response.status, data };
+}
+
+async function flush() {
+  if (flushing) return;
+  flushing = true;
+  clearTimeout(retryTimer);
+  try {
+    while (outbox.length) {
+      const item = outbox[0];
+      const answer = await attempt(item);
+      if (answer === null) {
+        state.sendFailing = true;
+        showStatus();
+        retryTimer = setTimeout(flush, RETRY_MS);
+        return;
+      }
+      state.sendFailing = false;
+      outbox.shift();
+      save();
+      const error = answer.status < 400 ? null : (answer.data && answer.data.error) || {};
+      const callback = callbacks.get(item.key);
+      callbacks.delete(item.key);
+      if (!callback) {
+        // Sent again after a reload: the page that asked is gone, the live view shows the result.
+        if (error) say(t("failed", { message: describe(error) }), "error");
+        continue;
+      }
+      if (!error) {
+        if (callback.undoable && answer.data.seq && answer.data.visit) offerUndo(answer.data, callback.done);
+        callback.resolve({ ok: true, status: answer.status, data: answer.data });
+      } else {
+        callback.resolve({ ok: false, status: answer.status, error });
+      }
+    }
+  } finally {
+    flushing = false;
+  }
+}
+window.addEventListener("online", flush);
+showStatus();
+if (outbox.length) flush(); // actions left from before a reload go out first, with their keys
+
+// --- undo -------------------------------------------------------------------------------------
+const toast = $("toast");
+let toastTimer = null;
+let undoTarget = null;
+
+function offerUndo(data, text) {
+  undoTarget = { visit: data.visit.id, seq: data.seq };
+  $("toast-text").textContent = text || t("sent");
+  toast.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    toast.hidden = true;
+    undoTarget = null;
+  }, UNDO_MS);
+}
+
+$("undo").addEventListener("click", async () => {
+  if (!undoTarget) return;
+  const target = undoTarget;
+  undoTarget = null;
+  toast.hidden = true;
+  const result = await send(`/visits/${target.visit}/undo`, { seq: target.seq });
+  if (result.ok) say(t("undone"), "ok");
+  else say(t("failed", { message: describe(result.error) }), "error");
+});
+
+// --- small helpers for the pages ---------------------------------------------------------------
+export function slipUrl(kind, visitId) {
+  return root.dataset[kind === "ticket" ? "slipTicket" : "slipObservation"].replace("VISIT", encodeURIComponent(visitId));
+}
+
+export function localTime(iso) {
+  return new Date(iso).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB", { hour: "2-digit", minute: "2-digit", timeZone: site.timezone });
+}
+
+/** Ticket holder as a tablet may see them: masked name, last 4 ID digits, age, dose. */
+export function personText(visit) {
+  const person = visit.person || {};
+  const last4 = person.document_last4 || (person.document_number || "").slice(-4);
+  const bits = [person.name, last4 && `…${last4}`, person.age != null && t("age_n", { n: person.age }),
+    t("dose_n", { n: visit.dose_number }), visit.priority && t("priority")];
+  return bits.filter(Boolean).join(" · ");
+}
+
+/** Keep a scanner's "typing + Enter" from submitting the wrong form. */
+export function onEnter(input, handler) {
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      handler(input.value.trim());
+    }
+  });
+}

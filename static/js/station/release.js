@@ -1,0 +1,57 @@
+// Release from observation (observation station and exit): by a tap or a scanned slip.
+// Early release is refused with the time that remains.
+import { $, describe, onEnter, say, send, site, state, t } from "./common.js";
+
+export function observing() {
+  return [...state.visits.values()]
+    .filter((visit) => visit.state === "observing")
+    .sort((a, b) => a.observation.leave_at.localeCompare(b.observation.leave_at));
+}
+
+/** Seconds until the person may leave (0 when they may), from the page's own clock. */
+export function remaining(visit) {
+  return Math.max(0, Math.ceil((Date.parse(visit.observation.leave_at) - Date.now()) / 1000));
+}
+
+export async function release(visit) {
+  const result = await send(`/visits/${visit.id}/release`, {}, { undoable: true, done: t("released", { ticket: visit.ticket }) });
+  if (result.ok) {
+    say(t("released", { ticket: visit.ticket }), "ok");
+    return true;
+  }
+  const error = result.error || {};
+  if (error.code === "early_release") {
+    const seconds = Number((error.fields || {}).remaining_seconds || remaining(visit));
+    say(t("early", { minutes: Math.floor(seconds / 60), seconds: seconds % 60 }), "error");
+  } else {
+    say(t("failed", { message: describe(error) }), "error");
+  }
+  return false;
+}
+
+/** The slip's QR code reads `siteflow:<site>:<visit id>`; a ticket number typed works as well. */
+export function findScanned(text) {
+  const value = text.trim();
+  const prefix = `siteflow:${site.id}:`;
+  const people = observing();
+  if (value.startsWith(prefix)) return people.find((visit) => visit.id === value.slice(prefix.length)) || null;
+  return people.find((visit) => visit.ticket === value.toUpperCase()) || null;
+}
+
+export function setUpScan() {
+  const input = $("scan");
+  onEnter(input, (text) => {
+    input.value = "";
+    if (!text) return;
+    const visit = findScanned(text);
+    if (!visit) {
+      say(t("not_found_ticket", { ticket: text.startsWith("siteflow:") ? "?" : text }), "error");
+      return;
+    }
+    release(visit);
+  });
+}
+
+export function clock(seconds) {
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
