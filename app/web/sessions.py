@@ -35,7 +35,10 @@ def _load(user_id: str) -> SessionUser | None:
 
 
 def sign_in(account: Account, *, station: str | None = None) -> None:
+    lang = session.get("lang")
     session.clear()  # a new session id for a new person (no fixation)
+    if lang:
+        session["lang"] = lang  # the device's language is the device's, not the person's
     login_user(SessionUser(account))
     session["station"] = station if station in account.stations else None
     session["seen"] = services().clock.now().timestamp()
@@ -43,8 +46,10 @@ def sign_in(account: Account, *, station: str | None = None) -> None:
 
 def sign_out() -> None:
     logout_user()
-    tablet = session.get("tablet")
+    tablet, lang = session.get("tablet"), session.get("lang")
     session.clear()
+    if lang:
+        session["lang"] = lang
     if tablet:
         session["tablet"] = tablet  # the device stays a tablet of its site for the next person
 

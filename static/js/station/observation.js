@@ -40,9 +40,12 @@ form.addEventListener("submit", async (event) => {
     return;
   }
   const [hours, minutes] = ($("aefi-onset").value || "00:00").split(":").map(Number);
-  const onset = new Date();
+  let onset = new Date();
   onset.setHours(hours, minutes, 0, 0);
   if (onset > new Date()) onset.setDate(onset.getDate() - 1); // a time after now was yesterday
+  // The form shows minutes: within the minute of the injection, the onset is the injection itself.
+  const injected = new Date(visit.observation.started_at);
+  if (onset < injected && injected - onset < 60000) onset = new Date(injected.getTime() + 1); // +1 ms: microseconds
   const body = {
     symptoms,
     onset_at: onset.toISOString(),
