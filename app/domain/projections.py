@@ -11,9 +11,14 @@ from typing import Iterable
 from .site import Site
 from .visit import Visit
 from .vocabulary import STATIONS
+from .waits import ServiceEvent, expected_waits
 
 
-def snapshot(site: Site, active: Iterable[Visit], *, seq: int, now: datetime) -> dict:
+def snapshot(
+    site: Site, active: Iterable[Visit], *, seq: int, now: datetime, recent: list[ServiceEvent] | None = None
+) -> dict:
+    """Counts per station and desk, current calls, observation load; with `recent` service
+    events, the expected wait at each queue station too."""
     stations = {
         name: {
             "waiting": 0,
@@ -47,6 +52,12 @@ def snapshot(site: Site, active: Iterable[Visit], *, seq: int, now: datetime) ->
         elif visit.state == "emergency":
             emergency += 1
     calling.sort(key=lambda call: call["at"], reverse=True)
+    if recent is not None:
+        waiting = {name: entry["waiting"] for name, entry in stations.items()}
+        desks = {name: len(site.stations[name].desks) for name in stations}
+        for name, estimate in expected_waits(waiting, desks, recent).items():
+            stations[name]["expected_wait_minutes"] = estimate["minutes"]
+            stations[name]["desks_open"] = estimate["desks_open"]
     return {
         "site": site.id,
         "seq": seq,

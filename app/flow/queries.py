@@ -13,6 +13,7 @@ from app.domain.vocabulary import (
     SCREENING_QUESTIONS, STATION_LABELS, STATIONS,
 )
 from app.domain.visit import STATES
+from app.domain.waits import WINDOW
 
 from . import audit
 from .services import Services
@@ -21,7 +22,9 @@ from .services import Services
 def site_snapshot(services: Services, principal: Principal, *, site_id: str) -> dict[str, Any]:
     authorize(principal, "snapshot.read", site=site_id)
     site_row, active = services.store.active_visits_at_seq(site_id)
-    return snapshot(site_row.site, active, seq=site_row.seq, now=services.clock.now())
+    now = services.clock.now()
+    recent = services.store.service_events(site_id, since=now - WINDOW)
+    return snapshot(site_row.site, active, seq=site_row.seq, now=now, recent=recent)
 
 
 def site_info(services: Services, principal: Principal, *, site_id: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from app.domain.privacy import visit_view
 from app.domain.projections import snapshot
 from app.domain.site import Site
 from app.domain.visit import Event, Visit
-from app.domain.waits import ServiceEvent, expected_waits
+from app.domain.waits import ServiceEvent
 
 # Which event types are announced as calls on the waiting-area screens.
 CALL_EVENTS = ("called", "recalled")
@@ -25,13 +25,7 @@ def display_snapshot(
     """The waiting-area view: counts, current calls, expected waits (from `recent` service
     events, when given), the observation board with countdowns."""
     active = list(active)
-    view = snapshot(site, active, seq=seq, now=now)
-    if recent is not None:
-        waiting = {name: entry["waiting"] for name, entry in view["stations"].items()}
-        desks = {name: len(site.stations[name].desks) for name in view["stations"]}
-        for name, estimate in expected_waits(waiting, desks, recent).items():
-            view["stations"][name]["expected_wait_minutes"] = estimate["minutes"]
-            view["stations"][name]["desks_open"] = estimate["desks_open"]
+    view = snapshot(site, active, seq=seq, now=now, recent=recent)
     board = sorted(
         (visit.leave_at, visit.ticket) for visit in active if visit.state == "observing" and visit.leave_at
     )

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from flask import current_app
 from pydantic import BaseModel
 
-from app.domain.visit import STATES
+from app.domain.visit import EVENT_TYPES, STATES
 
 _NULLABLE_STR = {"type": ["string", "null"]}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -89,7 +89,10 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "required": ["seq", "type", "at", "actor"],
         "properties": {
-            "seq": {"type": "integer"}, "type": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+            "seq": {"type": "integer"},
+            "type": {"type": "string", "enum": list(EVENT_TYPES),
+                     "description": "`reverted`: a desk's undo; its data names `reverts_seq` and what it put back."},
+            "at": {"type": "string", "format": "date-time"},
             "actor": {"type": "string"}, "station": _NULLABLE_STR, "desk": _NULLABLE_STR,
             "data": {"type": "object", "description": "Supervisors only."},
         },
@@ -117,6 +120,12 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                     "properties": {
                         "waiting": {"type": "integer"}, "called": {"type": "integer"}, "serving": {"type": "integer"},
                         "desks": {"type": "object"},
+                        "expected_wait_minutes": {
+                            "type": ["integer", "null"],
+                            "description": "Queue stations: about how long someone joining now waits (null: "
+                                           "too few services in the last 30 minutes to say)",
+                        },
+                        "desks_open": {"type": "integer"},
                     },
                 },
             },

@@ -10,7 +10,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask_babel import gettext as _
 
 from app.domain.errors import NotFound
-from app.domain.permissions import authorize
+from app.domain.permissions import allowed, authorize
 from app.domain.rules import UNDO_SECONDS
 from app.domain.vocabulary import AEFI_SYMPTOMS, QUEUE_STATIONS, STATIONS
 from app.flow import queries
@@ -51,6 +51,7 @@ def station_page(site: str, station: str):
         desk_word=desk_word,
         strings=ui_strings.station(),
         undo_seconds=UNDO_SECONDS,
+        may_release_early=allowed(caller, "visit.release_early", site=site),
         aefi_symptoms=[(code, labels) for code, labels in AEFI_SYMPTOMS.items()],
     )
 

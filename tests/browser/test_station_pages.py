@@ -188,6 +188,10 @@ def test_one_person_through_the_five_stations_with_the_display_following(nurse_r
     page.click("#call-next")
     expect(screen.page.locator("#calls")).to_contain_text(ticket, timeout=1000)
     expect(page.locator("#current-ticket")).to_have_text(ticket)
+    # Announced with a chime and the call spoken, letter by letter (the chime alone without a voice).
+    expect(screen.page.locator("#display")).to_have_attribute("data-announced", "1")
+    expect(screen.page.locator("#display")).to_have_attribute(
+        "data-last-announcement", re.compile(" ".join(ticket)), timeout=5000)
     for answer in page.locator(".yesno[data-question] input[value=no]").all():
         answer.check()
     page.click("#eligible")
@@ -314,6 +318,39 @@ def test_the_adverse_event_form_moves_the_person_to_emergency_with_the_reporting
     expect(page.locator("#emergency")).not_to_contain_text(person["ticket"])
     assert _visit_state(api, person["id"]) == "transferred"
     tablet.assert_clean()
+
+
+def test_a_refused_health_code_is_recorded_and_shown_with_the_reason(nurse_ready, browser):
+    process, api = nurse_ready
+    tablet = Tablet(browser, process.url)
+    page = tablet.open("checkin")
+    page.locator("#document_number").press_sequentially(gen_resident_id())
+    page.fill("#name", "钱七")
+    page.locator("label.code-yellow").click()
+    page.click("#submit")
+    expect(page.locator("#result-refused")).to_contain_text("Turned away: health code yellow")
+    expect(page.locator("#print-ticket")).to_be_hidden()  # no ticket, no slip
+    rows = api.get("/sites/demo/visits", state="turned_away").json["visits"]
+    assert [row["health_code"] for row in rows if row["person"]["name"] == "钱七"] == ["yellow"]
+    tablet.assert_clean()
+
+
+def test_a_supervisor_releases_early_only_with_a_reason(nurse_ready, browser):
+    process, api = nurse_ready
+    _clear_observation(api)
+    person = _to_observation(api, name="孙八")
+    boss = Tablet(browser, process.url, user="admin")
+    page = boss.open("exit")
+    page.locator("#board button", has_text=person["ticket"]).click()
+    dialog = page.locator("#early-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Too early")
+    page.fill("#early-reason", "Escorted out by family doctor")
+    page.click("#early-confirm")
+    expect(page.locator("#board")).not_to_contain_text(person["ticket"])
+    visit = api.get(f"/sites/demo/visits/{person['id']}").json["visit"]
+    assert visit["state"] == "released" and visit["release_override"] == "Escorted out by family doctor"
+    boss.assert_clean()
 
 
 def _visit_state(api: Api, visit_id: str) -> str:

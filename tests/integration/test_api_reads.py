@@ -213,3 +213,18 @@ def test_the_visit_detail_has_the_visit_and_its_history_in_seq_order(japi, clock
     assert events[2]["at"] == clock.now().isoformat()
     assert {event["actor"] for event in events} == {"admin:admin-all"}
     assert detail["visit"]["version"] == len(events)
+
+
+def test_the_snapshot_estimates_the_wait_from_recent_services_and_open_desks(japi, clock):
+    people = [check_in(japi) for _ in range(8)]
+    consent = japi.get("/sites/demo/snapshot").get_json()["stations"]["consent"]
+    assert consent["expected_wait_minutes"] is None  # nothing served yet: no guess
+    for person in people[:4]:  # desk A alone serves four people, 4 minutes each
+        call_next(japi, "consent", "A")
+        clock.advance(minutes=4)
+        act(japi, person["id"], "consent", gen_consent("A"))
+    consent = japi.get("/sites/demo/snapshot").get_json()["stations"]["consent"]
+    assert consent["waiting"] == 4 and consent["desks_open"] == 1
+    assert consent["expected_wait_minutes"] == 16  # 4 waiting x 4 minutes / 1 desk
+    clock.advance(minutes=31)  # the services leave the 30-minute window
+    assert japi.get("/sites/demo/snapshot").get_json()["stations"]["consent"]["expected_wait_minutes"] is None

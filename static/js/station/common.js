@@ -223,7 +223,9 @@ async function flush() {
         continue;
       }
       if (!error) {
+        // Only the last action can be undone: a newer one ends the offer for the older.
         if (callback.undoable && answer.data.seq && answer.data.visit) offerUndo(answer.data, callback.done);
+        else if (!item.path.endsWith("/undo")) withdrawUndo();
         callback.resolve({ ok: true, status: answer.status, data: answer.data });
       } else {
         callback.resolve({ ok: false, status: answer.status, error });
@@ -251,6 +253,12 @@ function offerUndo(data, text) {
     toast.hidden = true;
     undoTarget = null;
   }, UNDO_MS);
+}
+
+function withdrawUndo() {
+  clearTimeout(toastTimer);
+  toast.hidden = true;
+  undoTarget = null;
 }
 
 $("undo").addEventListener("click", async () => {

@@ -13,8 +13,23 @@ export function remaining(visit) {
   return Math.max(0, Math.ceil((Date.parse(visit.observation.leave_at) - Date.now()) / 1000));
 }
 
-export async function release(visit) {
-  const result = await send(`/visits/${visit.id}/release`, {}, { undoable: true, done: t("released", { ticket: visit.ticket }) });
+// Supervisors get a dialog to release early with a reason; everyone else the refusal.
+const earlyDialog = $("early-dialog");
+let earlyVisit = null;
+if (earlyDialog) {
+  $("early-cancel").addEventListener("click", () => earlyDialog.close());
+  $("early").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const reason = $("early-reason").value.trim();
+    if (!reason || !earlyVisit) return;
+    earlyDialog.close();
+    await release(earlyVisit, reason);
+  });
+}
+
+export async function release(visit, overrideReason = null) {
+  const body = overrideReason ? { override_reason: overrideReason } : {};
+  const result = await send(`/visits/${visit.id}/release`, body, { undoable: true, done: t("released", { ticket: visit.ticket }) });
   if (result.ok) {
     say(t("released", { ticket: visit.ticket }), "ok");
     return true;
@@ -22,7 +37,15 @@ export async function release(visit) {
   const error = result.error || {};
   if (error.code === "early_release") {
     const seconds = Number((error.fields || {}).remaining_seconds || remaining(visit));
-    say(t("early", { minutes: Math.floor(seconds / 60), seconds: seconds % 60 }), "error");
+    const text = t("early", { minutes: Math.floor(seconds / 60), seconds: seconds % 60 });
+    say(text, "error");
+    if (earlyDialog) {
+      earlyVisit = visit;
+      $("early-ticket").textContent = visit.ticket;
+      $("early-remaining").textContent = text;
+      $("early-reason").value = "";
+      earlyDialog.showModal();
+    }
   } else {
     say(t("failed", { message: describe(error) }), "error");
   }
