@@ -1,0 +1,73 @@
+"""Who opens which station page, and in which language (the pages themselves are tested in
+Chromium: tests/browser/test_station_pages.py)."""
+from __future__ import annotations
+
+import re
+
+from app.flow import accounts
+
+HTML = {"Accept": "text/html"}
+
+
+def _sign_in(client, username: str, password: str, *, lang: str | None = None) -> None:
+    page = client.get("/login" + (f"?lang={lang}" if lang else ""), headers=HTML).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = client.post("/login", data={"username": username, "password": password, "csrf_token": csrf})
+    assert answer.status_code == 302
+
+
+def _staff(services, username: str, role: str, stations=(), sites=("demo",)) -> None:
+    account, _ = accounts.create_user(services, actor="test", username=username, display_name=username, role=role,
+                                   sites=sites, stations=stations, password="password-123")
+    services.store.staff.update_user(account.id, at=services.clock.now(), must_change_password=False)
+
+
+def test_station_staff_open_their_own_stations_and_no_other(client, services):
+    _staff(services, "nurse", "station", stations=("consent", "injection"))
+    _sign_in(client, "nurse", "password-123")
+    # A station account with two stations: opening the other page moves this tablet there.
+    first = client.get("/sites/demo/stations/consent", headers=HTML)
+    assert first.status_code in (200, 302)
+    if first.status_code == 302:
+        assert client.get(first.headers["Location"], headers=HTML).status_code == 200
+    moved = client.get("/sites/demo/stations/injection", headers=HTML)
+    assert moved.status_code == 302 and moved.headers["Location"].rstrip("?").endswith("/sites/demo/stations/injection")
+    page = client.get("/sites/demo/stations/injection", headers=HTML)
+    assert page.status_code == 200 and 'data-station="injection"' in page.get_data(as_text=True)
+    assert client.get("/api/v1/me").get_json()["station"] == "injection"
+    for other in ("checkin", "observation", "exit"):
+        assert client.get(f"/sites/demo/stations/{other}", headers=HTML).status_code == 403
+    assert client.get("/sites/demo/stations/pharmacy", headers=HTML).status_code == 404
+
+
+def test_a_supervisor_opens_every_station_page_and_the_display(client, services):
+    _staff(services, "boss", "site_supervisor")
+    _sign_in(client, "boss", "password-123")
+    for station in ("checkin", "consent", "injection", "observation", "exit"):
+        page = client.get(f"/sites/demo/stations/{station}", headers=HTML)
+        assert page.status_code == 200, station
+    assert 'id="early-dialog"' in client.get("/sites/demo/stations/exit", headers=HTML).get_data(as_text=True)
+    display = client.get("/sites/demo/display?language=en&stations=injection", headers=HTML).get_data(as_text=True)
+    assert '"stations": ["injection"]' in display and '"language": "en"' in display
+    home = client.get("/", headers=HTML).get_data(as_text=True)
+    assert "/sites/demo/stations/observation" in home and "/sites/demo/display" in home
+
+
+def test_a_page_follows_the_site_language_until_the_device_chooses(client, services, clock):
+    _staff(services, "boss", "site_supervisor")
+    _sign_in(client, "boss", "password-123")
+    english = {**HTML, "Accept-Language": "en"}
+    assert "叫下一位" in client.get("/sites/demo/stations/consent", headers=english).get_data(as_text=True)
+    site = services.store.site("demo").site
+    services.store.upsert_site(site.model_copy(update={"language": "en"}), at=clock.now())
+    assert "Call next" in client.get("/sites/demo/stations/consent", headers=english).get_data(as_text=True)
+    chosen = client.get("/sites/demo/stations/consent?lang=zh_Hans", headers=english).get_data(as_text=True)
+    assert "叫下一位" in chosen  # the device's choice wins, and is kept
+    assert "叫下一位" in client.get("/sites/demo/stations/consent", headers=english).get_data(as_text=True)
+
+
+def test_the_language_chosen_before_sign_in_is_kept(app, services):
+    _staff(services, "boss", "site_supervisor")
+    client = app.test_client()
+    _sign_in(client, "boss", "password-123", lang="en")
+    assert "Call next" in client.get("/sites/demo/stations/consent", headers=HTML).get_data(as_text=True)
