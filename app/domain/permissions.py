@@ -80,6 +80,8 @@ RULES: dict[str, Rule] = {
     "visit.aefi": Rule(STAFF, stations=("injection", "observation", "exit")),
     "visit.aefi_outcome": Rule(STAFF, stations=("observation", "exit")),
     "visit.correct": Rule(OVERSEERS),
+    # A desk takes back its own last action within a few seconds (rules.UNDO_SECONDS).
+    "visit.undo": Rule(STAFF, stations=("checkin", "consent", "injection", "observation", "exit")),
     # Live views (Socket.IO rooms).
     "live.display": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),
     "live.station": Rule(STAFF, stations=("checkin", "consent", "injection", "observation", "exit")),

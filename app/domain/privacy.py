@@ -103,8 +103,14 @@ def event_view(event: Event, level: str) -> dict[str, Any]:
         "desk": event.desk,
     }
     if level == "full":
-        data = dict(event.data)
-        if "consent" in data and data["consent"].get("signature"):
-            data["consent"] = dict(data["consent"], signature="(stored)")
-        view["data"] = data
+        view["data"] = _without_signature(event.data)
+        if isinstance(event.data.get("restore"), dict):  # a `reverted` event puts a consent back
+            view["data"]["restore"] = _without_signature(event.data["restore"])
     return view
+
+
+def _without_signature(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    if isinstance(data.get("consent"), dict) and data["consent"].get("signature"):
+        data["consent"] = dict(data["consent"], signature="(stored)")
+    return data

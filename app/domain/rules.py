@@ -11,7 +11,7 @@ from typing import Any, Callable
 from .errors import Conflict, Forbidden, ValidationFailed
 from .identity import Document, age_on, parse_document
 from .site import Site
-from .visit import Draft, Visit, observation_end
+from .visit import Draft, Event, Visit, observation_end, restore_data
 from .vocabulary import (
     AEFI_REPORT_HOURS, AEFI_SERIOUS_CRITERIA, AEFI_SEVERITIES, CHECKLIST, DEFERRAL_REASONS, HEALTH_CODES,
     INJECTION_SITES, QUEUE_STATIONS, SCREENING_QUESTIONS,
@@ -456,4 +456,81 @@ def decide_correction(visit: Visit, *, reason: str, state: str, station: str | N
             "to": {"state": state, "station": station if state == "waiting" else None},
         },
         station=station,
+    )
+
+
+# --- a desk's undo of its own last action -------------------------------------------------------
+
+# What a desk may take back within UNDO_SECONDS: its own queue moves and outcomes. An injection,
+# an adverse event, a check-in or a correction is never undone: a supervisor corrects it.
+UNDOABLE = ("called", "recalled", "started", "requeued", "no_show", "consented", "deferred", "refused", "released",
+            "cancelled")
+UNDO_SECONDS = 15
+
+
+def _undo_refused(visit: Visit, seq: int, why: str) -> Conflict:
+    return Conflict(
+        f"Cannot undo event #{seq} of ticket {visit.ticket or visit.id}: {why}", code="undo_not_possible",
+        fields={"seq": why},
+    )
+
+
+def decide_undo(
+    visit: Visit,
+    *,
+    last_event: Event,
+    previous: Visit,
+    actor: str,
+    now: datetime,
+    desk_visit: Visit | None = None,
+    same_document_today: list[Visit] = (),
+) -> Draft:
+    """Undo the visit's last event: a `reverted` event that puts back the visit as it was before.
+
+    `previous` is the visit replayed from its events before `last_event`. `desk_visit` is whoever
+    is called to or served at the desk the undo would put the person back at (None: nobody),
+    `same_document_today` the other visits of the same document on the visit's day.
+    """
+    seq = last_event.seq
+    if last_event.visit_id != visit.id:
+        raise ValidationFailed(
+            f"Event #{seq} is not an event of this visit.", code="unknown_event",
+            fields={"seq": "must be the sequence number of this visit's last event"},
+        )
+    if last_event.type not in UNDOABLE:
+        raise _undo_refused(
+            visit, seq,
+            f"a {last_event.type} event cannot be undone; ask a supervisor for a correction.",
+        )
+    if visit.last_seq != seq:
+        raise _undo_refused(visit, seq, f"it is no longer the visit's last event (that is #{visit.last_seq}).")
+    if last_event.actor != actor:
+        raise Forbidden(
+            f"Event #{seq} of ticket {visit.ticket or visit.id} was recorded by {last_event.actor}: "
+            "only whoever recorded an action may undo it.",
+            code="undo_not_yours",
+        )
+    elapsed = now - last_event.at
+    if elapsed > timedelta(seconds=UNDO_SECONDS):
+        raise _undo_refused(
+            visit, seq,
+            f"it was recorded {int(elapsed.total_seconds())} s ago; an undo is possible for {UNDO_SECONDS} s, "
+            "after that ask a supervisor for a correction.",
+        )
+    if previous.state in ("called", "serving") and desk_visit is not None and desk_visit.id != visit.id:
+        raise _undo_refused(
+            visit, seq,
+            f"desk {previous.desk} at {previous.station} has meanwhile called ticket {desk_visit.ticket}.",
+        )
+    if previous.active and not visit.active:
+        for other in same_document_today:
+            if other.id != visit.id and other.active:
+                raise _undo_refused(
+                    visit, seq, f"the person has meanwhile an open visit (ticket {other.ticket}, {other.state}).",
+                )
+    return Draft(
+        "reverted",
+        {"reverts_seq": seq, "reverts_type": last_event.type, "restore": restore_data(previous)},
+        station=last_event.station,
+        desk=last_event.desk,
     )

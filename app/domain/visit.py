@@ -18,8 +18,16 @@ STATES = ACTIVE_STATES + TERMINAL_STATES
 EVENT_TYPES = (
     "checked_in", "turned_away", "called", "recalled", "started", "requeued", "no_show",
     "consented", "deferred", "refused", "injected", "released", "aefi_reported",
-    "aefi_resolved", "cancelled", "corrected",
+    "aefi_resolved", "cancelled", "corrected", "reverted",
 )
+
+# The visit fields a `reverted` event puts back (as they were before the event it undoes),
+# and which of them are datetimes (ISO text in the event, or null).
+RESTORED_FIELDS = (
+    "state", "station", "desk", "called_at", "recalls", "requeues", "queue_pos", "consent",
+    "extended_observation", "released_at", "release_override", "closed_reason", "closed_at",
+)
+RESTORED_DATETIMES = ("called_at", "released_at", "closed_at")
 
 
 @dataclass(frozen=True)
@@ -224,7 +232,44 @@ def apply(visit: Visit | None, event: Event) -> Visit:
                 queue_pos=event.seq, closed_reason=None, closed_at=None,
             )
         return _close(visit, event, target["state"], data["reason"])
+    if kind == "reverted":
+        # A desk's undo: the fields its last action changed go back to what they were.
+        if visit is None:
+            raise ReplayError(f"reverted #{event.seq} for a visit that does not exist")
+        return _bump(visit, event, **restored_fields(data["restore"]))
     raise ReplayError(f"unknown event type {kind!r}")
+
+
+def restore_data(visit: Visit) -> dict[str, Any]:
+    """The restorable fields of a visit as JSON-ready data (the `restore` of a `reverted` event)."""
+    data: dict[str, Any] = {}
+    for name in RESTORED_FIELDS:
+        value = getattr(visit, name)
+        if name in RESTORED_DATETIMES:
+            value = value.isoformat() if value is not None else None
+        elif name == "consent":
+            value = dict(value) if value is not None else None
+        data[name] = value
+    return data
+
+
+def restored_fields(restore: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of `restore_data`: visit field values from a `reverted` event's `restore`."""
+    values: dict[str, Any] = {}
+    for name in RESTORED_FIELDS:
+        value = restore[name]
+        if name in RESTORED_DATETIMES:
+            value = datetime.fromisoformat(value) if value is not None else None
+        elif name == "consent":
+            value = dict(value) if value is not None else None
+        elif name in ("recalls", "requeues", "queue_pos"):
+            value = int(value)
+        elif name == "extended_observation":
+            value = bool(value)
+        values[name] = value
+    if values["state"] not in STATES:
+        raise ReplayError(f"reverted to unknown state {values['state']!r}")
+    return values
 
 
 def replay(events: list[Event]) -> Visit | None:

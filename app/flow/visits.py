@@ -13,9 +13,9 @@ from datetime import date, datetime
 from typing import Any, Callable
 
 from app.domain import rules
-from app.domain.errors import ValidationFailed
+from app.domain.errors import Forbidden, ValidationFailed
 from app.domain.identity import document_key
-from app.domain.permissions import Principal, allowed, authorize
+from app.domain.permissions import REACH, Principal, allowed, authorize
 from app.domain.visit import Draft, Event, Visit, replay
 
 from app.store.event_store import SiteTransaction
@@ -328,4 +328,57 @@ def correct(
         services, principal, site_id=site_id, visit_id=visit_id, action="visit.correct",
         request={"reason": reason, "state": state, "station": station, "corrects_seq": corrects_seq},
         idempotency_key=idempotency_key, rule=rule,
+    )
+
+
+# --- a desk's undo of its own last action -------------------------------------------------------
+
+def undo(
+    services: Services, principal: Principal, *, site_id: str, visit_id: str, seq: int,
+    idempotency_key: str | None = None,
+) -> Outcome:
+    """Take back the visit's last event (#seq) a few seconds after recording it, as a new event.
+
+    A station acts here on the event, not on where the person is now: the consent desk undoes
+    a consent although the person already waits at injection. The event must have happened at
+    the tablet's station (or a station it reaches: check-in cancels someone waiting at consent).
+    """
+    authorize(principal, "visit.undo", site=site_id)
+
+    def decide(tx: SiteTransaction, now: datetime) -> Decision:
+        visit = tx.visit(visit_id)
+        undone = tx.event(seq)
+        if undone is None or undone.visit_id != visit.id:
+            raise ValidationFailed(
+                f"Event #{seq} is not an event of this visit.", code="unknown_event",
+                fields={"seq": "must be the sequence number of this visit's last event"},
+            )
+        if principal.role == "station":
+            station = principal.station or ""
+            if undone.station != station and undone.station not in REACH.get(station, ()):
+                raise Forbidden(
+                    f"Event #{seq} was recorded at {undone.station or 'no station'}: "
+                    f"the {station} station may not undo it."
+                )
+        history = tx.visit_events(visit.id)
+        previous = replay(history[:-1]) if history and history[-1].seq == seq else None
+        if previous is None:
+            # Not the last event (or the first one, a check-in): the rule names why.
+            previous = visit
+        desk_visit = None
+        if previous.state in ("called", "serving") and previous.station and previous.desk:
+            desk_visit = tx.visit_at_desk(previous.station, previous.desk)
+        same = []
+        if previous.active and not visit.active:
+            key = document_key(visit.person.document_type, visit.person.document_number)
+            same = tx.visits_with_document(key, visit.day)
+        draft = rules.decide_undo(
+            visit, last_event=undone, previous=previous, actor=principal.actor, now=now,
+            desk_visit=desk_visit, same_document_today=same,
+        )
+        return visit.id, visit, draft
+
+    return _execute(
+        services, principal, site_id, action="visit.undo", request={"site": site_id, "visit": visit_id, "seq": seq},
+        idempotency_key=idempotency_key, decide=decide,
     )

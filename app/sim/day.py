@@ -50,6 +50,7 @@ class FlowActions:
             "recall": flow.recall,
             "start": flow.start,
             "cancel": flow.cancel,
+            "undo": flow.undo,
         }
 
     def _view(self, outcome) -> dict[str, Any] | None:

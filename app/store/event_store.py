@@ -101,6 +101,13 @@ class SiteTransaction:
         row = self.conn.execute(select(events).where(events.c.site_id == self.site.id, events.c.seq == seq)).first()
         return self._event(row) if row else None
 
+    def visit_events(self, visit_id: str) -> list[Event]:
+        """A visit's events in order, read under the lock (they agree with `visit`)."""
+        rows = self.conn.execute(
+            select(events).where(events.c.site_id == self.site.id, events.c.visit_id == visit_id).order_by(events.c.seq)
+        )
+        return [self._event(row) for row in rows]
+
     def visits_with_document(self, key: str, day: date) -> list[Visit]:
         rows = self.conn.execute(
             select(visits.c.data).where(visits.c.document_key == self.sealer.lookup(key), visits.c.day == day)

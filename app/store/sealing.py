@@ -29,6 +29,8 @@ from .tables import data_keys
 SEALED = "sealed"
 # What is sealed: a whole person, and these fields of a consent record.
 CONSENT_FIELDS = ("answers", "signature")
+# The nested record of a `reverted` event (the visit fields it puts back, a consent among them).
+RESTORE = "restore"
 # Opened values kept in memory (about a busy city's open visits; cleared when full).
 OPENED_CACHE = 50_000
 
@@ -221,6 +223,8 @@ def seal_record(sealer: Sealer, key: tuple[int, Fernet], data: dict[str, Any]) -
         private = {name: consent[name] for name in CONSENT_FIELDS if name in consent}
         sealed["consent"] = {name: value for name, value in consent.items() if name not in CONSENT_FIELDS}
         sealed["consent"][SEALED] = sealer.seal(key, private)[SEALED]
+    if isinstance(sealed.get(RESTORE), dict):  # a `reverted` event puts back a visit's consent
+        sealed[RESTORE] = seal_record(sealer, key, sealed[RESTORE])
     return sealed
 
 
@@ -236,9 +240,15 @@ def unseal_record(sealer: Sealer, source, data: dict[str, Any]) -> dict[str, Any
         consent = dict(consent)
         private = sealer.unseal(source, {SEALED: consent.pop(SEALED)})
         plain["consent"] = {**consent, **private}
+    if isinstance(plain.get(RESTORE), dict):
+        plain[RESTORE] = unseal_record(sealer, source, plain[RESTORE])
     return plain
 
 
 def _has_sealed(data: dict[str, Any]) -> bool:
     consent = data.get("consent")
-    return is_sealed(data.get("person")) or (isinstance(consent, dict) and SEALED in consent)
+    restore = data.get(RESTORE)
+    return (
+        is_sealed(data.get("person")) or (isinstance(consent, dict) and SEALED in consent)
+        or (isinstance(restore, dict) and _has_sealed(restore))
+    )

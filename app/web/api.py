@@ -201,6 +201,7 @@ ACTIONS: list[tuple[str, Callable[..., Outcome], type[BaseModel], str, dict[str,
     ("aefi-outcome", flow.record_aefi_outcome, schemas.AefiOutcomeBody, "Record the outcome of an adverse event",
      None),
     ("correct", flow.correct, schemas.CorrectionBody, "A supervisor's correction, with its reason", None),
+    ("undo", flow.undo, schemas.UndoBody, "Undo this desk's last action within a few seconds", None),
 ]
 
 for _name, _command, _model, _summary, _rename in ACTIONS:

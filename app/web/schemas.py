@@ -100,3 +100,7 @@ class CorrectionBody(Body):
     station: Literal["consent", "injection"] | None = None
     corrects_seq: int = Field(ge=1, le=MAX_SEQ)
 
+
+
+class UndoBody(Body):
+    seq: int = Field(ge=1, le=MAX_SEQ, description="The sequence number of the visit's last event, to undo.")

@@ -9,7 +9,7 @@ from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
 from tests.support.factories import EXPIRED_LOT, gen_answers, gen_consent, gen_injection
 
 ACTIONS = ("start", "recall", "no-show", "cancel", "consent", "injection", "release", "aefi", "aefi-outcome",
-           "correct")
+           "correct", "undo")
 
 
 def _history(japi, visit_id: str, token: str | None = None) -> list[dict]:
@@ -35,7 +35,7 @@ def test_every_action_on_an_unknown_visit_is_404(japi, clock):
     bodies = {
         "start": {"desk": "A"}, "cancel": {"reason": "x"}, "consent": gen_consent("A"),
         "injection": gen_injection("1"), "aefi": _aefi(clock), "aefi-outcome": {"outcome": "recovered"},
-        "correct": {"reason": "x", "state": "left", "corrects_seq": 1},
+        "correct": {"reason": "x", "state": "left", "corrects_seq": 1}, "undo": {"seq": 1},
     }
     for action in ACTIONS:
         response = japi.post(f"/sites/demo/visits/{'f' * 32}/{action}", bodies.get(action, {}))

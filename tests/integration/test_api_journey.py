@@ -32,7 +32,7 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
     assert [visit["ticket"] for visit in queue] == ["A001", "A002", "A003", "A004"]
 
     # consent: alice eligible (after a recall and start), bob no-show twice, carol deferred then corrected,
-    # dan cancels
+    # dan cancels (after an undone cancel)
     assert call_next(japi, "consent", "A")["id"] == alice["id"]
     act(japi, alice["id"], "recall")
     act(japi, alice["id"], "start", {"desk": "A"})
@@ -44,6 +44,10 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
                                                               answers=gen_answers(fever=True), signature=None))
     assert deferred.get_json()["visit"]["state"] == "deferred"
     assert call_next(japi, "consent", "A")["id"] == dan["id"]
+    cancelled = act(japi, dan["id"], "cancel", {"reason": "wrong ticket"}).get_json()
+    # the desk tapped it for the wrong person: undone at once, then dan does leave
+    undone = act(japi, dan["id"], "undo", {"seq": cancelled["seq"]}).get_json()["visit"]
+    assert (undone["state"], undone["desk"]) == ("called", "A")
     act(japi, dan["id"], "cancel", {"reason": "could not wait"})
     assert call_next(japi, "consent", "A")["id"] == bob["id"]
     assert act(japi, bob["id"], "no-show").get_json()["visit"]["state"] == "no_show"
@@ -82,7 +86,7 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
     detail = japi.get(f"/sites/demo/visits/{alice['id']}").get_json()
     assert [event["type"] for event in detail["events"]] == [
         "checked_in", "called", "recalled", "started", "consented", "called", "injected", "released"]
-    assert japi.get("/sites/demo/snapshot").get_json()["seq"] == 27
+    assert japi.get("/sites/demo/snapshot").get_json()["seq"] == 29
 
     # who am I, and the audit trail of the day: the supervisor's correction and full-record views
     assert japi.get("/me").get_json()["role"] == "admin"
@@ -109,7 +113,7 @@ def test_every_endpoint_answers_errors_in_the_documented_shape(japi, clock, toke
     # 400
     for path in ("/sites/demo/visits", "/sites/demo/stations/consent/call-next",
                  *(f"{base}/{action}" for action in ("start", "recall", "no-show", "cancel", "consent", "injection",
-                                                     "release", "aefi", "aefi-outcome", "correct"))):
+                                                     "release", "aefi", "aefi-outcome", "correct", "undo"))):
         assert_error(japi.post(path, raw="[]"), 400, "malformed_json")
     # 403
     assert_error(japi.get("/sites/demo/visits", token=display), 403)

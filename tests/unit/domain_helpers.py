@@ -16,7 +16,7 @@ from app.clock import FixedClock
 from app.domain import rules
 from app.domain.identity import document_key
 from app.domain.site import Site, parse_site
-from app.domain.visit import Draft, Event, Visit, apply, queue_order
+from app.domain.visit import Draft, Event, Visit, apply, queue_order, replay
 from tests.conftest import DEMO_SITE, START
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 
@@ -219,6 +219,22 @@ class Log:
         draft = rules.decide_correction(
             self.visit(visit_id), reason=reason, state=state, station=station,
             corrects_seq=corrects_seq if corrects_seq is not None else corrected.seq, corrected_type=corrected.type,
+        )
+        return self.append(visit_id, draft)
+
+    def undo(self, visit_id: str, *, seq: int | None = None, actor: str | None = None) -> Visit:
+        """Undo the visit's last event (or event #seq), as `actor` (default: this log's actor)."""
+        events = self.events[visit_id]
+        undone = next(event for event in events if event.seq == seq) if seq is not None else events[-1]
+        visit = self.visit(visit_id)
+        previous = replay(events[:-1]) if events[-1].seq == undone.seq and len(events) > 1 else visit
+        desk_visit = None
+        if previous.state in ("called", "serving") and previous.station and previous.desk:
+            desk_visit = self.visit_at_desk(previous.station, previous.desk)
+        same = self.same_document(visit.person.document_type, visit.person.document_number, visit.day)
+        draft = rules.decide_undo(
+            visit, last_event=undone, previous=previous, actor=actor or self.actor, now=self.clock.now(),
+            desk_visit=desk_visit, same_document_today=same,
         )
         return self.append(visit_id, draft)
 

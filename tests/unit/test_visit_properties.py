@@ -1,18 +1,20 @@
 """Random action sequences through the domain (hypothesis stateful testing).
 
 A `Log` of one small site (few observation seats, few desks) is driven by random check-ins,
-calls, consents, injections, releases, adverse events, cancellations, corrections and clock
-moves. Refused actions (DomainError) must leave everything unchanged; after every step the
+calls, consents, injections, releases, adverse events, cancellations, corrections, undos and
+clock moves. Refused actions (DomainError) must leave everything unchanged; after every step the
 invariants of the flow must hold.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from app.clock import FixedClock
+from app.domain import rules
 from app.domain.errors import Conflict, DomainError
 from app.domain.identity import age_on
 from app.domain.projections import snapshot
@@ -278,6 +280,22 @@ class SiteFlow(RuleBasedStateMachine):
             assert not visit.vaccinated, "a vaccinated visit was corrected"
             assert visit.ticket is not None or goal[0] == "left"
 
+    @precondition(lambda self: self.any_visit(lambda v: True))
+    @rule(which=index, any_visit=anyone, later=st.sampled_from([0, 0, 0, 5, 15, 16]),
+          actor=st.sampled_from(["station:test"] * 5 + ["station:other"]))
+    def undo(self, which, any_visit, later, actor):
+        visit = self.pick(which, any_visit, lambda v: self.log.last_event(v.id).type in rules.UNDOABLE)
+        if visit is None:
+            return
+        events = list(self.log.events[visit.id])
+        if later:
+            self.log.clock.advance(seconds=later)
+        recorded = self.attempt(lambda: self.log.undo(visit.id, actor=actor))
+        if recorded:
+            assert events[-1].type in rules.UNDOABLE and later <= rules.UNDO_SECONDS and actor == self.log.actor
+            earlier = replay(events[:-1])
+            assert replace(self.log.visit(visit.id), version=0, last_seq=0) == replace(earlier, version=0, last_seq=0)
+
     @precondition(lambda self: self.any_visit(lambda v: v.active))
     @rule(
         which=index,
@@ -378,8 +396,9 @@ class SiteFlow(RuleBasedStateMachine):
 
     @invariant()
     def nobody_is_released_before_leave_at_without_an_override(self):
+        undone = {event.data["reverts_seq"] for event in self.log.all_events if event.type == "reverted"}
         for event in self.log.all_events:
-            if event.type != "released":
+            if event.type != "released" or event.seq in undone:
                 continue
             visit = self.log.visit(event.visit_id)
             assert visit.leave_at is not None
@@ -396,6 +415,8 @@ class SiteFlow(RuleBasedStateMachine):
                     queued = True
                 elif event.type == "corrected" and event.data["to"]["state"] == "waiting":
                     queued = True
+                elif event.type == "reverted":  # an undo: back to whatever it was before
+                    queued = event.data["restore"]["state"] == "waiting"
                 elif event.type == "called":
                     assert queued, f"{event.visit_id} called twice without waiting in between"
                     queued = False
