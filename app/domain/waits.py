@@ -15,7 +15,12 @@ from typing import Iterable
 WINDOW = timedelta(minutes=30)
 # The events that end a service at each queue station.
 OUTCOMES = {"consent": ("consented", "deferred", "refused"), "injection": ("injected",)}
-SERVICE_EVENTS = ("called", "started", "consented", "deferred", "refused", "injected")
+# Every event a desk may undo is read too, so that an undo (`reverted`, which always takes back
+# the visit's last event) takes back exactly what that event did here.
+SERVICE_EVENTS = (
+    "called", "recalled", "started", "requeued", "no_show", "consented", "deferred", "refused", "injected",
+    "released", "cancelled", "reverted",
+)
 MIN_SAMPLES = 3  # fewer services than this in the window: no estimate yet
 
 
@@ -32,16 +37,34 @@ class ServiceEvent:
 
 def service_times(recent: Iterable[ServiceEvent]) -> dict[str, list[float]]:
     """Seconds from arrival at the desk to the outcome, per station, for services that both
-    began and ended in `recent` (in sequence order)."""
+    began and ended in `recent` (in sequence order). Undone events count for nothing."""
     began: dict[str, datetime] = {}
+    samples: dict[str, tuple[str, float] | None] = {}  # visit -> its last sample, if any
+    before: dict[str, datetime | None] = {}  # visit -> when its service began before its last event
     times: dict[str, list[float]] = {station: [] for station in OUTCOMES}
     for event in recent:
+        visit = event.visit_id
+        if event.type == "reverted":
+            sample = samples.pop(visit, None)
+            if sample is not None:
+                station, seconds = sample
+                times[station].remove(seconds)
+            restored = before.pop(visit, None)
+            if restored is None:
+                began.pop(visit, None)
+            else:
+                began[visit] = restored
+            continue
+        before[visit] = began.get(visit)
+        samples[visit] = None
         if event.type in ("called", "started"):
-            began[event.visit_id] = event.at
+            began[visit] = event.at
         elif event.station in OUTCOMES and event.type in OUTCOMES[event.station]:
-            start = began.pop(event.visit_id, None)
+            start = began.pop(visit, None)
             if start is not None:
-                times[event.station].append((event.at - start).total_seconds())
+                seconds = (event.at - start).total_seconds()
+                times[event.station].append(seconds)
+                samples[visit] = (event.station, seconds)
     return times
 
 

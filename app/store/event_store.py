@@ -22,6 +22,7 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.identity import document_key
 from app.domain.site import Site, parse_site
 from app.domain.visit import Draft, Event, Visit, apply
+from app.domain.waits import SERVICE_EVENTS, ServiceEvent
 
 from .codec import visit_from_json, visit_to_json
 from .database import WRITE
@@ -338,6 +339,16 @@ class Store:
             query = query.limit(limit)
         with self.engine.connect() as conn:
             return [self._event(row) for row in conn.execute(query)]
+
+    def service_events(self, site_id: str, *, since: datetime) -> list[ServiceEvent]:
+        """Calls, arrivals and outcomes since a time, in order: what expected waits need."""
+        query = (
+            select(events.c.visit_id, events.c.type, events.c.station, events.c.desk, events.c.at)
+            .where(events.c.site_id == site_id, events.c.at >= since, events.c.type.in_(SERVICE_EVENTS))
+            .order_by(events.c.seq)
+        )
+        with self.engine.connect() as conn:
+            return [ServiceEvent(row.visit_id, row.type, row.station, row.desk, row.at) for row in conn.execute(query)]
 
     def rehash_documents(self, batch: int = 500) -> int:
         """Recompute visits.document_key from the sealed person with the current lookup key."""

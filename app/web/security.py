@@ -1,6 +1,6 @@
 """Response headers every answer carries: no sniffing, no framing, no referrer leaks.
 
-The pages (a later issue) add a strict Content-Security-Policy on top of this base.
+A view may set its own (see same_origin_frames); the rest get these.
 """
 from __future__ import annotations
 
@@ -13,6 +13,15 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
     "Cache-Control": "no-store",
 }
+
+
+def same_origin_frames(response: Response) -> Response:
+    """For a page that this site's own pages frame (a slip printed from a station tablet):
+    framing by this origin only, instead of not at all."""
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Content-Security-Policy"] = HEADERS["Content-Security-Policy"].replace(
+        "frame-ancestors 'none'", "frame-ancestors 'self'")
+    return response
 
 
 def init_app(app: Flask) -> None:

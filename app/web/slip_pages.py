@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import segno
-from flask import Blueprint, render_template, request
+from flask import Blueprint, make_response, render_template, request
 from markupsafe import Markup
 
 from app.domain.errors import Conflict
@@ -13,6 +13,7 @@ from app.flow import queries
 
 from .access import requires
 from .context import principal, services
+from .security import same_origin_frames
 
 bp = Blueprint("slips", __name__)
 
@@ -31,7 +32,8 @@ def _render(template: str, slip: dict):
     paper = request.args.get("paper", "80")
     if paper not in PAPERS:
         paper = "80"
-    return render_template(template, slip=slip, paper=paper, papers=PAPERS, qr=qr_svg(slip["qr"]))
+    page = make_response(render_template(template, slip=slip, paper=paper, papers=PAPERS, qr=qr_svg(slip["qr"])))
+    return same_origin_frames(page)  # the injection page prints the slip from a frame
 
 
 @bp.get("/sites/<site>/visits/<visit_id>/slips/ticket")

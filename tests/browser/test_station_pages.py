@@ -222,10 +222,16 @@ def test_one_person_through_the_five_stations_with_the_display_following(nurse_r
     page.keyboard.press("Enter")
     expect(page.locator("#lot")).to_have_value("202610A127")
     page.check("input[name=arm][value=left_deltoid]")
+    page.check("#auto-print")  # remembered on the tablet
     tablet.shot("station-injection-en")
     page.click("#confirm")
     expect(page.locator("#done-text")).to_contain_text(f"{ticket} may leave at")
     expect(page.locator("#print-observation")).to_have_attribute("href", re.compile(r"/slips/observation$"))
+    # The observation slip prints by itself: it loads in the page's print frame and prints.
+    expect(page.locator("#print-frame")).to_have_attribute("src", re.compile(r"/slips/observation#print$"))
+    frame = page.frame_locator("#print-frame")
+    expect(frame.locator("article")).to_contain_text(ticket)
+    assert NAME not in page.frame_locator("#print-frame").locator("body").inner_text()
 
     # Observation: on the board with a countdown; on the display's board too.
     page = tablet.open("observation")
@@ -341,7 +347,9 @@ def test_a_supervisor_releases_early_only_with_a_reason(nurse_ready, browser):
     person = _to_observation(api, name="孙八")
     boss = Tablet(browser, process.url, user="admin")
     page = boss.open("exit")
-    page.locator("#board button", has_text=person["ticket"]).click()
+    expect(page.locator("#board")).to_contain_text(person["ticket"])
+    page.locator("#scan").press_sequentially(f"siteflow:demo:{person['id']}")  # the slip's QR code
+    page.keyboard.press("Enter")
     dialog = page.locator("#early-dialog")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Too early")
@@ -420,6 +428,8 @@ def test_undo_takes_back_a_call_within_seconds(nurse_ready, browser):
     person = api.post("/sites/demo/visits", gen_checkin()).json["visit"]
     tablet = Tablet(browser, process.url)
     page = tablet.open("consent", desk="B")
+    page = tablet.open("consent")
+    expect(page.locator("#desk")).to_have_value("B")  # the tablet remembers its desk
     page.click("#call-next")
     expect(page.locator("#current-ticket")).to_have_text(person["ticket"])
     expect(page.locator("#toast")).to_be_visible()

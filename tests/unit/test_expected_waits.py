@@ -52,3 +52,15 @@ def test_no_estimate_until_enough_services_were_seen():
     for n in range(MIN_SAMPLES - 1):
         recent += _service(f"v{n}", "consent", "A", n * 3, 3)
     assert expected_waits({"consent": 5}, {"consent": 2, "injection": 6}, recent)["consent"]["minutes"] is None
+
+
+def test_an_undone_outcome_or_call_counts_for_nothing():
+    consent = _service("a", "consent", "A", 0, 4)
+    undone_outcome = consent + [ServiceEvent("a", "reverted", "consent", "A", T0 + timedelta(minutes=4.1))]
+    assert service_times(undone_outcome)["consent"] == []
+    # ... and the person's service goes on from the call: the real outcome later counts in full.
+    again = undone_outcome + [ServiceEvent("a", "consented", "consent", "A", T0 + timedelta(minutes=5))]
+    assert service_times(again)["consent"] == [300.0]
+    undone_call = [ServiceEvent("b", "called", "consent", "B", T0), ServiceEvent("b", "reverted", "consent", "B", T0),
+                   ServiceEvent("b", "consented", "consent", "B", T0 + timedelta(minutes=2))]
+    assert service_times(undone_call)["consent"] == []
