@@ -91,6 +91,9 @@ RULES: dict[str, Rule] = {
     "account.self": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),
     "account.password": Rule(PEOPLE, stations=("checkin", "consent", "injection", "observation", "exit")),
     "audit.read": Rule(SUPERVISORS),
+    # The supervisor dashboard, the daily reports and the city overview.
+    "dashboard.read": Rule(SUPERVISORS),
+    "report.read": Rule(SUPERVISORS),
     "devices.manage": Rule(OVERSEERS),  # pair, list and revoke displays
     "users.manage": Rule(("admin",)),
 }

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -62,6 +62,13 @@ class Observation(_Frozen):
         return self
 
 
+class Hours(_Frozen):
+    """Opening hours (site time): the dashboard projects the day's doses to closing time."""
+
+    opens: time = time(8, 0)
+    closes: time = time(17, 0)
+
+
 class Queue(_Frozen):
     max_recalls: int = Field(2, ge=0, le=10)
     max_requeues: int = Field(1, ge=0, le=10)
@@ -78,6 +85,7 @@ class Site(_Frozen):
     language: str = Field("zh_Hans", pattern=r"^(zh_Hans|en)$")
     observation: Observation
     queue: Queue = Queue()
+    hours: Hours = Hours()
     stations: dict[str, Station]
     products: tuple[Product, ...] = Field(min_length=1)
 

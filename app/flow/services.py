@@ -17,6 +17,8 @@ class Services:
     store: Store
     clock: Clock
     listeners: list[Listener] = field(default_factory=list)
+    # Per-process read models that catch up from the event log (app/flow/analytics.py).
+    read_models: dict = field(default_factory=dict)
 
     def publish(self, site_id: str, changes: list[tuple[Event, Visit]]) -> None:
         for listener in self.listeners:

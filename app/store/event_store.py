@@ -340,6 +340,15 @@ class Store:
         with self.engine.connect() as conn:
             return [self._event(row) for row in conn.execute(query)]
 
+    def events_between(self, site_id: str, *, start: datetime, end: datetime) -> list[Event]:
+        """The site's events recorded in [start, end), in sequence order (a day, for analytics)."""
+        query = (
+            select(events).where(events.c.site_id == site_id, events.c.at >= start, events.c.at < end)
+            .order_by(events.c.seq)
+        )
+        with self.engine.connect() as conn:
+            return [self._event(row) for row in conn.execute(query)]
+
     def service_events(self, site_id: str, *, since: datetime) -> list[ServiceEvent]:
         """Calls, arrivals and outcomes since a time, in order: what expected waits need."""
         query = (

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from app.domain.errors import DomainError, NotFound, ValidationFailed
 from app.domain.permissions import view_level
 from app.domain.privacy import visit_view
-from app.flow import audit, queries
+from app.flow import analytics, audit, queries, report_files
 from app.flow import visits as flow
 from app.flow.visits import Outcome
 
@@ -111,6 +111,75 @@ def get_site(site: str):
 @requires("snapshot.read")
 def get_snapshot(site: str):
     return jsonify(queries.site_snapshot(services(), principal(), site_id=site))
+
+
+@bp.get("/sites/<site>/dashboard")
+@documented("The supervisor's live figures: stations, bottleneck, throughput, target, outcomes, alerts",
+            tag="sites", response="Dashboard")
+@requires("dashboard.read")
+def get_dashboard(site: str):
+    return jsonify(analytics.dashboard(services(), principal(), site_id=site))
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+REPORT_QUERY = {"date": ("YYYY-MM-DD (default today)", {"type": "string", "format": "date"}),
+                "format": ("json (default), csv or xlsx", {"type": "string", "enum": list(report_files.FORMATS)})}
+
+
+def _report_args() -> tuple[date | None, str]:
+    fields = {}
+    day = None
+    if request.args.get("date"):
+        try:
+            day = date.fromisoformat(request.args["date"])
+        except ValueError:
+            fields["date"] = "must be YYYY-MM-DD"
+    chosen = request.args.get("format", "json")
+    if chosen not in report_files.FORMATS:
+        fields["format"] = f"must be one of {', '.join(report_files.FORMATS)}"
+    if fields:
+        raise ValidationFailed("Bad query parameters.", fields=fields)
+    return day, chosen
+
+
+def _report_answer(report: dict, chosen: str, name: str) -> Response:
+    if chosen == "csv":
+        answer = Response(report_files.to_csv(report), mimetype="text/csv")
+    elif chosen == "xlsx":
+        answer = Response(report_files.to_xlsx([report]), mimetype=XLSX)
+    else:
+        return jsonify(report)
+    answer.headers["Content-Disposition"] = f'attachment; filename="{name}.{chosen}"'
+    return answer
+
+
+@bp.get("/sites/<site>/reports/daily")
+@documented("The day's report: outcomes, hours, stations, doses, AEFI, closed loop", tag="reports",
+            response="DailyReport", query=REPORT_QUERY, files=("text/csv", XLSX))
+@requires("report.read")
+def daily_report(site: str):
+    day, chosen = _report_args()
+    report = analytics.daily_report(services(), principal(), site_id=site, day=day)
+    return _report_answer(report, chosen, f"siteflow-{site}-{report['date']}")
+
+
+@bp.get("/reports/city/daily")
+@documented("Every site's day against its target, ranked (排名通报)", tag="reports", response="CityReport",
+            query=REPORT_QUERY, files=("text/csv", XLSX))
+@requires("report.read")
+def city_report():
+    day, chosen = _report_args()
+    report = analytics.city_report(services(), principal(), day=day)
+    if chosen == "json":
+        return jsonify(report)
+    header = ["rank", "site", "name_zh", "doses", "daily_target", "percent_of_target", "checked_in",
+              "throughput_last_hour", "waiting", "longest_wait_minutes", "observation", "open_aefi",
+              "time_in_system_median_minutes"]
+    rows = [[row[key] for key in header] for row in report["sites"]]
+    body = report_files.table_csv(header, rows) if chosen == "csv" else report_files.table_xlsx("Ranking", header, rows)
+    answer = Response(body, mimetype="text/csv" if chosen == "csv" else XLSX)
+    answer.headers["Content-Disposition"] = f'attachment; filename="siteflow-city-{report["date"]}.{chosen}"'
+    return answer
 
 
 # --- visits -----------------------------------------------------------------------------------

@@ -152,6 +152,18 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["id", "name", "timezone", "stations", "observation", "products", "screening_questions",
                      "deferral_reasons", "checklist"],
     },
+    "Dashboard": {
+        "type": "object",
+        "required": ["site", "day", "seq", "stations", "bottleneck", "throughput", "target", "time_in_system",
+                     "observation", "aefi", "outcomes", "desks", "vaccinators", "vaccine", "alerts"],
+        "description": "Definitions: docs/ANALYTICS.md",
+    },
+    "DailyReport": {
+        "type": "object",
+        "required": ["site", "date", "totals", "outcomes", "by_hour", "by_station", "by_dose", "by_age_band",
+                     "by_product_lot", "aefi", "closed_loop"],
+    },
+    "CityReport": {"type": "object", "required": ["date", "sites"]},
     "SiteList": {
         "type": "object", "required": ["sites"],
         "properties": {"sites": {"type": "array", "items": {"type": "object", "required": ["id", "name"]}}},
@@ -188,11 +200,14 @@ def documented(
     no_content: bool = False,
     public: bool = False,
     query: dict[str, str | tuple[str, dict]] | None = None,
+    files: tuple[str, ...] = (),
 ) -> Callable:
+    """`files`: other media types the answer may have (chosen with ?format=)."""
     def mark(view: Callable) -> Callable:
         view.openapi = {
             "summary": summary, "tag": tag, "response": response, "body": body, "status": status,
             "idempotent": idempotent, "no_content": no_content, "public": public, "query": query or {},
+            "files": files,
         }
         return view
 
@@ -251,6 +266,8 @@ def _operation(rule, meta: dict, method: str, schemas: dict[str, Any]) -> dict[s
         ok["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{meta['response']}"}}}
     else:
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+    for media_type in meta.get("files", ()):
+        ok["content"][media_type] = {"schema": {"type": "string", "format": "binary"}}
     operation["responses"][str(meta["status"])] = ok
     if meta["no_content"]:
         operation["responses"]["204"] = {"description": "Nobody is waiting"}

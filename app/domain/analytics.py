@@ -1,0 +1,474 @@
+"""The supervisor's numbers for one site and day, folded from the event log one event at a time.
+
+`DayAnalytics.apply(event)` costs the same whatever the number of events already applied:
+counters keyed by what a visit *is* (so corrections and undos move a visit from one bucket
+to another), fixed-size histograms, and samples kept only for the last half hour. `view(now)`
+reads those; its cost depends on the window and the people on site, not on the day.
+
+Definitions (the tests recompute each one by brute force from the raw events):
+
+- A person **enters the queue** of a station when their visit becomes `waiting` there
+  (check-in for consent, consent for injection, a requeue or a correction); undoing a call
+  keeps the original entry time.
+- **Wait**: from entering the queue to being called. A wait counts in the window when the
+  call is in it.
+- **Service**: from the call (or the arrival at the desk, `started`, when recorded) to the
+  outcome at that station (consent: consented / deferred / refused; injection: injected).
+  A service counts in the window when it ends in it.
+- **Utilisation** over the window: time desks spent serving (services clipped to the window,
+  ongoing ones up to now) / (desks open × window). A desk is open if it called, served or
+  finished someone in the window or is busy now.
+- **Time in system**: check-in to release, for people released today (1-minute histogram).
+- An undone event (`reverted`) counts for nothing.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from .identity import age_on
+from .site import Site
+from .visit import Event, Visit, apply as apply_event
+from .vocabulary import QUEUE_STATIONS
+
+WINDOW = timedelta(minutes=30)
+OUTCOMES = {"consent": ("consented", "deferred", "refused"), "injection": ("injected",)}
+HISTOGRAM_MINUTES = 24 * 60  # time in system, one bin per minute
+WAIT_ALERT_MINUTES = 30
+OBSERVATION_ALERT_RATIO = 0.9
+LOST_AFTER = timedelta(hours=2)
+LOT_WARNING_DAYS = 7
+AGE_BANDS = ((0, 17), (18, 39), (40, 59), (60, 69), (70, 79), (80, 200))
+
+
+@dataclass
+class Sample:
+    """A wait or a service. `valid` turns False when the event that made it is undone."""
+
+    kind: str  # "wait" or "service"
+    station: str
+    desk: str | None
+    start: datetime
+    end: datetime
+    actor: str | None = None
+    valid: bool = True
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def outcome_key(visit: Visit) -> tuple:
+    """What a visit counts as in today's outcomes; () while it is still on its way."""
+    if visit.state == "released":
+        return ("vaccinated", visit.dose_number)
+    if visit.state == "transferred":
+        return ("transferred",)
+    if visit.state == "deferred":
+        return ("deferred", visit.closed_reason or "other")
+    if visit.state in ("refused", "turned_away", "no_show"):
+        return (visit.state,)
+    if visit.state == "left":
+        return ("left_vaccinated",) if visit.vaccinated else ("left",)
+    return ()
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def histogram_percentile(bins: list[int], q: float) -> int | None:
+    """The bin (minute) holding the q-th percentile by nearest rank."""
+    total = sum(bins)
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(q / 100 * total))
+    seen = 0
+    for minute, count in enumerate(bins):
+        seen += count
+        if seen >= rank:
+            return minute
+    return len(bins) - 1
+
+
+def erlang_c_wait(arrivals_per_min: float, service_min: float, servers: int) -> float | None:
+    """Mean wait in queue (minutes) of an M/M/c queue; None when it is unstable (grows)."""
+    if servers <= 0 or service_min <= 0:
+        return None
+    load = arrivals_per_min * service_min  # offered load in Erlangs
+    if load >= servers:
+        return None
+    if load == 0:
+        return 0.0
+    term, total = 1.0, 1.0
+    for k in range(1, servers):
+        term *= load / k
+        total += term
+    term *= load / servers
+    last = term * servers / (servers - load)
+    probability_wait = last / (total + last)
+    return probability_wait * service_min / (servers - load)
+
+
+@dataclass
+class StationState:
+    waits: deque = field(default_factory=deque)  # Samples of calls in the window, in order
+    services: deque = field(default_factory=deque)  # Samples of services ended in the window
+    entries: deque = field(default_factory=deque)  # times people entered the queue (arrival rate)
+    served: Counter = field(default_factory=Counter)  # desk -> services today
+    service_seconds: Counter = field(default_factory=Counter)  # desk -> seconds today
+    day_waits: list = field(default_factory=lambda: [0] * HISTOGRAM_MINUTES)  # wait minutes, today
+    day_wait_seconds: float = 0.0
+    desk_first: dict = field(default_factory=dict)  # desk -> its first call today
+    desk_last: dict = field(default_factory=dict)  # desk -> its last call or outcome today
+
+
+class DayAnalytics:
+    """One site's day. Feed it the day's events in sequence order; ask for `view(now)`."""
+
+    def __init__(self, site: Site, day: date):
+        self.site = site
+        self.day = day
+        self.seq = 0
+        self.visits: dict[str, Visit] = {}
+        self.open: set[str] = set()
+        self.queued_at: dict[str, datetime] = {}
+        self.service_start: dict[str, datetime] = {}
+        self.made: dict[str, list[Sample]] = {}  # visit -> samples made by its last event (for undo)
+        self.entered: dict[str, datetime | None] = {}  # visit -> queue entry before its last event
+        self.began: dict[str, datetime | None] = {}  # visit -> service start before its last event
+        self.stations = {name: StationState() for name in QUEUE_STATIONS}
+        self.outcomes: Counter = Counter()
+        self.checked_in_by_hour: Counter = Counter()
+        self.doses_by_hour: Counter = Counter()
+        self.released_by_hour: Counter = Counter()
+        self.doses_by_product: Counter = Counter()  # (product, lot)
+        self.doses_by_dose: Counter = Counter()
+        self.doses_by_age: Counter = Counter()
+        self.vaccinators: Counter = Counter()
+        self.vaccinator_seconds: Counter = Counter()
+        self.injections: deque = deque()  # injection times in the window (rate)
+        self.in_system = [0] * HISTOGRAM_MINUTES
+        self.released_minute: dict[str, int] = {}
+        self.aefi: dict[str, Visit] = {}  # visits with an adverse event today
+        self.first_at: datetime | None = None
+
+    # --- folding ---------------------------------------------------------------------------------
+    def apply(self, event: Event) -> None:
+        before = self.visits.get(event.visit_id)
+        if before is None and event.type not in ("checked_in", "turned_away"):
+            self.seq = event.seq  # a visit of another day (released after midnight): not today's
+            return
+        after = apply_event(before, event)
+        self.seq = event.seq
+        if self.first_at is None:
+            self.first_at = event.at
+        self.visits[after.id] = after
+        self._count(before, after)
+        if event.type == "reverted":
+            self._revert(event, after)
+        else:
+            self._samples(event, before, after)
+        if after.active:
+            self.open.add(after.id)
+        else:
+            self.open.discard(after.id)
+        if after.aefi:
+            self.aefi[after.id] = after
+        self._trim(event.at)
+
+    def _count(self, before: Visit | None, after: Visit) -> None:
+        """Counters keyed by what the visit is: a change of state moves it between buckets."""
+        old, new = (outcome_key(before) if before else ()), outcome_key(after)
+        if old != new:
+            if old:
+                self.outcomes[old] -= 1
+            if new:
+                self.outcomes[new] += 1
+        was_released = before is not None and before.state == "released"
+        if was_released and after.state != "released":
+            self.in_system[self.released_minute.pop(after.id)] -= 1
+            self.released_by_hour[self._hour(before.released_at)] -= 1
+        if after.state == "released" and not was_released:
+            minute = _minute_bin((after.released_at - after.checked_in_at).total_seconds())
+            self.released_minute[after.id] = minute
+            self.in_system[minute] += 1
+            self.released_by_hour[self._hour(after.released_at)] += 1
+
+    def _samples(self, event: Event, before: Visit | None, after: Visit) -> None:
+        visit = after.id
+        self.entered[visit] = self.queued_at.get(visit)
+        self.began[visit] = self.service_start.get(visit)
+        made: list[Sample] = []
+        if event.type == "checked_in":
+            self.checked_in_by_hour[self._hour(event.at)] += 1
+        station = after.station
+        in_queue_before = before is not None and before.state == "waiting" and before.station == station
+        if after.state == "waiting" and station in self.stations and not in_queue_before:
+            self.queued_at[visit] = event.at
+            self.stations[station].entries.append(event.at)
+        if event.type == "called" and event.station in self.stations:
+            self.service_start[visit] = event.at
+            entered = self.queued_at.get(visit)
+            state = self.stations[event.station]
+            state.desk_first.setdefault(event.desk, event.at)
+            state.desk_last[event.desk] = event.at
+            if entered is not None:
+                made.append(Sample("wait", event.station, event.desk, entered, event.at))
+                state.waits.append(made[-1])
+                state.day_waits[_minute_bin(made[-1].seconds)] += 1
+                state.day_wait_seconds += made[-1].seconds
+        elif event.type == "started":
+            self.service_start[visit] = event.at
+        elif event.station in OUTCOMES and event.type in OUTCOMES[event.station]:
+            start = self.service_start.pop(visit, None)
+            if start is not None:
+                sample = Sample("service", event.station, event.desk, start, event.at, actor=event.actor)
+                made.append(sample)
+                state = self.stations[event.station]
+                state.services.append(sample)
+                state.desk_last[event.desk] = event.at
+                state.served[event.desk] += 1
+                state.service_seconds[event.desk] += sample.seconds
+                if event.type == "injected":
+                    self.vaccinators[event.actor] += 1
+                    self.vaccinator_seconds[event.actor] += sample.seconds
+        if event.type == "injected":
+            injection = after.injection or {}
+            self.doses_by_hour[self._hour(event.at)] += 1
+            self.doses_by_product[(injection.get("product"), injection.get("lot"))] += 1
+            self.doses_by_dose[after.dose_number] += 1
+            self.doses_by_age[age_band(age_on(after.person.birth_date, after.day))] += 1
+            self.injections.append(event.at)
+        self.made[visit] = made
+
+    def _revert(self, event: Event, after: Visit) -> None:
+        """The visit's last event is taken back: so are its samples and its queue and service times."""
+        visit = after.id
+        for sample in self.made.pop(visit, []):
+            sample.valid = False
+            if sample.kind == "wait":
+                state = self.stations[sample.station]
+                state.day_waits[_minute_bin(sample.seconds)] -= 1
+                state.day_wait_seconds -= sample.seconds
+            if sample.kind == "service":  # (an injection is never undone: vaccinator counts stay)
+                state = self.stations[sample.station]
+                state.served[sample.desk] -= 1
+                state.service_seconds[sample.desk] -= sample.seconds
+        for saved, current in ((self.entered, self.queued_at), (self.began, self.service_start)):
+            earlier = saved.pop(visit, None)
+            if earlier is None:
+                current.pop(visit, None)
+            else:
+                current[visit] = earlier
+
+    def _trim(self, now: datetime) -> None:
+        edge = now - WINDOW
+        for state in self.stations.values():
+            for queue in (state.waits, state.services):
+                while queue and queue[0].end < edge:
+                    queue.popleft()
+            while state.entries and state.entries[0] < edge:
+                state.entries.popleft()
+        while self.injections and self.injections[0] < edge - WINDOW:  # the rate looks back an hour
+            self.injections.popleft()
+
+    def _hour(self, moment: datetime) -> int:
+        return moment.astimezone(self.site.tz).hour
+
+    # --- reading ---------------------------------------------------------------------------------
+    def view(self, now: datetime) -> dict[str, Any]:
+        self._trim(now)
+        start = max(now - WINDOW, self.first_at or now)
+        span = max((now - start).total_seconds(), 1.0)
+        stations = {name: self._station(name, now, start, span) for name in QUEUE_STATIONS}
+        observing = [self.visits[v] for v in self.open if self.visits[v].state == "observing"]
+        emergency = [self.visits[v] for v in self.open if self.visits[v].state == "emergency"]
+        doses = sum(self.doses_by_hour.values())
+        last_hour = sum(1 for moment in self.injections if moment > now - timedelta(hours=1))
+        injection_rate = sum(1 for moment in self.injections if moment > now - WINDOW) / (WINDOW.total_seconds() / 60)
+        minutes = self.site.observation.minutes
+        return {
+            "site": self.site.id,
+            "day": self.day.isoformat(),
+            "seq": self.seq,
+            "at": now.isoformat(),
+            "stations": stations,
+            "checked_in": sum(self.checked_in_by_hour.values()),
+            "bottleneck": self._bottleneck(stations),
+            "throughput": {
+                "doses_by_hour": {str(hour): count for hour, count in sorted(self.doses_by_hour.items())},
+                "checked_in_by_hour": {str(hour): count for hour, count in sorted(self.checked_in_by_hour.items())},
+                "last_hour": last_hour,
+            },
+            "target": self._target(doses, last_hour, now),
+            "time_in_system": {
+                "released": sum(self.in_system),
+                "median_minutes": histogram_percentile(self.in_system, 50),
+                "p90_minutes": histogram_percentile(self.in_system, 90),
+            },
+            "observation": {
+                "count": len(observing),
+                "capacity": self.site.observation.seats,
+                "ready": sum(1 for visit in observing if visit.may_leave(now)),
+                "expected_peak": max(len(observing), math.ceil(injection_rate * minutes)),
+                "emergency": len(emergency),
+            },
+            "aefi": [self._aefi_row(visit, report, now) for visit in self.aefi.values() for report in visit.aefi],
+            "outcomes": self._outcomes(),
+            "desks": {
+                name: {desk: {"served": state.served[desk],
+                              "mean_service_minutes": _minutes(state.service_seconds[desk] / state.served[desk])}
+                       for desk in sorted(state.served) if state.served[desk] > 0}
+                for name, state in self.stations.items()
+            },
+            "vaccinators": {actor: {"served": count, "mean_service_minutes":
+                                    _minutes(self.vaccinator_seconds[actor] / count)}
+                            for actor, count in sorted(self.vaccinators.items()) if count > 0},
+            "vaccine": {
+                "doses": [{"product": product, "lot": lot, "doses": count}
+                          for (product, lot), count in sorted(self.doses_by_product.items()) if count],
+                "expiring": self._expiring(now),
+            },
+            "alerts": self._alerts(stations, len(observing), now),
+        }
+
+    def _station(self, name: str, now: datetime, start: datetime, span: float) -> dict[str, Any]:
+        state = self.stations[name]
+        people = [self.visits[v] for v in self.open if self.visits[v].station == name]
+        waiting = [visit for visit in people if visit.state == "waiting"]
+        busy_now = [visit for visit in people if visit.state in ("called", "serving")]
+        waits = [sample.seconds for sample in state.waits if sample.valid and sample.end >= now - WINDOW]
+        services = [sample for sample in state.services if sample.valid and sample.end >= now - WINDOW]
+        busy = sum(_overlap(sample.start, sample.end, start, now) for sample in services)
+        busy += sum(_overlap(self.service_start.get(visit.id, now), now, start, now) for visit in busy_now)
+        desks = {sample.desk for sample in services}
+        desks |= {sample.desk for sample in state.waits if sample.valid and sample.end >= start}
+        desks |= {visit.desk for visit in busy_now}
+        desks.discard(None)
+        oldest = min((self.queued_at.get(visit.id, now) for visit in waiting), default=None)
+        mean_service = sum(sample.seconds for sample in services) / len(services) if services else None
+        entries = sum(1 for moment in state.entries if moment >= now - WINDOW)
+        return {
+            "waiting": len(waiting),
+            "being_served": len(busy_now),
+            "desks": len(self.site.stations[name].desks),
+            "desks_open": len(desks),
+            "oldest_wait_minutes": _minutes((now - oldest).total_seconds()) if oldest else None,
+            "mean_wait_minutes": _minutes(sum(waits) / len(waits)) if waits else None,
+            "p90_wait_minutes": _minutes(percentile(waits, 90)) if waits else None,
+            "mean_service_minutes": _minutes(mean_service) if mean_service is not None else None,
+            "utilisation": round(min(1.0, busy / (len(desks) * span)), 3) if desks else 0.0,
+            "arrivals_per_hour": round(entries * 3600 / WINDOW.total_seconds(), 1),
+        }
+
+    def _bottleneck(self, stations: dict[str, dict]) -> dict[str, Any] | None:
+        """The busiest queue station, and what one more desk would do (Erlang C, an estimate)."""
+        name, entry = max(stations.items(), key=lambda item: (item[1]["utilisation"], item[1]["waiting"]))
+        if entry["utilisation"] == 0 and entry["waiting"] == 0:
+            return None
+        arrivals = entry["arrivals_per_hour"] / 60
+        service = entry["mean_service_minutes"]
+        desks = max(entry["desks_open"], 1)
+        now_wait = erlang_c_wait(arrivals, service, desks) if service else None
+        more_wait = erlang_c_wait(arrivals, service, desks + 1) if service else None
+        return {
+            "station": name,
+            "utilisation": entry["utilisation"],
+            "desks_open": entry["desks_open"],
+            "desks": entry["desks"],
+            "can_open_more": entry["desks_open"] < entry["desks"],
+            "estimated_wait_minutes": _minutes(now_wait * 60) if now_wait is not None else None,
+            "estimated_wait_with_one_more_minutes": _minutes(more_wait * 60) if more_wait is not None else None,
+            "queue_growing": service is not None and now_wait is None,
+        }
+
+    def _target(self, doses: int, last_hour: int, now: datetime) -> dict[str, Any]:
+        local = now.astimezone(self.site.tz)
+        closes = datetime.combine(self.day, self.site.hours.closes, tzinfo=self.site.tz)
+        hours_left = max(0.0, (closes - local).total_seconds() / 3600)
+        projected = doses + round(last_hour * hours_left)
+        target = self.site.daily_target
+        return {
+            "doses": doses,
+            "daily_target": target,
+            "percent": round(100 * doses / target, 1) if target else None,
+            "projected": projected,
+            "projected_percent": round(100 * projected / target, 1) if target else None,
+            "closes_at": closes.isoformat(),
+        }
+
+    def _outcomes(self) -> dict[str, Any]:
+        vaccinated = {str(key[1]): count for key, count in self.outcomes.items() if key[0] == "vaccinated" and count}
+        deferred = {key[1]: count for key, count in self.outcomes.items() if key[0] == "deferred" and count}
+        single = {name: self.outcomes[(name,)] for name in
+                  ("refused", "turned_away", "no_show", "left", "left_vaccinated", "transferred")}
+        return {"vaccinated_by_dose": dict(sorted(vaccinated.items())), "deferred_by_reason": dict(sorted(deferred.items())),
+                **single, "open": len(self.open)}
+
+    def _aefi_row(self, visit: Visit, report: dict, now: datetime) -> dict[str, Any]:
+        due = datetime.fromisoformat(report["report_due_at"])
+        return {
+            "visit_id": visit.id, "ticket": visit.ticket, "severity": report["severity"],
+            "symptoms": list(report["symptoms"]), "reported_at": report["reported_at"],
+            "report_due_at": report["report_due_at"], "outcome": report.get("outcome"),
+            "overdue": now > due and report.get("outcome") is None,
+        }
+
+    def _expiring(self, now: datetime) -> list[dict[str, Any]]:
+        today = now.astimezone(self.site.tz).date()
+        return [
+            {"product": product.code, "lot": lot.lot, "expires_on": lot.expires_on.isoformat(),
+             "days_left": (lot.expires_on - today).days}
+            for product in self.site.products for lot in product.lots
+            if 0 <= (lot.expires_on - today).days <= LOT_WARNING_DAYS
+        ]
+
+    def _alerts(self, stations: dict[str, dict], observing: int, now: datetime) -> list[dict[str, Any]]:
+        alerts = []
+        for name, entry in stations.items():
+            if entry["oldest_wait_minutes"] is not None and entry["oldest_wait_minutes"] > WAIT_ALERT_MINUTES:
+                alerts.append({"code": "long_wait", "station": name, "minutes": entry["oldest_wait_minutes"]})
+        seats = self.site.observation.seats
+        if observing >= OBSERVATION_ALERT_RATIO * seats:
+            alerts.append({"code": "observation_nearly_full", "count": observing, "capacity": seats})
+        for visit in self.aefi.values():
+            if visit.state == "emergency":
+                alerts.append({"code": "aefi_open", "ticket": visit.ticket})
+        for lot in self._expiring(now):
+            alerts.append({"code": "lot_expiring", **lot})
+        for visit_id in sorted(self.open):
+            visit = self.visits[visit_id]
+            if now - visit.checked_in_at > LOST_AFTER:
+                alerts.append({"code": "lost", "ticket": visit.ticket, "state": visit.state,
+                               "minutes": _minutes((now - visit.checked_in_at).total_seconds())})
+        return alerts
+
+
+def age_band(age: int | None) -> str:
+    if age is None:
+        return "unknown"
+    for low, high in AGE_BANDS:
+        if low <= age <= high:
+            return f"{low}-{high}" if high < 200 else f"{low}+"
+    return "unknown"
+
+
+def _minute_bin(seconds: float) -> int:
+    return min(max(int(seconds // 60), 0), HISTOGRAM_MINUTES - 1)
+
+
+def _overlap(start: datetime, end: datetime, window_start: datetime, window_end: datetime) -> float:
+    return max(0.0, (min(end, window_end) - max(start, window_start)).total_seconds())
+
+
+def _minutes(seconds: float) -> float:
+    return round(seconds / 60, 1)

@@ -1,0 +1,111 @@
+"""A daily report (app/domain/reports.py) as CSV or XLSX: the same figures as the JSON, in
+sections a spreadsheet user reads without a manual. Spreadsheet formulas are neutralised:
+a value starting with = + - @ is prefixed with ' (names come from people)."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Iterator
+
+from openpyxl import Workbook
+
+FORMATS = ("json", "csv", "xlsx")
+
+
+def _safe(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(_safe(item)) for item in value)
+    return value
+
+
+def sections(report: dict[str, Any]) -> Iterator[tuple[str, list[str], list[list[Any]]]]:
+    """(title, header, rows) for each part of the report."""
+    totals = report["totals"]
+    outcomes = report["outcomes"]
+    yield "Summary", ["figure", "value"], [
+        ["site", report["site"]["id"]], ["date", report["date"]], ["generated_at", report["generated_at"]],
+        *[[key, value] for key, value in totals.items()],
+    ]
+    outcome_rows = [[f"vaccinated (dose {dose})", count] for dose, count in outcomes["vaccinated_by_dose"].items()]
+    outcome_rows += [[f"deferred ({reason})", count] for reason, count in outcomes["deferred_by_reason"].items()]
+    outcome_rows += [[key, outcomes[key]] for key in
+                     ("refused", "turned_away", "no_show", "left", "left_vaccinated", "transferred", "open")]
+    yield "Outcomes", ["outcome", "people"], outcome_rows
+    yield "By hour", ["hour", "checked_in", "doses", "released"], [
+        [row["hour"], row["checked_in"], row["doses"], row["released"]] for row in report["by_hour"]]
+    station_keys = ["called", "mean_wait_minutes", "p90_wait_minutes", "served", "mean_service_minutes",
+                    "utilisation", "desks_used"]
+    yield "By station", ["station", *station_keys], [
+        [name, *[entry[key] for key in station_keys]] for name, entry in report["by_station"].items()]
+    yield "By dose", ["dose_number", "doses"], [[dose, count] for dose, count in report["by_dose"].items()]
+    yield "By age band", ["age_band", "doses"], [[band, count] for band, count in report["by_age_band"].items()]
+    yield "By product and lot", ["product", "lot", "doses"], [
+        [row["product"], row["lot"], row["doses"]] for row in report["by_product_lot"]]
+    yield "Vaccinators", ["vaccinator", "served", "mean_service_minutes"], [
+        [name, entry["served"], entry["mean_service_minutes"]] for name, entry in report["vaccinators"].items()]
+    yield "AEFI", ["ticket", "name", "severity", "symptoms", "reported_at", "report_due_at", "outcome", "overdue"], [
+        [row["ticket"], row["name"], row["severity"], row["symptoms"], row["reported_at"], row["report_due_at"],
+         row["outcome"], row["overdue"]] for row in report["aefi"]]
+    loop = report["closed_loop"]
+    yield "Closed loop", ["ticket", "state", "station", "checked_in_at", "name"], [
+        ["checked in", loop["checked_in"], "", "", ""], ["accounted for", loop["accounted_for"], "", "", ""],
+        *[[row["ticket"], row["state"], row["station"], row["checked_in_at"], row.get("name", "")]
+          for row in loop["not_closed"]],
+    ]
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for title, header, rows in sections(report):
+        writer.writerow([title])
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([_safe(value) for value in row])
+        writer.writerow([])
+    return out.getvalue()
+
+
+def to_xlsx(reports: list[dict[str, Any]]) -> bytes:
+    """One sheet per section; several days (a range) follow each other with a date column."""
+    book = Workbook()
+    book.remove(book.active)
+    for title, header, _ in sections(reports[0]):
+        sheet = book.create_sheet(title[:31])
+        sheet.append(["date", *header] if len(reports) > 1 else header)
+    for report in reports:
+        for title, _, rows in sections(report):
+            sheet = book[title[:31]]
+            for row in rows:
+                values = [_safe(value) for value in row]
+                sheet.append([report["date"], *values] if len(reports) > 1 else values)
+    for sheet in book.worksheets:
+        sheet.freeze_panes = "A2"
+        for column in sheet.columns:
+            width = max(len(str(cell.value)) if cell.value is not None else 0 for cell in column)
+            sheet.column_dimensions[column[0].column_letter].width = min(60, max(10, width + 2))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def table_csv(header: list[str], rows: list[list[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows([[_safe(value) for value in row] for row in rows])
+    return out.getvalue()
+
+
+def table_xlsx(title: str, header: list[str], rows: list[list[Any]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title[:31]
+    sheet.append(header)
+    for row in rows:
+        sheet.append([_safe(value) for value in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
