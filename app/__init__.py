@@ -35,7 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import live
     from .web import (
-        access, api, audit_pages, auth_pages, device_pages, errors, health, home, i18n, limits, proxies, security,
+        access, api, audit_pages, auth_pages, dashboard_pages, device_pages, errors, health, home, i18n, limits, proxies, security,
         sessions, slip_pages, station_pages, user_pages,
     )
 
@@ -48,7 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limits.init_app(app)
     for blueprint in (
         health.bp, api.bp, home.bp, auth_pages.bp, device_pages.bp, audit_pages.bp, user_pages.bp, slip_pages.bp,
-        station_pages.bp,
+        station_pages.bp, dashboard_pages.bp,
     ):
         app.register_blueprint(blueprint)
     live.init_app(app)

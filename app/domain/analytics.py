@@ -101,7 +101,7 @@ def histogram_percentile(bins: list[int], q: float) -> int | None:
 
 def erlang_c_wait(arrivals_per_min: float, service_min: float, servers: int) -> float | None:
     """Mean wait in queue (minutes) of an M/M/c queue; None when it is unstable (grows)."""
-    if servers <= 0 or service_min <= 0:
+    if servers <= 0:
         return None
     load = arrivals_per_min * service_min  # offered load in Erlangs
     if load >= servers:
@@ -289,7 +289,8 @@ class DayAnalytics:
         self._trim(now)
         start = max(now - WINDOW, self.first_at or now)
         span = max((now - start).total_seconds(), 1.0)
-        stations = {name: self._station(name, now, start, span) for name in QUEUE_STATIONS}
+        measured = {name: self._station(name, now, start, span) for name in QUEUE_STATIONS}
+        stations = {name: shown for name, (shown, _) in measured.items()}
         observing = [self.visits[v] for v in self.open if self.visits[v].state == "observing"]
         emergency = [self.visits[v] for v in self.open if self.visits[v].state == "emergency"]
         doses = sum(self.doses_by_hour.values())
@@ -303,7 +304,7 @@ class DayAnalytics:
             "at": now.isoformat(),
             "stations": stations,
             "checked_in": sum(self.checked_in_by_hour.values()),
-            "bottleneck": self._bottleneck(stations),
+            "bottleneck": self._bottleneck(measured),
             "throughput": {
                 "doses_by_hour": {str(hour): count for hour, count in sorted(self.doses_by_hour.items())},
                 "checked_in_by_hour": {str(hour): count for hour, count in sorted(self.checked_in_by_hour.items())},
@@ -341,7 +342,8 @@ class DayAnalytics:
             "alerts": self._alerts(stations, len(observing), now),
         }
 
-    def _station(self, name: str, now: datetime, start: datetime, span: float) -> dict[str, Any]:
+    def _station(self, name: str, now: datetime, start: datetime, span: float) -> tuple[dict[str, Any], dict]:
+        """The station's figures as shown, and the unrounded rates the bottleneck estimate uses."""
         state = self.stations[name]
         people = [self.visits[v] for v in self.open if self.visits[v].station == name]
         waiting = [visit for visit in people if visit.state == "waiting"]
@@ -357,6 +359,8 @@ class DayAnalytics:
         oldest = min((self.queued_at.get(visit.id, now) for visit in waiting), default=None)
         mean_service = sum(sample.seconds for sample in services) / len(services) if services else None
         entries = sum(1 for moment in state.entries if moment >= now - WINDOW)
+        rates = {"arrivals_per_min": entries / (WINDOW.total_seconds() / 60),
+                 "service_min": mean_service / 60 if mean_service is not None else None}
         return {
             "waiting": len(waiting),
             "being_served": len(busy_now),
@@ -368,18 +372,17 @@ class DayAnalytics:
             "mean_service_minutes": _minutes(mean_service) if mean_service is not None else None,
             "utilisation": round(min(1.0, busy / (len(desks) * span)), 3) if desks else 0.0,
             "arrivals_per_hour": round(entries * 3600 / WINDOW.total_seconds(), 1),
-        }
+        }, rates
 
-    def _bottleneck(self, stations: dict[str, dict]) -> dict[str, Any] | None:
+    def _bottleneck(self, measured: dict[str, tuple[dict, dict]]) -> dict[str, Any] | None:
         """The busiest queue station, and what one more desk would do (Erlang C, an estimate)."""
-        name, entry = max(stations.items(), key=lambda item: (item[1]["utilisation"], item[1]["waiting"]))
+        name, (entry, rates) = max(measured.items(), key=lambda item: (item[1][0]["utilisation"], item[1][0]["waiting"]))
         if entry["utilisation"] == 0 and entry["waiting"] == 0:
             return None
-        arrivals = entry["arrivals_per_hour"] / 60
-        service = entry["mean_service_minutes"]
+        service = rates["service_min"]
         desks = max(entry["desks_open"], 1)
-        now_wait = erlang_c_wait(arrivals, service, desks) if service else None
-        more_wait = erlang_c_wait(arrivals, service, desks + 1) if service else None
+        now_wait = erlang_c_wait(rates["arrivals_per_min"], service, desks) if service is not None else None
+        more_wait = erlang_c_wait(rates["arrivals_per_min"], service, desks + 1) if service is not None else None
         return {
             "station": name,
             "utilisation": entry["utilisation"],

@@ -163,6 +163,18 @@ def daily_report(site: str):
     return _report_answer(report, chosen, f"siteflow-{site}-{report['date']}")
 
 
+@bp.get("/sites/<site>/trend")
+@documented("Doses on each of the last days (default 14)", tag="reports", response="Trend",
+            query={"days": ("1-31 (default 14)", {"type": "integer", "minimum": 1, "maximum": 31})})
+@requires("dashboard.read")
+def trend(site: str):
+    days = request.args.get("days", "14")
+    if not days.isdigit() or not 1 <= int(days) <= 31:
+        raise ValidationFailed("Bad query parameters.", fields={"days": "must be a whole number from 1 to 31"})
+    return jsonify({"site": site, "days": analytics.doses_per_day(services(), principal(), site_id=site,
+                                                                  days=int(days))})
+
+
 @bp.get("/reports/city/daily")
 @documented("Every site's day against its target, ranked (排名通报)", tag="reports", response="CityReport",
             query=REPORT_QUERY, files=("text/csv", XLSX))

@@ -164,6 +164,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                      "by_product_lot", "aefi", "closed_loop"],
     },
     "CityReport": {"type": "object", "required": ["date", "sites"]},
+    "Trend": {"type": "object", "required": ["site", "days"]},
     "SiteList": {
         "type": "object", "required": ["sites"],
         "properties": {"sites": {"type": "array", "items": {"type": "object", "required": ["id", "name"]}}},

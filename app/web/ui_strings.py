@@ -111,3 +111,38 @@ def display_both() -> dict[str, dict[str, Any]]:
                 "idle": _("Please wait to be called. Have your ID and health code ready."),
             }
     return strings
+
+
+def dashboard() -> dict[str, str]:
+    """For the supervisor dashboard and the city overview (static/js/dashboard.js, city.js)."""
+    return {
+        "consent": _("Consent"), "injection": _("Injection"),
+        "bottleneck": _("%(station)s is the bottleneck: %(desks)s desks at %(percent)s%% busy.",
+                        station="{station}", desks="{desks}", percent="{percent}"),
+        "open_one": _("Opening one more desk would cut the wait from about %(now)s to about %(then)s minutes "
+                      "(an estimate, from the last 30 minutes).", now="{now}", then="{then}"),
+        "all_open": _("All %(desks)s desks are open: move staff here from a quieter station.", desks="{desks}"),
+        "growing": _("The queue is growing faster than it is served: open another desk now."),
+        "no_bottleneck": _("No bottleneck: every station keeps up."),
+        "minutes": _("%(n)s min", n="{n}"),
+        "none": "—",
+        "projection": _("Projected by closing time: %(n)s (%(percent)s%%)", n="{n}", percent="{percent}"),
+        "of_target": _("%(doses)s of %(target)s doses (%(percent)s%%)", doses="{doses}", target="{target}",
+                       percent="{percent}"),
+        "seats": _("%(used)s of %(seats)s seats", used="{used}", seats="{seats}"),
+        "peak": _("expected in 30 min: %(n)s", n="{n}"),
+        "due": _("report due %(time)s", time="{time}"),
+        "overdue": _("report overdue since %(time)s", time="{time}"),
+        "resolved": _("resolved"),
+        "alert_long_wait": _("%(station)s: someone has waited %(minutes)s minutes", station="{station}",
+                             minutes="{minutes}"),
+        "alert_observation_nearly_full": _("Observation %(count)s of %(capacity)s seats", count="{count}",
+                                           capacity="{capacity}"),
+        "alert_aefi_open": _("Adverse event without an outcome: %(ticket)s", ticket="{ticket}"),
+        "alert_lot_expiring": _("Lot %(lot)s expires in %(days_left)s days", lot="{lot}", days_left="{days_left}"),
+        "alert_lost": _("%(ticket)s checked in %(minutes)s minutes ago and not closed (%(state)s)",
+                        ticket="{ticket}", minutes="{minutes}", state="{state}"),
+        "no_alerts": _("No alerts."),
+        "updated": _("Updated %(time)s", time="{time}"),
+        "offline": _("Reconnecting…"),
+    }

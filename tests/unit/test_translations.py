@@ -48,3 +48,26 @@ def test_chinese_strings_are_chinese():
         catalog = read_po(source, locale="zh_Hans")
     untouched = [m.id for m in catalog if m.id and m.string == m.id and m.id not in ("PIN", "SiteFlow")]
     assert untouched == []
+
+
+@pytest.mark.parametrize("locale", catalogues.LOCALES)
+def test_every_translation_formats_with_its_placeholders(locale):
+    """Templates format every string with `%` (even without variables), so a bare "90%" in a
+    translation breaks its page; and a translation must use the placeholders of its source."""
+    import re
+
+    with catalogues.po_path(locale).open("rb") as source:
+        catalog = read_po(source, locale=locale)
+    broken = []
+    for message in catalog:
+        if not message.id or not message.string or not isinstance(message.id, str):
+            continue
+        names = set(re.findall(r"%\((\w+)\)s", message.id))
+        for text in (message.id, message.string):
+            try:
+                text % {name: "x" for name in names}
+            except (ValueError, KeyError, TypeError) as error:
+                broken.append((message.id, text, str(error)))
+        if set(re.findall(r"%\((\w+)\)s", message.string)) != names:
+            broken.append((message.id, message.string, "placeholders differ"))
+    assert broken == []

@@ -1,0 +1,46 @@
+"""The supervisor's pages: the site dashboard, the printable daily report and the city overview.
+The figures come from the API (app/flow/analytics.py); these views render the shells and the
+printable report."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, render_template, request
+
+from app.domain.errors import ValidationFailed
+from app.domain.permissions import authorize, role_may
+from app.flow import analytics
+
+from . import ui_strings
+from .access import requires
+from .context import principal, services
+
+bp = Blueprint("dashboards", __name__)
+
+
+@bp.get("/sites/<site>/dashboard")
+@requires("dashboard.read")
+def dashboard(site: str):
+    authorize(principal(), "dashboard.read", site=site)
+    info = services().store.site(site).site
+    return render_template("dashboard.html", site=info, strings=ui_strings.dashboard())
+
+
+@bp.get("/sites/<site>/reports/daily")
+@requires("report.read")
+def daily_report(site: str):
+    day = None
+    if request.args.get("date"):
+        try:
+            day = date.fromisoformat(request.args["date"])
+        except ValueError:
+            raise ValidationFailed("Bad date.", fields={"date": "must be YYYY-MM-DD"}) from None
+    report = analytics.daily_report(services(), principal(), site_id=site, day=day)
+    return render_template("report_daily.html", report=report)
+
+
+@bp.get("/city")
+@requires("report.read")
+def city():
+    return render_template("city.html", strings=ui_strings.dashboard(),
+                           may_live=role_may(principal().role, "live.city"))

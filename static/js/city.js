@@ -1,0 +1,87 @@
+// The city overview: every site's day against its target, ranked, sortable, kept current by
+// the city live room (admins and city supervisors) or a timer; a 14-day trend per site.
+import { connectLive } from "./live.js";
+
+const root = document.getElementById("city");
+const strings = JSON.parse(document.getElementById("strings").textContent);
+const zh = root.dataset.lang === "zh-Hans";
+const body = document.querySelector("#sites tbody");
+const trends = new Map();
+let rows = [];
+let sortKey = "rank";
+let ascending = true;
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text === null || text === undefined ? "—" : String(text);
+  if (className) td.className = className;
+  return td;
+}
+
+function spark(days) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 120 28");
+  svg.setAttribute("class", "spark");
+  const max = Math.max(1, ...days.map((d) => d.doses));
+  const line = document.createElementNS(ns, "polyline");
+  line.setAttribute("points", days.map((d, i) => `${(i * 120) / Math.max(1, days.length - 1)},${26 - (d.doses / max) * 24}`).join(" "));
+  const title = document.createElementNS(ns, "title");
+  title.textContent = days.map((d) => `${d.date.slice(5)}: ${d.doses}`).join("\n");
+  svg.append(title, line);
+  return svg;
+}
+
+function render() {
+  const sorted = [...rows].sort((a, b) => {
+    const x = a[sortKey];
+    const y = b[sortKey];
+    const order = typeof x === "string" ? x.localeCompare(y) : (x ?? -1) - (y ?? -1);
+    return ascending ? order : -order;
+  });
+  body.replaceChildren(...sorted.map((row) => {
+    const tr = document.createElement("tr");
+    const link = document.createElement("a");
+    link.href = `${root.dataset.dashboard}${encodeURIComponent(row.site)}/dashboard`;
+    link.textContent = zh ? row.name_zh : row.name;
+    const name = document.createElement("td");
+    name.append(link);
+    const trend = document.createElement("td");
+    if (trends.has(row.site)) trend.append(spark(trends.get(row.site)));
+    tr.dataset.site = row.site;
+    tr.append(cell(row.rank, "rank"), name, cell(`${row.doses} / ${row.daily_target} (${row.percent_of_target ?? 0}%)`),
+      cell(row.throughput_last_hour), cell(row.waiting), cell(row.longest_wait_minutes),
+      cell(`${row.observation} / ${row.observation_capacity}`), cell(row.open_aefi, row.open_aefi ? "error" : ""), trend);
+    return tr;
+  }));
+}
+
+async function refresh() {
+  const response = await fetch(root.dataset.api, { credentials: "same-origin" });
+  if (!response.ok) return;
+  const report = await response.json();
+  rows = report.sites;
+  document.getElementById("updated").textContent = new Date().toLocaleTimeString(zh ? "zh-CN" : "en-GB");
+  render();
+  for (const row of rows) {
+    if (trends.has(row.site)) continue;
+    trends.set(row.site, []);
+    fetch(`${root.dataset.trend}/${encodeURIComponent(row.site)}/trend?days=14`, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((data) => { if (data) { trends.set(row.site, data.days); render(); } });
+  }
+}
+
+for (const th of document.querySelectorAll("th.sortable")) {
+  th.addEventListener("click", () => {
+    ascending = sortKey === th.dataset.key ? !ascending : th.dataset.key === "rank" || th.dataset.key === "site";
+    sortKey = th.dataset.key;
+    render();
+  });
+}
+
+let timer = null;
+const soon = () => { if (!timer) timer = setTimeout(() => { timer = null; refresh(); }, 500); };
+if (root.dataset.live === "yes") connectLive({ view: "city", onSite: soon, onSnapshot: soon });
+setInterval(refresh, 15000);
+refresh();

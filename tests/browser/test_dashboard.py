@@ -1,0 +1,88 @@
+"""The supervisor dashboard and the city overview in Chromium against a real server: counts
+move within a second of an action; the report downloads as XLSX. Screenshots go to
+test-artifacts/."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import expect
+
+from tests.support.factories import gen_checkin, gen_consent, gen_injection
+from tests.support.live_servers import Api, ServerProcess, create_token, free_port, init_database, server_env
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "browser-admin-1"
+
+
+@pytest.fixture
+def site(tmp_path):
+    env = server_env(database_url=f"sqlite:///{tmp_path / 'siteflow.db'}")
+    env.update(SITEFLOW_ADMIN_PASSWORD=PASSWORD, SITEFLOW_INSTANCE_PATH=str(tmp_path / "instance"))
+    init_database(env)
+    token = create_token(env, "admin")
+    process = ServerProcess(env, free_port(), log_dir=tmp_path).spawn()
+    process.wait_ready()
+    yield process, Api(process.url, token)
+    process.stop()
+
+
+def _signed_in(browser, base):
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto(f"{base}/login?lang=en")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_load_state()
+    return context, page, errors
+
+
+def test_the_dashboard_follows_the_site_within_a_second_and_names_the_bottleneck(site, browser):
+    process, api = site
+    context, page, errors = _signed_in(browser, process.url)
+    page.goto(f"{process.url}/sites/demo/dashboard")
+    consent_row = page.locator("#stations tbody tr", has_text="Consent")
+    expect(consent_row).to_be_visible()
+    expect(page.locator("#bottleneck")).to_contain_text("No bottleneck")
+    people = [api.post("/sites/demo/visits", gen_checkin()).json["visit"] for _ in range(6)]
+    expect(consent_row.locator("td").nth(0)).to_have_text("6", timeout=1000)
+    api.post("/sites/demo/stations/consent/call-next", {"desk": "A"})
+    api.post("/sites/demo/stations/consent/call-next", {"desk": "B"})
+    expect(consent_row.locator("td").nth(1)).to_have_text("2", timeout=1000)
+    expect(page.locator("#bottleneck")).to_contain_text("Consent is the bottleneck", timeout=1000)
+    api.post(f"/sites/demo/visits/{people[0]['id']}/consent", gen_consent("A"))
+    api.post("/sites/demo/stations/injection/call-next", {"desk": "1"})
+    done = api.post(f"/sites/demo/visits/{people[0]['id']}/injection", gen_injection("1"))
+    assert done.status == 200, done.json
+    expect(page.locator("#doses")).to_have_text("1", timeout=1000)
+    expect(page.locator("#observation")).to_contain_text("1 of 60 seats", timeout=1000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-en.png"), full_page=True)
+
+    # The day's report, as a supervisor downloads it.
+    with page.expect_download() as download:
+        page.click("#xlsx")
+    book = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+    summary = {row[0]: row[1] for row in book["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["doses"] == 1 and summary["checked_in"] == 6
+
+    page.goto(f"{process.url}/sites/demo/reports/daily")
+    expect(page.locator("article")).to_contain_text("Daily report")
+    page.screenshot(path=str(ARTIFACTS / "report-daily-en.png"), full_page=True)
+    page.goto(f"{process.url}/city?lang=zh_Hans")
+    row = page.locator("#sites tbody tr[data-site=demo]")
+    expect(row).to_contain_text("1 / 1600")
+    expect(row.locator("td.rank")).to_have_text("1")
+    expect(row.locator("svg.spark")).to_have_count(1, timeout=5000)
+    page.screenshot(path=str(ARTIFACTS / "city-zh.png"), full_page=True)
+    page.goto(f"{process.url}/sites/demo/dashboard")
+    expect(page.locator("#doses")).to_have_text("1")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-zh.png"), full_page=True)
+    assert errors == []
+    context.close()
