@@ -6,7 +6,7 @@ result next to the event in one transaction; replaying a visit's events through
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -114,6 +114,18 @@ def _expect(visit: Visit | None, event: Event, states: tuple[str, ...]) -> Visit
         current = visit.state if visit else "nothing"
         raise ReplayError(f"event {event.type} #{event.seq} cannot follow state {current}")
     return visit
+
+
+def replace(visit: Visit, **changes: Any) -> Visit:
+    """`dataclasses.replace` for a Visit, without its per-call field introspection: folding a
+    day of events spends most of its time here (bench/analytics.py). Visit has no
+    __post_init__, so copying the fields is all that replace does."""
+    unknown = changes.keys() - visit.__dict__.keys()
+    if unknown:
+        raise TypeError(f"Visit has no field {', '.join(sorted(unknown))}")
+    new = object.__new__(Visit)
+    new.__dict__.update(visit.__dict__, **changes)  # frozen: only __setattr__ is guarded
+    return new
 
 
 def _bump(visit: Visit, event: Event, **changes: Any) -> Visit:

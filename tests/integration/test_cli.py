@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,32 @@ def test_demo_serves_with_gevent_and_prints_a_working_admin_token(tmp_path):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.communicate(timeout=10)
+
+
+def test_report_daily_writes_the_days_report_as_xlsx_csv_and_json(env, monkeypatch):
+    from openpyxl import load_workbook
+
+    monkeypatch.setenv("SITEFLOW_INSTANCE_PATH", str(env / "instance"))
+    assert run("init").exit_code == 0
+    token = run("tokens", "create", "--role", "admin", "--name", "r").output.strip().splitlines()[-1]
+    from app import create_app
+
+    client = create_app().test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    for _ in range(3):
+        assert client.post("/api/v1/sites/demo/visits", json=gen_checkin(), headers=auth).status_code == 201
+    today = client.get("/api/v1/sites/demo", headers=auth).get_json()["today"]
+    out = env / "day.xlsx"
+    done = run("report", "daily", "--site", "demo", "--date", today, "--format", "xlsx", "-o", str(out))
+    assert done.exit_code == 0, done.output
+    summary = {row[0]: row[1] for row in load_workbook(out)["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["checked_in"] == 3 and summary["doses"] == 0
+    span = f"{(date.fromisoformat(today) - timedelta(days=2)).isoformat()}..{today}"
+    ranged = run("report", "daily", "--site", "demo", "--date", span, "--format", "json", "-o", str(env / "r.json"))
+    assert ranged.exit_code == 0 and "3 day(s)" in ranged.output
+    days = json.loads((env / "r.json").read_text())
+    assert [day["totals"]["checked_in"] for day in days] == [0, 0, 3]
+    bad = CliRunner().invoke(cli, ["report", "daily", "--site", "demo", "--date", "yesterday", "-o", str(out)])
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+    unknown = CliRunner().invoke(cli, ["report", "daily", "--site", "nowhere", "--date", today, "-o", str(out)])
+    assert unknown.exit_code != 0 and "nowhere" in unknown.output
