@@ -150,6 +150,7 @@ def demo(host: str, port: int) -> None:
         f"\nStation tablets (demo-checkin, demo-nurse or demo-supervisor):\n"
         + "".join(f"  {name:<12} {base}/sites/demo/stations/{name}\n" for name in STATIONS)
         + f"Waiting-area display: {base}/sites/demo/display\n"
+        f"Supervisor dashboard (demo-supervisor): {base}/sites/demo/dashboard   City overview (demo-city): {base}/city\n"
         f"Printed slips: the Print buttons after check-in and injection, or {base}/sites/demo/slips\n"
         f"API description: {base}/api/v1/openapi.json   Walk-through: docs/API.md\n"
     )
