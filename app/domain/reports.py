@@ -61,7 +61,7 @@ def daily_report(model: DayAnalytics, *, now: datetime, level: str) -> dict[str,
             "checked_in": len(model.visits),
             "accounted_for": accounted,
             "not_closed": [{"ticket": visit.ticket, "state": visit.state, "station": visit.station,
-                            "checked_in_at": visit.checked_in_at.isoformat(),
+                            "checked_in_at": visit.checked_in_at.astimezone(model.site.tz).isoformat(),
                             **({"name": visit.person.name} if level == "full" else {})} for visit in people],
             "still_open": len(people),
             # Every person checked in is either closed (counted in an outcome) or listed here.

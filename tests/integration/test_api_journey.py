@@ -97,6 +97,16 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
     assert correction["actor"] == "site_supervisor:site_supervisor-demo" and correction["detail"]["reason"]
     assert correction["subject"] == f"visit:{carol['id']}"
 
+    # the supervisor's figures of the day: the dashboard, the reports, the trend
+    dashboard = japi.get("/sites/demo/dashboard").get_json()
+    assert dashboard["seq"] == 29 and dashboard["target"]["doses"] >= 1
+    report = japi.get("/sites/demo/reports/daily").get_json()
+    assert report["closed_loop"]["consistent"] and report["totals"]["doses"] == dashboard["target"]["doses"]
+    csv_file = japi.get("/sites/demo/reports/daily", format="csv", check=False)
+    assert csv_file.status_code == 200 and csv_file.mimetype == "text/csv"
+    assert japi.get("/sites/demo/trend", days="3").get_json()["days"][-1]["doses"] == report["totals"]["doses"]
+    assert japi.get("/reports/city/daily").get_json()["sites"][0]["rank"] == 1
+
     # every documented operation was exercised with a success
     document = openapi_document(client)
     succeeded = {(method, path) for method, path, status in japi.seen if status.startswith("2")}
