@@ -364,6 +364,42 @@ def report_daily(site_id: str, day: str, chosen: str, output: Path) -> None:
     click.echo(f"{output}: {len(reports)} day(s), {doses} doses")
 
 
+@cli.command()
+@click.argument("scenario_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--replications", "-n", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--seed", default=1, show_default=True, type=int, help="Replication r uses seed + r.")
+@click.option("--processes", default=None, type=click.IntRange(1, 256), help="Default: one per CPU.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write every figure as JSON here.")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), help="Write the plots here (PNG or SVG).")
+def simulate(scenario_file: Path, replications: int, seed: int, processes: int | None, json_path: Path | None,
+             plot_path: Path | None) -> None:
+    """Simulate a site scenario (TOML) and print its figures with 95 % confidence intervals."""
+    from app.sim import runner
+    from app.sim.results import summarise
+    from app.sim.scenario import ScenarioError, read_scenario
+    from app.sim.table import table
+
+    try:
+        scenario = read_scenario(scenario_file)
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from None
+    with click.progressbar(length=replications, label="Replications", file=sys.stderr, show_pos=True) as bar:
+        runs = runner.run(scenario, replications=replications, seed=seed, processes=processes, progress=bar.update)
+    summary = summarise(scenario, runs)
+    click.echo(table(scenario, summary))
+    if json_path:
+        json_path.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+        click.echo(f"figures: {json_path}")
+    if plot_path:
+        from app.sim.plots import plot
+
+        try:
+            plot(scenario, summary, runs, plot_path)
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"plots: {plot_path}")
+
+
 @cli.group()
 def keys() -> None:
     """Keys that seal personal data at rest (docs/SECURITY.md)."""

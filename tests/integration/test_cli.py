@@ -165,3 +165,24 @@ def test_report_daily_writes_the_days_report_as_xlsx_csv_and_json(env, monkeypat
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
     unknown = CliRunner().invoke(cli, ["report", "daily", "--site", "nowhere", "--date", today, "-o", str(out)])
     assert unknown.exit_code != 0 and "nowhere" in unknown.output
+
+
+def test_simulate_prints_the_table_and_writes_json_and_plots(tmp_path):
+    scenario = ROOT / "sites" / "scenarios" / "community-2000.toml"
+    done = run("simulate", str(scenario), "--replications", "3", "--processes", "1",
+               "--json", str(tmp_path / "out.json"), "--plot", str(tmp_path / "out.png"))
+    assert done.exit_code == 0, done.output
+    assert "3 replications" in done.output and "consent" in done.output and "± " in done.output
+    figures = json.loads((tmp_path / "out.json").read_text())
+    assert figures["replications"] == 3 and len(figures["per_replication"]) == 3
+    assert figures["served"]["mean"] > 1000
+    assert [row["seed"] for row in figures["per_replication"]] == [1, 2, 3]
+    assert (tmp_path / "out.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_names_what_is_wrong_in_a_scenario(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('closes = 07:00:00\n[[stations]]\nname = "x"\nservice = { kind = "gamma", mean = 1 }\n')
+    done = CliRunner().invoke(cli, ["simulate", str(bad)])
+    assert done.exit_code == 1
+    assert "stations.0.service" in done.output and "arrivals" in done.output

@@ -1,0 +1,113 @@
+"""Figures of replications: per replication, and across them with 95 % confidence intervals
+(Student t); time in system pooled over all people of all replications."""
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+from .model import Replication
+from .scenario import Scenario
+
+# Two-sided 95 % Student t quantiles by degrees of freedom (1.96 beyond 120).
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+
+
+def t95(degrees: int) -> float:
+    if degrees <= 0:
+        return float("nan")
+    known = [d for d in _T95 if d <= degrees]
+    return 1.96 if degrees > 120 else _T95[max(known)]
+
+
+def interval(values: list[float]) -> dict[str, float | None]:
+    """Mean and half-width of its 95 % confidence interval."""
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return {"mean": None, "ci95": None}
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return {"mean": mean, "ci95": None}
+    return {"mean": mean, "ci95": t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))}
+
+
+def quantile(ordered: list[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def replication_figures(scenario: Scenario, run: Replication) -> dict[str, Any]:
+    stations = {}
+    for station in scenario.stations:
+        waits = sorted(run.waits[station.name])
+        capacity = run.server_minutes[station.name]
+        stations[station.name] = {
+            "served": len(waits),
+            "mean_wait": statistics.fmean(waits) if waits else 0.0,
+            "p95_wait": quantile(waits, 95) or 0.0,
+            "utilisation": run.busy[station.name] / capacity if capacity else 0.0,
+            "max_queue": max(run.queues[station.name], default=0),
+        }
+    occupancy = sorted(run.occupancy_samples)
+    times = sorted(run.time_in_system)
+    return {
+        "seed": run.seed,
+        "arrived": run.arrived,
+        "no_shows": run.no_shows,
+        "served": run.served,
+        "deferred": run.deferred,
+        "time_in_system_mean": statistics.fmean(times) if times else None,
+        "time_in_system_median": quantile(times, 50),
+        "stations": stations,
+        "observation": {
+            "time_average": run.occupancy_area / run.cleared_at if run.cleared_at else 0.0,
+            "p95": quantile(occupancy, 95) or 0,
+            "p99": quantile(occupancy, 99) or 0,
+            "peak": run.occupancy_peak,
+        },
+        "cleared_at": run.cleared_at,
+    }
+
+
+def summarise(scenario: Scenario, runs: list[Replication]) -> dict[str, Any]:
+    per_run = [replication_figures(scenario, run) for run in runs]
+    pooled = sorted(t for run in runs for t in run.time_in_system)
+    stations = {
+        station.name: {key: interval([row["stations"][station.name][key] for row in per_run])
+                       for key in ("served", "mean_wait", "p95_wait", "utilisation", "max_queue")}
+        for station in scenario.stations
+    }
+    return {
+        "scenario": scenario.name,
+        "replications": len(runs),
+        "served": interval([row["served"] for row in per_run]),
+        "arrived": interval([row["arrived"] for row in per_run]),
+        "deferred": interval([row["deferred"] for row in per_run]),
+        "time_in_system": {
+            "mean": interval([row["time_in_system_mean"] for row in per_run]),
+            **{f"p{q}": quantile(pooled, q) for q in (5, 25, 50, 75, 90, 95)},
+        },
+        "stations": stations,
+        "observation": {key: interval([row["observation"][key] for row in per_run])
+                        for key in ("time_average", "p95", "p99", "peak")},
+        "cleared_at": interval([row["cleared_at"] for row in per_run]),
+        "queue_over_time": _mean_queues(scenario, runs),
+        "per_replication": per_run,
+    }
+
+
+def _mean_queues(scenario: Scenario, runs: list[Replication]) -> dict[str, Any]:
+    """Mean queue length at each sample time across replications (for the plot)."""
+    longest = max((len(run.sample_times) for run in runs), default=0)
+    times = [i * scenario.sample_every for i in range(longest)]
+    queues = {}
+    for station in scenario.stations:
+        series = []
+        for i in range(longest):
+            values = [run.queues[station.name][i] if i < len(run.queues[station.name]) else 0 for run in runs]
+            series.append(statistics.fmean(values) if values else 0.0)
+        queues[station.name] = series
+    return {"minutes": times, "stations": queues}

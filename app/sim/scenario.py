@@ -1,0 +1,277 @@
+"""A site scenario for the simulator, read from TOML and validated (pydantic).
+
+Times are minutes. Clock times ("08:00") are relative to the scenario's `opens`.
+A scenario describes a site in general terms: stations in order, each with servers (which
+may change by hour), a service-time distribution and the probability a person visits it;
+walking time between stations; arrivals (Poisson by hour, appointment blocks, walk-ins);
+branches (deferral at a station, extended observation, adverse events); observation with
+a finite number of seats that the gated station (injection) must find free before it starts.
+"""
+from __future__ import annotations
+
+import math
+import random
+from datetime import time
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- distributions (minutes) -----------------------------------------------------------------
+
+class Fixed(_Model):
+    kind: Literal["fixed"]
+    value: float = Field(ge=0)
+
+    def sample(self, rng: random.Random) -> float:
+        return self.value
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+
+class Uniform(_Model):
+    kind: Literal["uniform"]
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
+
+    def sample(self, rng: random.Random) -> float:
+        return rng.uniform(self.low, self.high)
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+
+class Triangular(_Model):
+    kind: Literal["triangular"]
+    low: float = Field(ge=0)
+    mode: float = Field(ge=0)
+    high: float = Field(ge=0)
+
+    def sample(self, rng: random.Random) -> float:
+        return rng.triangular(self.low, self.high, self.mode)
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.mode + self.high) / 3
+
+
+class Normal(_Model):
+    """Truncated at 0 (a negative draw is drawn again)."""
+
+    kind: Literal["normal"]
+    mean_: float = Field(alias="mean")
+    sd: float = Field(ge=0)
+
+    def sample(self, rng: random.Random) -> float:
+        for _ in range(100):
+            value = rng.gauss(self.mean_, self.sd)
+            if value >= 0:
+                return value
+        return 0.0
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+
+class Offset(_Model):
+    """A signed normal offset (punctuality: early is negative); not truncated."""
+
+    kind: Literal["offset"]
+    mean_: float = Field(0.0, alias="mean")
+    sd: float = Field(ge=0)
+
+    def sample(self, rng: random.Random) -> float:
+        return rng.gauss(self.mean_, self.sd)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+
+class Lognormal(_Model):
+    """Given by the mean and standard deviation of the times themselves."""
+
+    kind: Literal["lognormal"]
+    mean_: float = Field(gt=0, alias="mean")
+    sd: float = Field(gt=0)
+
+    def sample(self, rng: random.Random) -> float:
+        sigma2 = math.log(1 + (self.sd / self.mean_) ** 2)
+        return rng.lognormvariate(math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2))
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+
+class Exponential(_Model):
+    kind: Literal["exponential"]
+    mean_: float = Field(gt=0, alias="mean")
+
+    def sample(self, rng: random.Random) -> float:
+        return rng.expovariate(1 / self.mean_)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+
+class ShiftedExponential(_Model):
+    """shift + Exp(mean)."""
+
+    kind: Literal["shifted_exponential"]
+    shift: float = Field(ge=0)
+    mean_: float = Field(gt=0, alias="mean")
+
+    def sample(self, rng: random.Random) -> float:
+        return self.shift + rng.expovariate(1 / self.mean_)
+
+    @property
+    def mean(self) -> float:
+        return self.shift + self.mean_
+
+
+class Empirical(_Model):
+    """Observed times, drawn with equal probability."""
+
+    kind: Literal["empirical"]
+    values: tuple[float, ...] = Field(min_length=1)
+
+    def sample(self, rng: random.Random) -> float:
+        return rng.choice(self.values)
+
+    @property
+    def mean(self) -> float:
+        return sum(self.values) / len(self.values)
+
+
+Distribution = Annotated[
+    Union[Fixed, Uniform, Triangular, Normal, Offset, Lognormal, Exponential, ShiftedExponential, Empirical],
+    Field(discriminator="kind"),
+]
+
+
+# --- the site ------------------------------------------------------------------------------------
+
+def _minutes(clock: time) -> int:
+    return clock.hour * 60 + clock.minute
+
+
+class Station(_Model):
+    name: str = Field(min_length=1, max_length=40)
+    servers: int = Field(1, ge=0, le=500)
+    # Servers from a given hour on ("10" = from 10:00), overriding `servers`.
+    servers_by_hour: dict[str, int] = Field(default_factory=dict)
+    service: Distribution
+    probability: float = Field(1.0, ge=0, le=1)
+    deferral: float = Field(0.0, ge=0, le=1)  # leaves the site after this station's service
+    needs_observation_seat: bool = False  # service starts only with an observation seat free
+
+    def servers_at(self, hour: int) -> int:
+        chosen = self.servers
+        for start, count in sorted(((int(h), c) for h, c in self.servers_by_hour.items())):
+            if hour >= start:
+                chosen = count
+        return chosen
+
+
+class Observation(_Model):
+    seats: int = Field(ge=1, le=100_000)
+    duration: Distribution
+    extended_probability: float = Field(0.0, ge=0, le=1)
+    extended_duration: Distribution | None = None
+    aefi_probability: float = Field(0.0, ge=0, le=1)
+    aefi_extra: Distribution | None = None
+
+
+class Poisson(_Model):
+    kind: Literal["poisson"]
+    rate_per_hour: float = Field(0.0, ge=0)
+    rate_by_hour: dict[str, float] = Field(default_factory=dict)  # "9" = 250 per hour from 9:00
+
+    def rate_at(self, hour: int) -> float:
+        return self.rate_by_hour.get(str(hour), self.rate_per_hour)
+
+
+class Appointments(_Model):
+    kind: Literal["appointments"]
+    start: time
+    end: time
+    every_minutes: float = Field(gt=0)
+    people: int = Field(ge=1)
+    punctuality: Distribution = Offset(kind="offset", sd=0.0)
+    no_show: float = Field(0.0, ge=0, le=1)
+
+
+Arrivals = Annotated[Union[Poisson, Appointments], Field(discriminator="kind")]
+
+
+class Scenario(_Model):
+    name: str = "scenario"
+    opens: time = time(8, 0)
+    closes: time = time(18, 0)  # the arrival window closes; the site then clears
+    stations: tuple[Station, ...] = Field(min_length=1)
+    walking: Distribution = Fixed(kind="fixed", value=0.0)
+    arrivals: tuple[Arrivals, ...] = Field(min_length=1)
+    observation: Observation | None = None
+    sample_every: float = Field(5.0, gt=0)  # minutes between queue-length samples
+
+    @model_validator(mode="after")
+    def _check(self) -> "Scenario":
+        if _minutes(self.closes) <= _minutes(self.opens):
+            raise ValueError("closes must be after opens")
+        names = [station.name for station in self.stations]
+        if len(set(names)) != len(names):
+            raise ValueError("station names must be different")
+        if any(station.needs_observation_seat for station in self.stations) and self.observation is None:
+            raise ValueError("a station needs an observation seat but there is no [observation]")
+        return self
+
+    @property
+    def open_minutes(self) -> float:
+        return _minutes(self.closes) - _minutes(self.opens)
+
+    def clock(self, at: time) -> float:
+        """A clock time as minutes after opening."""
+        return _minutes(at) - _minutes(self.opens)
+
+    def hour_at(self, minute: float) -> int:
+        """The clock hour (8 for 08:xx) at a simulation time."""
+        return int((_minutes(self.opens) + minute) // 60)
+
+    def hour_start(self, hour: int) -> float:
+        """The simulation time at which a clock hour begins."""
+        return hour * 60.0 - _minutes(self.opens)
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; the message names each problem."""
+
+
+def parse_scenario(data: dict, *, source: str = "<scenario>") -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{source}: {'.'.join(str(p) for p in error['loc']) or '(top)'}: {error['msg']}"
+                    for error in exc.errors()]
+        raise ScenarioError("\n".join(problems)) from None
+
+
+def read_scenario(path) -> Scenario:
+    import tomllib
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+    return parse_scenario(data, source=str(path))

@@ -1,0 +1,44 @@
+"""The simulation's figures as a table for the terminal."""
+from __future__ import annotations
+
+from .scenario import Scenario
+
+
+def _ci(entry: dict, digits: int = 1, scale: float = 1.0) -> str:
+    if entry["mean"] is None:
+        return "—"
+    text = f"{entry['mean'] * scale:.{digits}f}"
+    if entry["ci95"] is not None:
+        text += f" ± {entry['ci95'] * scale:.{digits}f}"
+    return text
+
+
+def _clock(scenario: Scenario, minutes: float | None) -> str:
+    if minutes is None:
+        return "—"
+    total = scenario.opens.hour * 60 + scenario.opens.minute + minutes
+    return f"{int(total // 60):02d}:{int(total % 60):02d}"
+
+
+def table(scenario: Scenario, summary: dict) -> str:
+    tis = summary["time_in_system"]
+    lines = [
+        f"{scenario.name} — {summary['replications']} replications (mean ± 95 % CI)",
+        "",
+        f"  people arrived           {_ci(summary['arrived'])}",
+        f"  served (left vaccinated) {_ci(summary['served'])}",
+        f"  deferred                 {_ci(summary['deferred'])}",
+        f"  time in system, min      mean {_ci(tis['mean'])}   "
+        + "  ".join(f"p{q} {tis[f'p{q}']:.0f}" for q in (5, 25, 50, 75, 90, 95) if tis[f"p{q}"] is not None),
+        f"  site cleared at          {_clock(scenario, summary['cleared_at']['mean'])}",
+        "",
+        f"  {'station':<14}{'mean wait':>16}{'p95 wait':>16}{'utilisation %':>18}{'max queue':>14}",
+    ]
+    for name, entry in summary["stations"].items():
+        lines.append(f"  {name:<14}{_ci(entry['mean_wait']):>16}{_ci(entry['p95_wait']):>16}"
+                     f"{_ci(entry['utilisation'], 1, 100):>18}{_ci(entry['max_queue'], 0):>14}")
+    obs = summary["observation"]
+    if scenario.observation:
+        lines += ["", f"  observation seats ({scenario.observation.seats}): time-average {_ci(obs['time_average'])}, "
+                      f"p95 {_ci(obs['p95'], 0)}, p99 {_ci(obs['p99'], 0)}, peak {_ci(obs['peak'], 0)}"]
+    return "\n".join(lines)
