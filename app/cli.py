@@ -400,6 +400,38 @@ def simulate(scenario_file: Path, replications: int, seed: int, processes: int |
         click.echo(f"plots: {plot_path}")
 
 
+@cli.command()
+@click.argument("scenario_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--people", type=click.IntRange(1, 200_000), default=None,
+              help="Arrivals in the day, spread evenly over the opening hours (default: the scenario's arrivals).")
+@click.option("--max-median", default=60.0, show_default=True, type=click.FloatRange(1, 24 * 60),
+              help="Minutes: the median time in the site must not be longer.")
+@click.option("--max-utilisation", default=0.8, show_default=True, type=click.FloatRange(0.1, 1.0))
+@click.option("--replications", "-n", default=10, show_default=True, type=click.IntRange(2, 1000))
+@click.option("--seed", default=1, show_default=True, type=int)
+def plan(scenario_file: Path, people: int | None, max_median: float, max_utilisation: float, replications: int,
+         seed: int) -> None:
+    """Recommend the fewest desks per station and the observation seats that meet the limits."""
+    from app.sim import planner
+    from app.sim.scenario import Poisson, ScenarioError, read_scenario
+
+    try:
+        scenario = read_scenario(scenario_file)
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from None
+    if people is not None:
+        rate = people / (scenario.open_minutes / 60)
+        scenario = scenario.model_copy(update={
+            "arrivals": (Poisson(kind="poisson", rate_per_hour=rate),),
+            "name": f"{scenario.name} ({people} people)"})
+    limits = planner.Limits(max_median_minutes=max_median, max_utilisation=max_utilisation)
+    result = planner.plan(scenario, limits, replications=replications, seed=seed,
+                          progress=lambda text: click.echo(text, err=True))
+    click.echo(planner.describe(scenario, result, limits))
+    if not result.meets:
+        sys.exit(1)
+
+
 @cli.group()
 def keys() -> None:
     """Keys that seal personal data at rest (docs/SECURITY.md)."""
