@@ -365,24 +365,37 @@ def report_daily(site_id: str, day: str, chosen: str, output: Path) -> None:
 
 
 @cli.command()
-@click.argument("scenario_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("scenario_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=False)
+@click.option("--from-site", "from_site", default=None, help="Fit the scenario from a real day of this site instead.")
+@click.option("--date", "day", default=None, help="With --from-site: the day (YYYY-MM-DD, default today).")
 @click.option("--replications", "-n", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--seed", default=1, show_default=True, type=int, help="Replication r uses seed + r.")
 @click.option("--processes", default=None, type=click.IntRange(1, 256), help="Default: one per CPU.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write every figure as JSON here.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), help="Write the plots here (PNG or SVG).")
-def simulate(scenario_file: Path, replications: int, seed: int, processes: int | None, json_path: Path | None,
-             plot_path: Path | None) -> None:
-    """Simulate a site scenario (TOML) and print its figures with 95 % confidence intervals."""
+def simulate(scenario_file: Path | None, from_site: str | None, day: str | None, replications: int, seed: int,
+             processes: int | None, json_path: Path | None, plot_path: Path | None) -> None:
+    """Simulate a site scenario (TOML, or fitted from a real day with --from-site) and print its
+    figures with 95 % confidence intervals."""
+    from app.flow import simulation
     from app.sim import runner
     from app.sim.results import summarise
     from app.sim.scenario import ScenarioError, read_scenario
     from app.sim.table import table
 
+    if (scenario_file is None) == (from_site is None):
+        raise click.UsageError("Give a SCENARIO_FILE or --from-site SITE (one of the two).")
     try:
-        scenario = read_scenario(scenario_file)
-    except ScenarioError as exc:
+        if from_site:
+            services = _services(_app())
+            chosen = date.fromisoformat(day) if day else services.clock.now().date()
+            scenario = simulation.fitted_scenario(services, CLI_PRINCIPAL, site_id=from_site, day=chosen)
+        else:
+            scenario = read_scenario(scenario_file)
+    except ValueError as exc:  # a bad date or scenario (ScenarioError is a ValueError)
         raise click.ClickException(str(exc)) from None
+    except DomainError as exc:
+        _fail(exc)
     with click.progressbar(length=replications, label="Replications", file=sys.stderr, show_pos=True) as bar:
         runs = runner.run(scenario, replications=replications, seed=seed, processes=processes, progress=bar.update)
     summary = summarise(scenario, runs)

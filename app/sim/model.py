@@ -41,8 +41,10 @@ class Replication:
     cleared_at: float = 0.0
 
 
-def arrival_times(scenario: Scenario, rng: random.Random, result: Replication) -> list[float]:
-    times: list[float] = []
+def arrival_times(scenario: Scenario, rng: random.Random, result: Replication) -> list[tuple[float, int]]:
+    """(time, index of the first station) of everyone who comes, in time order."""
+    times: list[tuple[float, int]] = []
+    index = {station.name: i for i, station in enumerate(scenario.stations)}
     window = scenario.open_minutes
     for source in scenario.arrivals:
         if isinstance(source, Poisson):
@@ -58,7 +60,7 @@ def arrival_times(scenario: Scenario, rng: random.Random, result: Replication) -
                     t = boundary
                     continue
                 if t < window:
-                    times.append(t)
+                    times.append((t, 0))
         elif isinstance(source, Appointments):
             slot, last = scenario.clock(source.start), scenario.clock(source.end)
             while slot < last:
@@ -66,7 +68,8 @@ def arrival_times(scenario: Scenario, rng: random.Random, result: Replication) -
                     if rng.random() < source.no_show:
                         result.no_shows += 1
                         continue
-                    times.append(max(0.0, slot + source.punctuality.sample(rng)))
+                    first = index[source.enter_at] if source.enter_at else 0
+                    times.append((max(0.0, slot + source.punctuality.sample(rng)), first))
                 slot += source.every_minutes
     times.sort()
     return times
@@ -109,10 +112,10 @@ def run_replication(scenario: Scenario, seed: int) -> Replication:
         seats.release(station_seat)
         seats_changed(-1)
 
-    def person(arrived_at: float):
+    def person(arrived_at: float, first: int):
         state["in_system"] += 1
         moved = False
-        for station in scenario.stations:
+        for station in scenario.stations[first:]:
             if station.probability < 1 and rng.random() >= station.probability:
                 continue
             if moved:
@@ -150,10 +153,10 @@ def run_replication(scenario: Scenario, seed: int) -> Replication:
         state["in_system"] -= 1
 
     def source():
-        for at in arrivals:
+        for at, first in arrivals:
             if at > env.now:
                 yield env.timeout(at - env.now)
-            env.process(person(at))
+            env.process(person(at, first))
         state["arrivals_done"] = True
 
     def done() -> bool:

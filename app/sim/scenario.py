@@ -209,6 +209,7 @@ class Appointments(_Model):
     people: int = Field(ge=1)
     punctuality: Distribution = Offset(kind="offset", sd=0.0)
     no_show: float = Field(0.0, ge=0, le=1)
+    enter_at: str | None = None  # the station they start at (people already waiting there: what-if)
 
 
 Arrivals = Annotated[Union[Poisson, Appointments], Field(discriminator="kind")]
@@ -231,6 +232,9 @@ class Scenario(_Model):
         names = [station.name for station in self.stations]
         if len(set(names)) != len(names):
             raise ValueError("station names must be different")
+        for source in self.arrivals:
+            if isinstance(source, Appointments) and source.enter_at is not None and source.enter_at not in names:
+                raise ValueError(f"enter_at {source.enter_at!r} is not a station")
         if any(station.needs_observation_seat for station in self.stations) and self.observation is None:
             raise ValueError("a station needs an observation seat but there is no [observation]")
         return self

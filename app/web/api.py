@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from app.domain.errors import DomainError, NotFound, ValidationFailed
 from app.domain.permissions import view_level
 from app.domain.privacy import visit_view
-from app.flow import analytics, audit, queries, report_files
+from app.flow import analytics, audit, queries, report_files, simulation
 from app.flow import visits as flow
 from app.flow.visits import Outcome
 
@@ -161,6 +161,16 @@ def daily_report(site: str):
     day, chosen = _report_args()
     report = analytics.daily_report(services(), principal(), site_id=site, day=day)
     return _report_answer(report, chosen, f"siteflow-{site}-{report['date']}")
+
+
+@bp.post("/sites/<site>/what-if")
+@documented("Simulate the rest of today with other desks or seats (an estimate)", tag="reports",
+            body=schemas.WhatIfBody, response="WhatIf")
+@requires("dashboard.read")
+def what_if(site: str):
+    body = _body(schemas.WhatIfBody)
+    return jsonify(simulation.what_if_today(services(), principal(), site_id=site, servers=dict(body.servers),
+                                            seats=body.seats))
 
 
 @bp.get("/sites/<site>/trend")

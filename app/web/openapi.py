@@ -165,6 +165,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "CityReport": {"type": "object", "required": ["date", "sites"]},
     "Trend": {"type": "object", "required": ["site", "days"]},
+    "WhatIf": {"type": "object", "required": ["now", "proposed", "waiting_now", "note"]},
     "SiteList": {
         "type": "object", "required": ["sites"],
         "properties": {"sites": {"type": "array", "items": {"type": "object", "required": ["id", "name"]}}},

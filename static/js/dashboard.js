@@ -2,6 +2,7 @@
 // live supervisor view says when something happened (at most two fetches a second), and a
 // timer refreshes the figures that move with the clock.
 import { connectLive } from "./live.js";
+import { postJson } from "./csrf.js";
 
 const root = document.getElementById("dashboard");
 const strings = JSON.parse(document.getElementById("strings").textContent);
@@ -121,7 +122,47 @@ function render(d) {
     ? `${labels.expiring}: ${d.vaccine.expiring.map((l) => `${l.lot} (${l.expires_on})`).join(", ")}` : "";
   $("updated").textContent = t("updated", { time: time(d.at) });
   root.dataset.seq = String(d.seq);
+  prefill(d);
 }
+
+// --- what if ---------------------------------------------------------------------------------
+const whatIf = $("what-if-form");
+function prefill(d) {
+  if (whatIf.dataset.touched) return;
+  whatIf.consent.value = Math.max(1, d.stations.consent.desks_open);
+  whatIf.injection.value = Math.max(1, d.stations.injection.desks_open);
+  whatIf.seats.value = d.observation.capacity;
+}
+whatIf.addEventListener("input", () => { whatIf.dataset.touched = "1"; });
+whatIf.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const button = whatIf.querySelector("button");
+  button.disabled = true;
+  $("what-if-error").textContent = labels.running;
+  const { status, data } = await postJson($("what-if").dataset.url, {
+    servers: { consent: Number(whatIf.consent.value), injection: Number(whatIf.injection.value) },
+    seats: Number(whatIf.seats.value),
+  });
+  button.disabled = false;
+  if (status !== 200) {
+    const fields = (data.error && data.error.fields) || {};
+    $("what-if-error").textContent = Object.values(fields).join(" ") || (data.error && data.error.message) || String(status);
+    return;
+  }
+  $("what-if-error").textContent = "";
+  const rows = [
+    [labels.desks, (x) => `${t("consent")} ${x.servers.consent} · ${t("injection")} ${x.servers.injection}`],
+    [labels.seats, (x) => x.seats],
+    ...["consent", "injection"].map((name) => [`${labels.mean_wait}: ${t(name)}`, (x) => minutes(x.stations[name].mean_wait_minutes)]),
+    [labels.served, (x) => x.served_by_closing],
+    [labels.median, (x) => minutes(x.median_minutes_in_site)],
+    [labels.peak, (x) => x.observation_peak],
+  ];
+  $("what-if-result").querySelector("tbody").replaceChildren(...rows.map(([name, value]) =>
+    el("tr", "", el("th", "", name), el("td", "", value(data.now)), el("td", "", value(data.proposed)))));
+  $("what-if-result").hidden = false;
+  $("what-if-note").hidden = false;
+});
 
 let pending = null;
 let inFlight = false;

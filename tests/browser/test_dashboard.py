@@ -62,6 +62,17 @@ def test_the_dashboard_follows_the_site_within_a_second_and_names_the_bottleneck
     assert done.status == 200, done.json
     expect(page.locator("#doses")).to_have_text("1", timeout=1000)
     expect(page.locator("#observation")).to_contain_text("1 of 60 seats", timeout=1000)
+    # What if: the rest of today with other desks, simulated on the server.
+    expect(page.locator("#what-if-form input[name=seats]")).to_have_value("60")
+    page.fill("#what-if-form input[name=consent]", "2")
+    page.fill("#what-if-form input[name=injection]", "9")  # more than the site has
+    page.click("#what-if-form button")
+    expect(page.locator("#what-if-form input[name=injection]:invalid")).to_have_count(1)  # the browser says why
+    expect(page.locator("#what-if-result")).to_be_hidden()
+    page.fill("#what-if-form input[name=injection]", "3")
+    page.click("#what-if-form button")
+    expect(page.locator("#what-if-result")).to_be_visible(timeout=15_000)
+    expect(page.locator("#what-if-result")).to_contain_text("Consent 2 · Injection 3")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-en.png"), full_page=True)
 

@@ -186,3 +186,23 @@ def test_simulate_names_what_is_wrong_in_a_scenario(tmp_path):
     done = CliRunner().invoke(cli, ["simulate", str(bad)])
     assert done.exit_code == 1
     assert "stations.0.service" in done.output and "arrivals" in done.output
+
+
+def test_simulate_from_a_real_day_of_a_site(env, monkeypatch):
+    monkeypatch.setenv("SITEFLOW_INSTANCE_PATH", str(env / "instance"))
+    assert run("init").exit_code == 0
+    from app import create_app
+    from app.domain.permissions import Principal
+    from app.sim.day import DayPlan, FlowActions, run_day
+
+    services = create_app().extensions["siteflow"]
+    run_day(FlowActions(services, "demo", Principal(name="bot", role="admin")), DayPlan(people=40, hours=1, seed=2),
+            advance=lambda delta: None)
+    done = run("simulate", "--from-site", "demo", "--replications", "2", "--processes", "1",
+               "--json", str(env / "fit.json"))
+    assert done.exit_code == 0, done.output
+    assert "demo" in done.output and "consent" in done.output
+    figures = json.loads((env / "fit.json").read_text())
+    assert figures["arrived"]["mean"] > 0
+    neither = CliRunner().invoke(cli, ["simulate"])
+    assert neither.exit_code == 2 and "--from-site" in neither.output

@@ -1,0 +1,69 @@
+"""Simulations from the event log: a scenario fitted from a real day, and the dashboard's
+"what if" for the rest of today."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from app.domain.errors import ValidationFailed
+from app.domain.permissions import Principal, authorize
+from app.sim import runner
+from app.sim.fit import QUEUE, scenario_from_day, what_if
+from app.sim.results import summarise
+from app.sim.scenario import Scenario
+
+from . import analytics
+from .services import Services
+
+WHAT_IF_REPLICATIONS = 6
+
+
+def _day_events(services: Services, site, day: date):
+    start = datetime.combine(day, time(0), tzinfo=site.tz)
+    return services.store.events_between(site.id, start=start, end=start + timedelta(days=1))
+
+
+def fitted_scenario(services: Services, principal: Principal, *, site_id: str, day: date) -> Scenario:
+    authorize(principal, "report.read", site=site_id)
+    site = services.store.site(site_id).site
+    return scenario_from_day(site, _day_events(services, site, day), name=f"{site.id} {day.isoformat()} as measured")
+
+
+def _figures(summary: dict) -> dict[str, Any]:
+    return {
+        "stations": {name: {"mean_wait_minutes": round(entry["mean_wait"]["mean"], 1),
+                            "p95_wait_minutes": round(entry["p95_wait"]["mean"], 1),
+                            "utilisation": round(entry["utilisation"]["mean"], 3)}
+                     for name, entry in summary["stations"].items()},
+        "served_by_closing": round(summary["served"]["mean"]),
+        "median_minutes_in_site": round(summary["time_in_system"]["p50"] or 0, 1),
+        "observation_peak": round(summary["observation"]["peak"]["mean"]),
+        "cleared_at_minutes": round(summary["cleared_at"]["mean"]),
+    }
+
+
+def what_if_today(services: Services, principal: Principal, *, site_id: str, servers: dict[str, int],
+                  seats: int) -> dict[str, Any]:
+    """The rest of today simulated twice, with the desks open now and with `servers` / `seats`."""
+    authorize(principal, "dashboard.read", site=site_id)
+    site = services.store.site(site_id).site
+    fields = {f"servers.{name}": f"must be 1 to {len(site.stations[name].desks)} (the desks the site has)"
+              for name in QUEUE if not 1 <= servers.get(name, 0) <= len(site.stations[name].desks)}
+    if not 1 <= seats <= 5000:
+        fields["seats"] = "must be 1 to 5000"
+    if fields:
+        raise ValidationFailed("Cannot simulate these desks and seats.", fields=fields)
+    now = services.clock.now()
+    view = analytics.day_model(services, site_id).view(now)
+    waiting = {name: view["stations"][name]["waiting"] for name in QUEUE}
+    current = {name: max(1, view["stations"][name]["desks_open"]) for name in QUEUE}
+    events = _day_events(services, site, now.astimezone(site.tz).date())
+    answers = {}
+    for label, desks, chairs in (("now", current, site.observation.seats), ("proposed", servers, seats)):
+        scenario = what_if(site, events, now=now, waiting=waiting, servers=desks, seats=chairs)
+        runs = runner.run(scenario, replications=WHAT_IF_REPLICATIONS, seed=1, processes=1)
+        answers[label] = {"servers": desks, "seats": chairs, **_figures(summarise(scenario, runs))}
+    answers["waiting_now"] = waiting
+    answers["note"] = ("An estimate: the rest of today simulated from the people waiting now and the arrivals "
+                       "of the last hour, with service times measured today.")
+    return answers
