@@ -52,4 +52,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ):
         app.register_blueprint(blueprint)
     live.init_app(app)
+
+    @app.context_processor
+    def _clock():
+        # The pages count down against the server's clock (static/js/clock.js).
+        return {"server_now": app.extensions["siteflow"].clock.now().isoformat(),
+                "clock_speed": app.config.get("CLOCK_SPEED", 1)}
+
     return app

@@ -24,6 +24,7 @@ from app.store import sealing
 from app.store.migrate import upgrade
 
 DEMO_ADMIN = "demo-admin"
+DEMO_BOTS = "demo-bots"
 FIRST_ADMIN = "admin"
 CLI_ACTOR = "cli"
 # Whoever runs the command line on the server may read every report (as the audit trail records).
@@ -93,7 +94,7 @@ def init() -> None:
         _fail(exc)
 
 
-def _serve(app: Flask, host: str, port: int) -> None:
+def _serve(app: Flask, host: str, port: int, on_ready=None) -> None:
     # What socketio.run() does in gevent mode (WebSockets come from simple-websocket), but
     # bound before the URL is printed, so whoever reads the URL can connect at once, and
     # with TCP_NODELAY: without it, Nagle's algorithm and the client's delayed ACK hold back
@@ -111,6 +112,8 @@ def _serve(app: Flask, host: str, port: int) -> None:
     server.start()
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     click.echo(f"SiteFlow is running at http://{shown}:{server.server_port}  (Ctrl+C to stop)")
+    if on_ready is not None:
+        on_ready(f"http://{shown}:{server.server_port}")
     app.extensions["siteflow_live"].start()
     try:
         server.serve_forever()
@@ -129,9 +132,17 @@ def serve(host: str, port: int) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def demo(host: str, port: int) -> None:
-    """Initialise the database with the demo site, print a fresh demo admin token, and serve."""
-    app = _app(SOCKETIO_ASYNC_MODE="gevent")
+@click.option("--speed", default=10.0, show_default=True, type=click.FloatRange(1, 120),
+              help="How much faster than real time the demo's clock runs (30 min of observation: 3 min at 10).")
+@click.option("--bots/--no-bots", default=True, show_default=True,
+              help="Bots play arriving people and staff through the API (desk B and booth 6 are left to you).")
+def demo(host: str, port: int, speed: float, bots: bool) -> None:
+    """Initialise the database with the demo site, print sign-ins and a demo admin token, serve,
+    and run bots that keep the site moving at an accelerated clock."""
+    from app.clock import ScaledClock
+
+    app = _app(SOCKETIO_ASYNC_MODE="gevent", CLOCK=ScaledClock(speed), CLOCK_SPEED=speed)
+    app.config["IDLE_MINUTES"] *= speed  # sessions still end after the same real time
     try:
         _init(app)
     except (SiteConfigError, DomainError) as exc:
@@ -154,7 +165,32 @@ def demo(host: str, port: int) -> None:
         f"Printed slips: the Print buttons after check-in and injection, or {base}/sites/demo/slips\n"
         f"API description: {base}/api/v1/openapi.json   Walk-through: docs/API.md\n"
     )
-    _serve(app, host, port)
+    click.echo(f"The demo clock runs {speed:g} times faster than real time."
+               + (" Bots keep the site moving; consent desk B and injection booth 6 are yours." if bots else ""))
+    started = []
+
+    def start_bots(url: str) -> None:
+        if bots:
+            started.append(_demo_bots(services, url, speed))
+
+    try:
+        _serve(app, host, port, on_ready=start_bots)
+    finally:
+        for running in started:
+            running.stop()
+
+
+def _demo_bots(services: Services, url: str, speed: float):
+    from app.sim.bots import DemoBots, HttpActions
+    from app.sim.day import DayPlan
+
+    token_flow.revoke(services, name=DEMO_BOTS)
+    token = token_flow.create_token(services, role="admin", site_id=None, station=None, name=DEMO_BOTS)
+    # About 45 people an hour for the one consent desk the bots use: busy, so the dashboard has a
+    # bottleneck to show, and desk B (yours) makes the difference.
+    plan = DayPlan(people=360, hours=8, step_minutes=0.5, consent_minutes=1.2,
+                   keep_free=(("consent", "B"), ("injection", "6")))
+    return DemoBots(HttpActions(url, token, "demo", services.clock), plan, speed=speed).start()
 
 
 def _demo_staff(services: Services) -> list[tuple[str, str]]:
@@ -380,7 +416,7 @@ def simulate(scenario_file: Path | None, from_site: str | None, day: str | None,
     from app.flow import simulation
     from app.sim import runner
     from app.sim.results import summarise
-    from app.sim.scenario import ScenarioError, read_scenario
+    from app.sim.scenario import read_scenario
     from app.sim.table import table
 
     if (scenario_file is None) == (from_site is None):

@@ -97,6 +97,8 @@ class DayPlan:
     p_allergy: float = 0.05
     p_aefi: float = 0.01
     p_aefi_serious: float = 0.1
+    # Desks the bots leave to people (the demo keeps one desk per queue station free).
+    keep_free: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -125,8 +127,8 @@ def run_day(actions: Actions, plan: DayPlan, *, advance: Callable[[timedelta], N
     site = actions.site()
     today = date.fromisoformat(site["today"])
     lots = [(p["code"], lot["lot"]) for p in site["products"] for lot in p["lots"] if not lot["expired"]]
-    desks = [_Desk("consent", d) for d in site["stations"]["consent"]["desks"]]
-    desks += [_Desk("injection", d) for d in site["stations"]["injection"]["desks"]]
+    desks = [_Desk(station, d) for station in ("consent", "injection") for d in site["stations"][station]["desks"]
+             if (station, d) not in plan.keep_free]
     result = DayResult()
     observing: dict[str, datetime] = {}  # visit id -> leave_at
     emergency: set[str] = set()

@@ -3,6 +3,7 @@
 // A paired TV uses its display token; a signed-in member of staff may open a site's screen.
 import { connectLive } from "./live.js";
 import { Announcer } from "./announcer.js";
+import { serverNow, syncClock } from "./clock.js";
 
 const STORAGE_KEY = "siteflow.display";
 const ALTERNATE_MS = 8000;
@@ -41,7 +42,7 @@ function clock(seconds) {
 function render() {
   for (const node of root.querySelectorAll("[data-text]")) node.textContent = tr(node.dataset.text);
   document.documentElement.lang = current === "zh" ? "zh-Hans" : "en";
-  document.getElementById("clock").textContent = new Date().toLocaleTimeString(current === "zh" ? "zh-CN" : "en-GB", { hour: "2-digit", minute: "2-digit" });
+  document.getElementById("clock").textContent = new Date(serverNow()).toLocaleTimeString(current === "zh" ? "zh-CN" : "en-GB", { hour: "2-digit", minute: "2-digit" });
   if (!latest) return;
   const callList = document.getElementById("calls");
   callList.replaceChildren(...calls.slice(0, 6).map((call) => {
@@ -61,7 +62,7 @@ function render() {
   const observation = latest.observation;
   document.getElementById("seats").textContent = tr("seats", { used: observation.count, seats: observation.capacity });
   const board = document.getElementById("board");
-  const now = Date.now();
+  const now = serverNow();
   board.hidden = !shown.includes("observation");
   board.replaceChildren(...(observation.board || []).slice(0, 48).map((entry) => {
     const left = Math.max(0, Math.ceil((Date.parse(entry.leave_at) - now) / 1000));
@@ -72,6 +73,7 @@ function render() {
 }
 
 function onSnapshot(snapshot) {
+  syncClock(snapshot.at);
   latest = snapshot;
   const fresh = new Set(calls.filter((call) => call.fresh).map((call) => `${call.ticket}@${call.station}`));
   calls = snapshot.calling.filter((call) => shown.includes(call.station))

@@ -113,7 +113,7 @@ def test_demo_serves_with_gevent_and_prints_a_working_admin_token(tmp_path):
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'demo.db'}", SITEFLOW_SITES=str(ROOT / "sites"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.entry", "demo", "--port", str(port)],
+        [sys.executable, "-m", "app.entry", "demo", "--port", str(port), "--no-bots"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     output = ""
@@ -206,3 +206,39 @@ def test_simulate_from_a_real_day_of_a_site(env, monkeypatch):
     assert figures["arrived"]["mean"] > 0
     neither = CliRunner().invoke(cli, ["simulate"])
     assert neither.exit_code == 2 and "--from-site" in neither.output
+
+
+def test_demo_bots_keep_the_site_moving_and_leave_a_desk_to_people(tmp_path):
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'demo.db'}", SITEFLOW_SITES=str(ROOT / "sites"),
+               SITEFLOW_INSTANCE_PATH=str(tmp_path / "instance"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.entry", "demo", "--port", str(port), "--speed", "60"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    output = ""
+    try:
+        deadline = time.monotonic() + 60
+        while "running at" not in output and time.monotonic() < deadline:
+            output += process.stdout.readline()
+        token = re.search(r"\b(sf_[\w-]+)", output).group(1)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/sites/demo/snapshot",
+                                         headers={"Authorization": f"Bearer {token}"})
+        seen = {"checked_in": False, "called": False, "observing": False}
+        deadline = time.monotonic() + 45
+        while not all(seen.values()) and time.monotonic() < deadline:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                snapshot = json.loads(response.read())
+            stations = snapshot["stations"]
+            seen["checked_in"] |= snapshot["seq"] > 0
+            seen["called"] |= bool(snapshot["calling"]) or stations["consent"]["serving"] > 0
+            seen["observing"] |= snapshot["observation"]["count"] > 0
+            # The desks left to people stay free.
+            assert stations["consent"]["desks"]["B"]["state"] == "idle"
+            assert stations["injection"]["desks"]["6"]["state"] == "idle"
+            time.sleep(0.5)
+        assert all(seen.values()), seen
+        assert "60 times faster" in output
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=10)

@@ -3,6 +3,7 @@
 // actions with idempotency keys and retries them until the server has answered.
 import { connectLive } from "../live.js";
 import { csrfToken } from "../csrf.js";
+import { syncClock } from "../clock.js";
 
 const root = document.getElementById("station");
 export const site = JSON.parse(document.getElementById("site-info").textContent);
@@ -105,6 +106,7 @@ connectLive({
   view: "station",
   station,
   onSnapshot: (snapshot) => {
+    syncClock(snapshot.at);
     state.snapshot = snapshot;
     state.visits = new Map(snapshot.visits.map((visit) => [visit.id, visit]));
     notify();

@@ -2,6 +2,7 @@
 // release, the adverse-event form, and the emergency area with its reporting clocks.
 import { $, describe, el, localTime, onChange, personText, say, send, site, state, t, label } from "./common.js";
 import { clock, observing, release, remaining, setUpScan } from "./release.js";
+import { serverNow } from "../clock.js";
 
 const board = $("board");
 const emergencyList = $("emergency");
@@ -22,7 +23,7 @@ function openAefi(visit) {
   $("aefi-criteria").hidden = true;
   $("aefi-error").textContent = "";
   $("aefi-ticket").textContent = visit.ticket;
-  const now = new Date();
+  const now = new Date(serverNow());
   $("aefi-onset").value = `${String(now.getHours()).padStart(2, "0")}:${String(now.getMinutes()).padStart(2, "0")}`;
   dialog.showModal();
 }
@@ -40,9 +41,10 @@ form.addEventListener("submit", async (event) => {
     return;
   }
   const [hours, minutes] = ($("aefi-onset").value || "00:00").split(":").map(Number);
-  let onset = new Date();
+  const current = new Date(serverNow());
+  let onset = new Date(current);
   onset.setHours(hours, minutes, 0, 0);
-  if (onset > new Date()) onset.setDate(onset.getDate() - 1); // a time after now was yesterday
+  if (onset > current) onset.setDate(onset.getDate() - 1); // a time after now was yesterday
   // The form shows minutes: within the minute of the injection, the onset is the injection itself.
   const injected = new Date(visit.observation.started_at);
   if (onset < injected && injected - onset < 60000) onset = new Date(injected.getTime() + 1); // +1 ms: microseconds
@@ -87,7 +89,7 @@ function render() {
   emergencyList.replaceChildren(...emergency.map((visit) => {
     const open = visit.aefi.filter((report) => !report.outcome).pop() || visit.aefi[visit.aefi.length - 1];
     const due = open && open.report_due_at;
-    const overdue = due && Date.parse(due) < Date.now();
+    const overdue = due && Date.parse(due) < serverNow();
     return el("li", { class: overdue ? "overdue" : "", dataset: { visit: visit.id } },
       el("strong", { class: "ticket" }, visit.ticket),
       el("span", { class: "who" }, personText(visit), open ? ` · ${t(open.severity)}` : ""),

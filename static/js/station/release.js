@@ -1,6 +1,7 @@
 // Release from observation (observation station and exit): by a tap or a scanned slip.
 // Early release is refused with the time that remains.
 import { $, describe, onEnter, say, send, site, state, t } from "./common.js";
+import { serverNow } from "../clock.js";
 
 export function observing() {
   return [...state.visits.values()]
@@ -8,9 +9,9 @@ export function observing() {
     .sort((a, b) => a.observation.leave_at.localeCompare(b.observation.leave_at));
 }
 
-/** Seconds until the person may leave (0 when they may), from the page's own clock. */
+/** Seconds until the person may leave (0 when they may), by the server's clock. */
 export function remaining(visit) {
-  return Math.max(0, Math.ceil((Date.parse(visit.observation.leave_at) - Date.now()) / 1000));
+  return Math.max(0, Math.ceil((Date.parse(visit.observation.leave_at) - serverNow()) / 1000));
 }
 
 // Supervisors get a dialog to release early with a reason; everyone else the refusal.
