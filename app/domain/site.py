@@ -101,7 +101,7 @@ class Site(_Frozen):
     def _tz(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder of zones, not a zone
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
 

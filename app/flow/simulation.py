@@ -47,7 +47,7 @@ def what_if_today(services: Services, principal: Principal, *, site_id: str, ser
     """The rest of today simulated twice, with the desks open now and with `servers` / `seats`."""
     authorize(principal, "dashboard.read", site=site_id)
     site = services.store.site(site_id).site
-    fields = {f"servers.{name}": f"must be 1 to {len(site.stations[name].desks)} (the desks the site has)"
+    fields = {name: f"must be 1 to {len(site.stations[name].desks)} (the desks the site has)"
               for name in QUEUE if not 1 <= servers.get(name, 0) <= len(site.stations[name].desks)}
     if not 1 <= seats <= 5000:
         fields["seats"] = "must be 1 to 5000"

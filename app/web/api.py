@@ -163,14 +163,25 @@ def daily_report(site: str):
     return _report_answer(report, chosen, f"siteflow-{site}-{report['date']}")
 
 
-@bp.post("/sites/<site>/what-if")
-@documented("Simulate the rest of today with other desks or seats (an estimate)", tag="reports",
-            body=schemas.WhatIfBody, response="WhatIf")
+@bp.get("/sites/<site>/what-if")
+@documented("Simulate the rest of today with other desks or seats (an estimate)", tag="reports", response="WhatIf",
+            query={"consent": ("consent desks", {"type": "integer", "minimum": 1, "maximum": 500}),
+                   "injection": ("injection booths", {"type": "integer", "minimum": 1, "maximum": 500}),
+                   "seats": ("observation seats", {"type": "integer", "minimum": 1, "maximum": 5000})})
 @requires("dashboard.read")
 def what_if(site: str):
-    body = _body(schemas.WhatIfBody)
-    return jsonify(simulation.what_if_today(services(), principal(), site_id=site, servers=dict(body.servers),
-                                            seats=body.seats))
+    values, fields = {}, {}
+    for name in ("consent", "injection", "seats"):
+        raw = request.args.get(name, "")
+        if not raw.isdigit() or not 1 <= int(raw) <= 5000:
+            fields[name] = "must be a whole number from 1"
+        else:
+            values[name] = int(raw)
+    if fields:
+        raise ValidationFailed("Bad query parameters.", fields=fields)
+    servers = {"consent": values["consent"], "injection": values["injection"]}
+    return jsonify(simulation.what_if_today(services(), principal(), site_id=site, servers=servers,
+                                            seats=values["seats"]))
 
 
 @bp.get("/sites/<site>/trend")

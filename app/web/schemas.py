@@ -105,7 +105,3 @@ class CorrectionBody(Body):
 class UndoBody(Body):
     seq: int = Field(ge=1, le=MAX_SEQ, description="The sequence number of the visit's last event, to undo.")
 
-
-class WhatIfBody(Body):
-    servers: dict[Literal["consent", "injection"], int] = Field(description="Desks at each queue station.")
-    seats: int = Field(ge=1, le=5000)

@@ -2,7 +2,6 @@
 // live supervisor view says when something happened (at most two fetches a second), and a
 // timer refreshes the figures that move with the clock.
 import { connectLive } from "./live.js";
-import { postJson } from "./csrf.js";
 
 const root = document.getElementById("dashboard");
 const strings = JSON.parse(document.getElementById("strings").textContent);
@@ -139,10 +138,10 @@ whatIf.addEventListener("submit", async (event) => {
   const button = whatIf.querySelector("button");
   button.disabled = true;
   $("what-if-error").textContent = labels.running;
-  const { status, data } = await postJson($("what-if").dataset.url, {
-    servers: { consent: Number(whatIf.consent.value), injection: Number(whatIf.injection.value) },
-    seats: Number(whatIf.seats.value),
-  });
+  const query = new URLSearchParams({ consent: whatIf.consent.value, injection: whatIf.injection.value, seats: whatIf.seats.value });
+  const response = await fetch(`${$("what-if").dataset.url}?${query}`, { credentials: "same-origin" });
+  const status = response.status;
+  const data = await response.json().catch(() => ({}));
   button.disabled = false;
   if (status !== 200) {
     const fields = (data.error && data.error.fields) || {};
