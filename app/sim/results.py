@@ -6,6 +6,8 @@ import math
 import statistics
 from typing import Any
 
+from app.domain.analytics import percentile
+
 from .model import Replication
 from .scenario import Scenario
 
@@ -32,11 +34,9 @@ def interval(values: list[float]) -> dict[str, float | None]:
     return {"mean": mean, "ci95": t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))}
 
 
-def quantile(ordered: list[float], q: float) -> float | None:
-    if not ordered:
-        return None
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
+def quantile(values: list[float], q: float) -> float | None:
+    """Nearest rank, as the dashboard counts (app/domain/analytics.py)."""
+    return percentile(values, q)
 
 
 def replication_figures(scenario: Scenario, run: Replication) -> dict[str, Any]:

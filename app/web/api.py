@@ -126,14 +126,20 @@ REPORT_QUERY = {"date": ("YYYY-MM-DD (default today)", {"type": "string", "forma
                 "format": ("json (default), csv or xlsx", {"type": "string", "enum": list(report_files.FORMATS)})}
 
 
+def _query_date(fields: dict[str, str]) -> date | None:
+    """The `date` query parameter, or None; a bad one is added to `fields`."""
+    if not request.args.get("date"):
+        return None
+    try:
+        return date.fromisoformat(request.args["date"])
+    except ValueError:
+        fields["date"] = "must be YYYY-MM-DD"
+        return None
+
+
 def _report_args() -> tuple[date | None, str]:
-    fields = {}
-    day = None
-    if request.args.get("date"):
-        try:
-            day = date.fromisoformat(request.args["date"])
-        except ValueError:
-            fields["date"] = "must be YYYY-MM-DD"
+    fields: dict[str, str] = {}
+    day = _query_date(fields)
     chosen = request.args.get("format", "json")
     if chosen not in report_files.FORMATS:
         fields["format"] = f"must be one of {', '.join(report_files.FORMATS)}"
@@ -237,13 +243,8 @@ def check_in(site: str):
 @requires("visit.list")
 def list_visits(site: str):
     states = [item for item in request.args.get("state", "").split(",") if item] or None
-    fields = {}
-    day = None
-    if request.args.get("date"):
-        try:
-            day = date.fromisoformat(request.args["date"])
-        except ValueError:
-            fields["date"] = "must be YYYY-MM-DD"
+    fields: dict[str, str] = {}
+    day = _query_date(fields)
     limit = request.args.get("limit", "500")
     if not limit.isdigit() or not 1 <= int(limit) <= 1000:
         fields["limit"] = "must be a whole number from 1 to 1000"
