@@ -34,7 +34,10 @@ import gevent.pool  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.domain.vocabulary import CHECKLIST, SCREENING_QUESTIONS  # noqa: E402
+from app.clock import SystemClock  # noqa: E402
+from app.domain.errors import Conflict  # noqa: E402
+from app.sim.bots import HttpActions  # noqa: E402
+from app.sim.day import DayPlan, consent_body, injection_body  # noqa: E402
 from app.sim.people import person  # noqa: E402
 
 SITES = ("bench1", "bench2", "bench3", "bench4")
@@ -158,8 +161,17 @@ def baseline_spec(kinds: list[tuple[str, str]]) -> list[dict]:
     return [{"auth": {}, "join": {"room": f"{site}:{'display' if view == 'display' else 'staff'}"}} for site, view in kinds]
 
 
+# The steps of a person's cycle, by the API path the bots call.
+STEPS = (("/visits", 0), ("/stations/consent/call-next", 1), ("/consent", 2), ("/stations/injection/call-next", 3),
+         ("/injection", 4), ("/release", 5))
+EVERYONE_ELIGIBLE = DayPlan(p_defer=0, p_refuse=0, p_allergy=0)
+
+
 class Driver:
-    """Open-loop load: person cycles started at rate/6 per second, each 6 actions in a row."""
+    """Open-loop load: person cycles started at rate/6 per second, each 6 actions in a row.
+
+    Against SiteFlow the actions are the demo bots' (app/sim/bots.py: HttpActions, with the
+    bodies of app/sim/day.py); the bench only paces them and times every call."""
 
     def __init__(self, kind: str, url: str, token: str | None = None):
         self.kind, self.url, self.token = kind, url, token
@@ -169,49 +181,45 @@ class Driver:
         import random
 
         self.rng = random.Random(7)
+        self.bots = {site: HttpActions(url, token, site, SystemClock(), timeout=30,
+                                       observe=lambda path, status, answer, t0, t1, site=site:
+                                       self._record(site, path, status, answer, t0, t1))
+                     for site in SITES} if kind != "baseline" else {}
 
-    def _post(self, site: str, step: int, path: str, body: dict) -> dict | None:
-        t0 = time.time()
-        if self.kind == "baseline":
-            rooms = [f"{site}:staff"] + ([f"{site}:display"] if step in CALL_STEPS else [])
-            status, answer = http("POST", f"{self.url}/act", {"rooms": rooms, "size": PAYLOAD_BYTES})
-        else:
-            status, answer = http("POST", f"{self.url}/api/v1/sites/{site}{path}", body, self.token)
-        t1 = time.time()
+    def _record(self, site: str, path: str, status: int, answer, t0: float, t1: float) -> None:
+        step = next(number for suffix, number in STEPS if path.endswith(suffix))
         seq = answer.get("seq") if isinstance(answer, dict) else None
         self.actions.append({"site": "all" if self.kind == "baseline" else site, "seq": seq, "step": step,
                              "t0": t0, "t1": t1, "status": status, "display": step in CALL_STEPS, "real_site": site})
         if status >= 300 and status != 204:
             self.errors += 1
-            return None
-        return answer
 
     def cycle(self, site: str) -> None:
         if self.kind == "baseline":  # the same six requests, each one broadcast
             for step in range(6):
-                self._post(site, step, "", {})
+                rooms = [f"{site}:staff"] + ([f"{site}:display"] if step in CALL_STEPS else [])
+                t0 = time.time()
+                status, answer = http("POST", f"{self.url}/act", {"rooms": rooms, "size": PAYLOAD_BYTES})
+                self._record(site, STEPS[step][0], status, answer, t0, time.time())
             return
+        bot = self.bots[site]
         consent_desk = str(next(self.desks[site][0]))
         injection_desk = str(next(self.desks[site][1]))
         today = datetime.now(timezone.utc).date()
-        if not self._post(site, 0, "/visits", dict(person(self.rng, today=today), health_code="green")):
-            return
-        called = self._post(site, 1, "/stations/consent/call-next", {"desk": consent_desk})
-        if not called:
-            return
-        visit = called["visit"]
-        answers = {code: False for code in SCREENING_QUESTIONS}
-        self._post(site, 2, f"/visits/{visit['id']}/consent", {
-            "desk": consent_desk, "outcome": "eligible", "answers": answers, "allergy_history": False,
-            "deferral_reason": None, "signature": "confirmed"})
-        called = self._post(site, 3, "/stations/injection/call-next", {"desk": injection_desk})
-        if not called:
-            return
-        visit = called["visit"]
-        self._post(site, 4, f"/visits/{visit['id']}/injection", {
-            "desk": injection_desk, "product": "coronavac", "lot": "202610A127", "dose_number": visit["dose_number"],
-            "site": "left_deltoid", "route": "IM", "checklist": list(CHECKLIST)})
-        self._post(site, 5, f"/visits/{visit['id']}/release", {"override_reason": "benchmark"})
+        try:
+            bot.check_in(dict(person(self.rng, today=today), health_code="green"))
+            called = bot.call_next("consent", consent_desk)
+            if not called:
+                return
+            bot.act(called["id"], "consent", consent_body(self.rng, EVERYONE_ELIGIBLE, consent_desk))
+            called = bot.call_next("injection", injection_desk)
+            if not called:
+                return
+            bot.act(called["id"], "injection",
+                    injection_body(injection_desk, "coronavac", "202610A127", called["dose_number"]))
+            bot.act(called["id"], "release", {"override_reason": "benchmark"})
+        except Conflict:
+            return  # counted by _record; the cycle ends like a refused person
 
     def run(self, rate: float, seconds: float) -> float:
         """Drive `rate` actions/s for `seconds`; returns the achieved actions/s."""
@@ -300,7 +308,7 @@ class Bench:
         tokens = {"admin": create_token(services, role="admin", site_id=None, station=None, name="bench")}
         for site in SITES:
             tokens[site] = {"display": create_token(services, role="display", site_id=site, station=None, name="tv"),
-                            "supervisor": create_token(services, role="supervisor", site_id=site, station=None,
+                            "supervisor": create_token(services, role="site_supervisor", site_id=site, station=None,
                                                        name="sup")}
             for station in STATIONS:
                 tokens[site][station] = create_token(services, role="station", site_id=site, station=station,

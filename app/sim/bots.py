@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from app.clock import Clock
 from app.domain.errors import Conflict
@@ -24,26 +24,37 @@ class HttpActions:
     """The bots' actions as API calls with a bearer token. A refusal (4xx) or a failure
     becomes a Conflict, which the day's bots count and go on from."""
 
-    def __init__(self, base_url: str, token: str, site_id: str, clock: Clock, timeout: float = 10.0):
+    def __init__(self, base_url: str, token: str, site_id: str, clock: Clock, timeout: float = 10.0,
+                 observe: Callable[[str, int, Any, float, float], None] | None = None):
+        """`observe(path, status, answer, started, ended)` sees every call (bench/push.py times them)."""
         self.base = f"{base_url.rstrip('/')}/api/v1/sites/{site_id}"
         self.token = token
         self.clock = clock
         self.timeout = timeout
+        self.observe = observe
 
     def _call(self, method: str, path: str, body: dict | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method, headers={
             "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        started = time.time()
+        status, answer, failure = 0, None, None
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 raw = response.read()
-                return json.loads(raw) if raw else None
+                status, answer = response.status, (json.loads(raw) if raw else None)
         except urllib.error.HTTPError as error:
             with error:
                 detail = json.loads(error.read() or b"{}").get("error", {})
-            raise Conflict(detail.get("message", str(error)), code=detail.get("code", "http_error")) from None
+            status = error.code
+            failure = Conflict(detail.get("message", str(error)), code=detail.get("code", "http_error"))
         except (urllib.error.URLError, OSError) as error:
-            raise Conflict(f"no answer: {error}", code="unreachable") from None
+            failure = Conflict(f"no answer: {error}", code="unreachable")
+        if self.observe is not None:
+            self.observe(path, status, answer, started, time.time())
+        if failure is not None:
+            raise failure
+        return answer
 
     def now(self) -> datetime:
         return self.clock.now()

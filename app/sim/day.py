@@ -168,10 +168,10 @@ def run_day(actions: Actions, plan: DayPlan, *, advance: Callable[[timedelta], N
             if rng.random() < plan.p_no_show:
                 attempt(lambda: actions.act(visit["id"], "no-show", {}))
             elif desk.station == "consent":
-                attempt(lambda: actions.act(visit["id"], "consent", _consent(rng, plan, desk.desk)))
+                attempt(lambda: actions.act(visit["id"], "consent", consent_body(rng, plan, desk.desk)))
             else:
                 product, lot = rng.choice(lots)
-                body = _injection(desk.desk, product, lot, visit["dose_number"])
+                body = injection_body(desk.desk, product, lot, visit["dose_number"])
                 injected = attempt(lambda: actions.act(visit["id"], "injection", body))
                 if injected is not None:
                     observing[visit["id"]] = datetime.fromisoformat(injected["observation"]["leave_at"])
@@ -200,7 +200,7 @@ def run_day(actions: Actions, plan: DayPlan, *, advance: Callable[[timedelta], N
     return result
 
 
-def _consent(rng: random.Random, plan: DayPlan, desk: str) -> dict[str, Any]:
+def consent_body(rng: random.Random, plan: DayPlan, desk: str) -> dict[str, Any]:
     answers = {code: False for code in SCREENING_QUESTIONS}
     roll = rng.random()
     if roll < plan.p_defer:
@@ -214,7 +214,7 @@ def _consent(rng: random.Random, plan: DayPlan, desk: str) -> dict[str, Any]:
             "deferral_reason": None, "signature": "confirmed"}
 
 
-def _injection(desk: str, product: str, lot: str, dose_number: int) -> dict[str, Any]:
+def injection_body(desk: str, product: str, lot: str, dose_number: int) -> dict[str, Any]:
     return {"desk": desk, "product": product, "lot": lot, "dose_number": dose_number, "site": "left_deltoid",
             "route": "IM", "checklist": list(CHECKLIST)}
 
