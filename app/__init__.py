@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from .clock import SystemClock
+from .clock import ScaledClock, SystemClock
 from .config import PROJECT_ROOT, check, from_environment
 from .flow.services import Services
 from .store.database import make_engine
@@ -31,7 +31,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     engine = make_engine(app.config["DATABASE_URL"])
     sealer = sealer_from_config(app.config, app.instance_path)
-    app.extensions["siteflow"] = Services(store=Store(engine, sealer), clock=app.config.get("CLOCK") or SystemClock())
+    speed = float(app.config.get("CLOCK_SPEED") or 1)
+    clock = app.config.get("CLOCK") or (ScaledClock(speed) if speed != 1 else SystemClock())
+    if speed != 1:
+        app.config["IDLE_MINUTES"] *= speed  # counted on the fast clock: the same real time
+    app.extensions["siteflow"] = Services(store=Store(engine, sealer), clock=clock)
 
     from . import live
     from .web import (

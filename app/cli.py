@@ -139,10 +139,7 @@ def serve(host: str, port: int) -> None:
 def demo(host: str, port: int, speed: float, bots: bool) -> None:
     """Initialise the database with the demo site, print sign-ins and a demo admin token, serve,
     and run bots that keep the site moving at an accelerated clock."""
-    from app.clock import ScaledClock
-
-    app = _app(SOCKETIO_ASYNC_MODE="gevent", CLOCK=ScaledClock(speed), CLOCK_SPEED=speed)
-    app.config["IDLE_MINUTES"] *= speed  # sessions still end after the same real time
+    app = _app(SOCKETIO_ASYNC_MODE="gevent", CLOCK_SPEED=speed)
     try:
         _init(app)
     except (SiteConfigError, DomainError) as exc:
@@ -424,7 +421,7 @@ def simulate(scenario_file: Path | None, from_site: str | None, day: str | None,
     try:
         if from_site:
             services = _services(_app())
-            chosen = date.fromisoformat(day) if day else services.clock.now().date()
+            chosen = date.fromisoformat(day) if day else None  # None: the site's today
             scenario = simulation.fitted_scenario(services, CLI_PRINCIPAL, site_id=from_site, day=chosen)
         else:
             scenario = read_scenario(scenario_file)

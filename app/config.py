@@ -22,6 +22,8 @@ def check(config: dict) -> None:
     if config.get("SITEFLOW_ENV") == "production" and not (config.get("DATA_KEYS") and config.get("LOOKUP_KEY")):
         raise ConfigError("SITEFLOW_ENV=production needs SITEFLOW_DATA_KEYS and SITEFLOW_LOOKUP_KEY "
                           "(`siteflow keys generate` prints new ones; see docs/SECURITY.md).")
+    if config.get("SITEFLOW_ENV") == "production" and float(config.get("CLOCK_SPEED") or 1) != 1:
+        raise ConfigError("SITEFLOW_CLOCK_SPEED is for the demo: production runs on real time.")
     if bool(config.get("DATA_KEYS")) != bool(config.get("LOOKUP_KEY")):
         # Otherwise the one given would be silently ignored for the development keys.json.
         raise ConfigError("Set both SITEFLOW_DATA_KEYS and SITEFLOW_LOOKUP_KEY, or neither "
@@ -51,6 +53,8 @@ def from_environment(instance_path: str) -> dict:
         "LOOKUP_KEY": env.get("SITEFLOW_LOOKUP_KEY") or None,
         # Staff sessions: signed out after this many minutes without a request.
         "IDLE_MINUTES": float(env.get("SITEFLOW_IDLE_MINUTES", 15)),
+        # How much faster than real time the server's clock runs (the demo; 1 in production).
+        "CLOCK_SPEED": float(env.get("SITEFLOW_CLOCK_SPEED", 1)),
         # Cookies only over HTTPS; on by default in production (behind the TLS proxy).
         "SESSION_COOKIE_SECURE": _flag(env.get("SITEFLOW_SECURE_COOKIES"), production),
         # How many proxies in front of us set X-Forwarded-For/-Proto (0: none; nginx: 1).

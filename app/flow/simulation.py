@@ -23,9 +23,10 @@ def _day_events(services: Services, site, day: date):
     return services.store.events_between(site.id, start=start, end=start + timedelta(days=1))
 
 
-def fitted_scenario(services: Services, principal: Principal, *, site_id: str, day: date) -> Scenario:
+def fitted_scenario(services: Services, principal: Principal, *, site_id: str, day: date | None) -> Scenario:
     authorize(principal, "report.read", site=site_id)
     site = services.store.site(site_id).site
+    day = day or services.clock.now().astimezone(site.tz).date()
     return scenario_from_day(site, _day_events(services, site, day), name=f"{site.id} {day.isoformat()} as measured")
 
 
