@@ -62,6 +62,15 @@ def app(database_url, clock):
 
 
 @pytest.fixture
+def day_app(sqlite_url, clock):
+    """An app on SQLite only: for simulated days, which need not run on every database."""
+    app = build_app(sqlite_url, clock)
+    yield app
+    app.extensions["siteflow_live"].stop()
+    app.extensions["siteflow"].store.engine.dispose()
+
+
+@pytest.fixture
 def services(app):
     return app.extensions["siteflow"]
 

@@ -26,6 +26,12 @@ def _day_bounds(site, day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def day_events(services: Services, site, day: date) -> list:
+    """The events recorded during a site's day (midnight to midnight, site time)."""
+    start, end = _day_bounds(site, day)
+    return services.store.events_between(site.id, start=start, end=end)
+
+
 def day_model(services: Services, site_id: str, day: date | None = None) -> DayAnalytics:
     """The analytics of a site's day, up to date with the log."""
     site = services.store.site(site_id).site
@@ -37,8 +43,7 @@ def day_model(services: Services, site_id: str, day: date | None = None) -> DayA
         model = cache.get(key)
         if model is None or model.site != site:
             model = DayAnalytics(site, day)
-            start, end = _day_bounds(site, day)
-            for event in services.store.events_between(site_id, start=start, end=end):
+            for event in day_events(services, site, day):
                 model.apply(event)
             cache[key] = model
             for old in [k for k in cache if k[0] == site_id and k[1] < today - timedelta(days=PAST_DAYS_KEPT)]:

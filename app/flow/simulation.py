@@ -2,7 +2,7 @@
 "what if" for the rest of today."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from app.domain.errors import ValidationFailed
@@ -18,16 +18,11 @@ from .services import Services
 WHAT_IF_REPLICATIONS = 6
 
 
-def _day_events(services: Services, site, day: date):
-    start = datetime.combine(day, time(0), tzinfo=site.tz)
-    return services.store.events_between(site.id, start=start, end=start + timedelta(days=1))
-
-
 def fitted_scenario(services: Services, principal: Principal, *, site_id: str, day: date | None) -> Scenario:
     authorize(principal, "report.read", site=site_id)
     site = services.store.site(site_id).site
     day = day or services.clock.now().astimezone(site.tz).date()
-    return scenario_from_day(site, _day_events(services, site, day), name=f"{site.id} {day.isoformat()} as measured")
+    return scenario_from_day(site, analytics.day_events(services, site, day), name=f"{site.id} {day.isoformat()} as measured")
 
 
 def _figures(summary: dict) -> dict[str, Any]:
@@ -58,7 +53,7 @@ def what_if_today(services: Services, principal: Principal, *, site_id: str, ser
     view = analytics.day_model(services, site_id).view(now)
     waiting = {name: view["stations"][name]["waiting"] for name in QUEUE}
     current = {name: max(1, view["stations"][name]["desks_open"]) for name in QUEUE}
-    events = _day_events(services, site, now.astimezone(site.tz).date())
+    events = analytics.day_events(services, site, now.astimezone(site.tz).date())
     answers = {}
     for label, desks, chairs in (("now", current, site.observation.seats), ("proposed", servers, seats)):
         scenario = what_if(site, events, now=now, waiting=waiting, servers=desks, seats=chairs)

@@ -62,11 +62,11 @@ def display_preview(site: str):
     """The waiting-area screen for a signed-in member of staff (a TV pairs instead: /pair)."""
     caller = principal()
     authorize(caller, "live.display", site=site)
-    name = services().store.site(site).site
+    config = services().store.site(site).site
     shown = [name for name in request.args.get("stations", "").split(",") if name in STATIONS] or list(STATIONS)
     language = request.args.get("language", "both")
-    settings = {"label": name.name_zh, "stations": shown,
-                "language": language if language in ("zh", "en", "both") else "both", "site_name": name.name}
+    settings = {"label": config.name_zh, "stations": shown,
+                "language": language if language in ("zh", "en", "both") else "both", "site_name": config.name}
     return render_template("display.html", site=site, settings=settings, strings=ui_strings.display_both())
 
 

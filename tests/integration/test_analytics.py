@@ -9,7 +9,6 @@ import random
 from collections import Counter
 from datetime import timedelta
 
-import pytest
 from openpyxl import load_workbook
 
 from app.domain.analytics import LOST_AFTER, WINDOW, age_band
@@ -20,20 +19,11 @@ from app.domain.visit import apply
 from app.flow import analytics
 from app.flow import visits as flow
 from app.sim.day import DayPlan, FlowActions, run_day
-from tests.conftest import build_app
 
 QUEUES = ("consent", "injection")
 OUTCOME_EVENTS = {"consent": ("consented", "deferred", "refused"), "injection": ("injected",)}
 BOT = Principal(name="bot", role="admin")
 BOSS = Principal(name="boss", role="site_supervisor", sites=frozenset({"demo"}))
-
-
-@pytest.fixture
-def day_app(sqlite_url, clock):
-    app = build_app(sqlite_url, clock)
-    yield app
-    app.extensions["siteflow_live"].stop()
-    app.extensions["siteflow"].store.engine.dispose()
 
 
 # --- the brute force ---------------------------------------------------------------------------

@@ -4,23 +4,13 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 
 from app.live import socketio
 from app.sim.day import DayPlan, FlowActions, run_day
 from app.store.tables import events
-from tests.conftest import build_app
 
 PERSONAL_KEYS = ("name", "document_number", "document_last4", "phone", "birth_date", "person", "answers",
                  "signature", "age", "actor", "vaccinator")
-
-
-@pytest.fixture
-def day_app(sqlite_url, clock):
-    app = build_app(sqlite_url, clock)
-    yield app
-    app.extensions["siteflow_live"].stop()
-    app.extensions["siteflow"].store.engine.dispose()
 
 
 def _keys(value, found: set[str]) -> set[str]:
