@@ -20,6 +20,11 @@ Definitions (the tests recompute each one by brute force from the raw events):
   finished someone in the window or is busy now.
 - **Time in system**: check-in to release, for people released today (1-minute histogram).
 - An undone event (`reverted`) counts for nothing.
+
+The same fold keeps the live side's figures: who is where now (`OnSite`, which also holds
+people still on site from an earlier day, `carried`), and per queue station the rolling
+sums of the window's services that the expected waits need. `snapshot(now)` is what the
+screens show; it reads buckets and sums, never the day.
 """
 from __future__ import annotations
 
@@ -29,7 +34,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from . import waits as expected
 from .identity import age_on
+from .onsite import OnSite
+from .projections import snapshot
 from .site import Site
 from .visit import Event, Visit, apply as apply_event
 from .vocabulary import QUEUE_STATIONS
@@ -55,6 +63,7 @@ class Sample:
     end: datetime
     actor: str | None = None
     valid: bool = True
+    in_window: bool = True  # still in its station's window deque (and so in its rolling sums)
 
     @property
     def seconds(self) -> float:
@@ -129,17 +138,42 @@ class StationState:
     day_wait_seconds: float = 0.0
     desk_first: dict = field(default_factory=dict)  # desk -> its first call today
     desk_last: dict = field(default_factory=dict)  # desk -> its last call or outcome today
+    # Rolling sums over the valid samples in the window deques, kept as samples come and go.
+    window_services: int = 0
+    window_service_seconds: float = 0.0
+    window_desks: Counter = field(default_factory=Counter)  # desk -> valid samples in the window
+
+    def add(self, sample: Sample) -> None:
+        (self.waits if sample.kind == "wait" else self.services).append(sample)
+        self._count(sample, 1)
+
+    def drop(self, sample: Sample) -> None:
+        """The sample leaves the window (trimmed) or stops counting (undone)."""
+        if sample.in_window and sample.valid:
+            self._count(sample, -1)
+
+    def _count(self, sample: Sample, sign: int) -> None:
+        if sample.desk is not None:
+            self.window_desks[sample.desk] += sign
+            if not self.window_desks[sample.desk]:
+                del self.window_desks[sample.desk]
+        if sample.kind == "service":
+            self.window_services += sign
+            self.window_service_seconds += sign * sample.seconds
 
 
 class DayAnalytics:
-    """One site's day. Feed it the day's events in sequence order; ask for `view(now)`."""
+    """One site's day. Feed it the day's events in sequence order; ask for `view(now)` (the
+    dashboard) or `snapshot(now)` (the screens). `carried`: people still on site from an
+    earlier day, who show on the screens but count in that day's figures, not this one's."""
 
-    def __init__(self, site: Site, day: date):
+    def __init__(self, site: Site, day: date, *, carried: tuple[Visit, ...] = (), seq: int = 0):
         self.site = site
         self.day = day
-        self.seq = 0
+        self.seq = seq
         self.visits: dict[str, Visit] = {}
-        self.open: set[str] = set()
+        self.open: set[str] = set()  # today's visits still open
+        self.on_site = OnSite(carried)
         self.queued_at: dict[str, datetime] = {}
         self.service_start: dict[str, datetime] = {}
         self.made: dict[str, list[Sample]] = {}  # visit -> samples made by its last event (for undo)
@@ -162,11 +196,20 @@ class DayAnalytics:
         self.first_at: datetime | None = None
 
     # --- folding ---------------------------------------------------------------------------------
-    def apply(self, event: Event) -> None:
+    def apply(self, event: Event) -> Visit | None:
+        """Fold one event; returns the visit after it, or None for a visit this day does not
+        know (of an earlier day and not on site: see `carry`)."""
         before = self.visits.get(event.visit_id)
         if before is None and event.type not in ("checked_in", "turned_away"):
-            self.seq = event.seq  # a visit of another day (released after midnight): not today's
-            return
+            self.seq = event.seq
+            carried = self.on_site.get(event.visit_id)
+            if carried is None:
+                return None
+            if event.seq <= carried.last_seq:
+                return carried  # already in the visit as it was read
+            after = apply_event(carried, event)  # on site since an earlier day: the screens only
+            self.on_site.move(carried, after)
+            return after
         after = apply_event(before, event)
         self.seq = event.seq
         if self.first_at is None:
@@ -181,9 +224,16 @@ class DayAnalytics:
             self.open.add(after.id)
         else:
             self.open.discard(after.id)
+        self.on_site.move(before, after)
         if after.aefi:
             self.aefi[after.id] = after
         self._trim(event.at)
+        return after
+
+    def carry(self, visit: Visit) -> None:
+        """A visit of an earlier day is on site again (a correction reopened it): show it."""
+        if visit.active and visit.id not in self.visits:
+            self.on_site.move(self.on_site.get(visit.id), visit)
 
     def _count(self, before: Visit | None, after: Visit) -> None:
         """Counters keyed by what the visit is: a change of state moves it between buckets."""
@@ -223,7 +273,7 @@ class DayAnalytics:
             state.desk_last[event.desk] = event.at
             if entered is not None:
                 made.append(Sample("wait", event.station, event.desk, entered, event.at))
-                state.waits.append(made[-1])
+                state.add(made[-1])
                 state.day_waits[_minute_bin(made[-1].seconds)] += 1
                 state.day_wait_seconds += made[-1].seconds
         elif event.type == "started":
@@ -234,7 +284,7 @@ class DayAnalytics:
                 sample = Sample("service", event.station, event.desk, start, event.at, actor=event.actor)
                 made.append(sample)
                 state = self.stations[event.station]
-                state.services.append(sample)
+                state.add(sample)
                 state.desk_last[event.desk] = event.at
                 state.served[event.desk] += 1
                 state.service_seconds[event.desk] += sample.seconds
@@ -254,6 +304,7 @@ class DayAnalytics:
         """The visit's last event is taken back: so are its samples and its queue and service times."""
         visit = after.id
         for sample in self.made.pop(visit, []):
+            self.stations[sample.station].drop(sample)
             sample.valid = False
             if sample.kind == "wait":
                 state = self.stations[sample.station]
@@ -275,7 +326,8 @@ class DayAnalytics:
         for state in self.stations.values():
             for queue in (state.waits, state.services):
                 while queue and queue[0].end < edge:
-                    queue.popleft()
+                    state.drop(queue[0])
+                    queue.popleft().in_window = False
             while state.entries and state.entries[0] < edge:
                 state.entries.popleft()
         while self.injections and self.injections[0] < edge - WINDOW:  # the rate looks back an hour
@@ -291,8 +343,8 @@ class DayAnalytics:
         span = max((now - start).total_seconds(), 1.0)
         measured = {name: self._station(name, now, start, span) for name in QUEUE_STATIONS}
         stations = {name: shown for name, (shown, _) in measured.items()}
-        observing = [self.visits[v] for v in self.open if self.visits[v].state == "observing"]
-        emergency = [self.visits[v] for v in self.open if self.visits[v].state == "emergency"]
+        observing = list(self.on_site.at("observation", "observing"))
+        emergency = self.on_site.count("emergency", "emergency")
         doses = sum(self.doses_by_hour.values())
         last_hour = sum(1 for moment in self.injections if moment > now - timedelta(hours=1))
         injection_rate = sum(1 for moment in self.injections if moment > now - WINDOW) / (WINDOW.total_seconds() / 60)
@@ -321,7 +373,7 @@ class DayAnalytics:
                 "capacity": self.site.observation.seats,
                 "ready": sum(1 for visit in observing if visit.may_leave(now)),
                 "expected_peak": max(len(observing), math.ceil(injection_rate * minutes)),
-                "emergency": len(emergency),
+                "emergency": emergency,
             },
             "aefi": [self._aefi_row(visit, report, now) for visit in self.aefi.values() for report in visit.aefi],
             "outcomes": self._outcomes(),
@@ -345,24 +397,19 @@ class DayAnalytics:
     def _station(self, name: str, now: datetime, start: datetime, span: float) -> tuple[dict[str, Any], dict]:
         """The station's figures as shown, and the unrounded rates the bottleneck estimate uses."""
         state = self.stations[name]
-        people = [self.visits[v] for v in self.open if self.visits[v].station == name]
-        waiting = [visit for visit in people if visit.state == "waiting"]
-        busy_now = [visit for visit in people if visit.state in ("called", "serving")]
-        waits = [sample.seconds for sample in state.waits if sample.valid and sample.end >= now - WINDOW]
-        services = [sample for sample in state.services if sample.valid and sample.end >= now - WINDOW]
+        busy_now = self._busy(name)
+        waits = [sample.seconds for sample in state.waits if sample.valid]
+        services = [sample for sample in state.services if sample.valid]
         busy = sum(_overlap(sample.start, sample.end, start, now) for sample in services)
         busy += sum(_overlap(self.service_start.get(visit.id, now), now, start, now) for visit in busy_now)
-        desks = {sample.desk for sample in services}
-        desks |= {sample.desk for sample in state.waits if sample.valid and sample.end >= start}
-        desks |= {visit.desk for visit in busy_now}
-        desks.discard(None)
-        oldest = min((self.queued_at.get(visit.id, now) for visit in waiting), default=None)
-        mean_service = sum(sample.seconds for sample in services) / len(services) if services else None
+        desks = self._open_desks(name)
+        oldest = self._oldest_entry(name, now)
+        mean_service = (state.window_service_seconds / state.window_services) if state.window_services else None
         entries = sum(1 for moment in state.entries if moment >= now - WINDOW)
         rates = {"arrivals_per_min": entries / (WINDOW.total_seconds() / 60),
                  "service_min": mean_service / 60 if mean_service is not None else None}
         return {
-            "waiting": len(waiting),
+            "waiting": self.on_site.count(name, "waiting"),
             "being_served": len(busy_now),
             "desks": len(self.site.stations[name].desks),
             "desks_open": len(desks),
@@ -373,6 +420,54 @@ class DayAnalytics:
             "utilisation": round(min(1.0, busy / (len(desks) * span)), 3) if desks else 0.0,
             "arrivals_per_hour": round(entries * 3600 / WINDOW.total_seconds(), 1),
         }, rates
+
+    def _busy(self, station: str) -> list[Visit]:
+        return [*self.on_site.at(station, "called"), *self.on_site.at(station, "serving")]
+
+    def _open_desks(self, station: str) -> set[str]:
+        """Desks that called, served or finished someone in the window, or are busy now."""
+        desks = set(self.stations[station].window_desks) | {visit.desk for visit in self._busy(station)}
+        desks.discard(None)
+        return desks
+
+    def _oldest_entry(self, station: str, now: datetime) -> datetime | None:
+        return min((self.queued_at.get(visit.id, now) for visit in self.on_site.at(station, "waiting")), default=None)
+
+    def expected_waits(self, now: datetime) -> dict[str, dict[str, Any]]:
+        """{station: {"minutes", "desks_open"}} for the queue stations, from the rolling sums."""
+        self._trim(now)
+        return {
+            name: expected.expected_wait(
+                waiting=self.on_site.count(name, "waiting"), services=state.window_services,
+                service_seconds=state.window_service_seconds, desks_open=len(self._open_desks(name)),
+                desks=len(self.site.stations[name].desks),
+            )
+            for name, state in self.stations.items()
+        }
+
+    def snapshot(self, now: datetime) -> dict[str, Any]:
+        """What every screen may see: counts, calls, expected waits (no personal data)."""
+        return snapshot(self.site, self.on_site, seq=self.seq, now=now, waits=self.expected_waits(now))
+
+    def city_row(self, now: datetime) -> dict[str, Any]:
+        """The site's line in the city ranking, from counters (a view costs a millisecond; 200 of them add up)."""
+        self._trim(now)
+        doses = sum(self.doses_by_hour.values())
+        last_hour = sum(1 for moment in self.injections if moment > now - timedelta(hours=1))
+        target = self._target(doses, last_hour, now)
+        oldest = [self._oldest_entry(name, now) for name in QUEUE_STATIONS]
+        longest = max((_minutes((now - moment).total_seconds()) for moment in oldest if moment is not None), default=0)
+        return {
+            "site": self.site.id, "name": self.site.name, "name_zh": self.site.name_zh,
+            "doses": doses, "daily_target": self.site.daily_target, "percent_of_target": target["percent"],
+            "checked_in": sum(self.checked_in_by_hour.values()), "throughput_last_hour": last_hour,
+            "waiting": sum(self.on_site.count(name, "waiting") for name in QUEUE_STATIONS),
+            "longest_wait_minutes": longest,
+            "observation": self.on_site.count("observation", "observing"),
+            "observation_capacity": self.site.observation.seats,
+            "open_aefi": sum(1 for visit in self.aefi.values() for report in visit.aefi if report.get("outcome") is None),
+            "time_in_system_median_minutes": histogram_percentile(self.in_system, 50),
+        }
 
     def _bottleneck(self, measured: dict[str, tuple[dict, dict]]) -> dict[str, Any] | None:
         """The busiest queue station, and what one more desk would do (Erlang C, an estimate)."""

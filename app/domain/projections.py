@@ -1,63 +1,48 @@
-"""Read models computed from visits: the site snapshot shown on screens.
+"""Read models computed from who is on site: the site snapshot shown on screens.
 
 The snapshot holds ticket numbers, desks and counts only, never personal data, so every
-audience may receive it.
+audience may receive it. It reads the buckets of `OnSite`, so it costs the desks and the
+people observing, never the length of a queue or of the day.
 """
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable
 
+from .onsite import OnSite
 from .site import Site
 from .visit import Visit
 from .vocabulary import STATIONS
-from .waits import ServiceEvent, expected_waits
+
+BUSY = ("called", "serving")
 
 
 def snapshot(
-    site: Site, active: Iterable[Visit], *, seq: int, now: datetime, recent: list[ServiceEvent] | None = None
+    site: Site, on_site: OnSite, *, seq: int, now: datetime, waits: dict[str, dict] | None = None
 ) -> dict:
-    """Counts per station and desk, current calls, observation load; with `recent` service
-    events, the expected wait at each queue station too."""
-    stations = {
-        name: {
-            "waiting": 0,
-            "called": 0,
-            "serving": 0,
-            "desks": {desk: {"state": "idle", "ticket": None} for desk in site.stations[name].desks},
-        }
-        for name in STATIONS
-    }
+    """Counts per station and desk, current calls, the observation board; with `waits`
+    ({station: {"minutes", "desks_open"}}), the expected wait at each queue station too."""
+    stations = {}
     calling = []
-    observing = 0
-    ready = []
-    heading = 0
-    emergency = 0
-    for visit in active:
-        if visit.state in ("waiting", "called", "serving") and visit.station in stations:
-            entry = stations[visit.station]
-            entry[visit.state] += 1
-            if visit.desk in entry["desks"] and visit.state != "waiting":
-                entry["desks"][visit.desk] = {"state": visit.state, "ticket": visit.ticket}
-            if visit.state == "called":
-                calling.append(
-                    {"ticket": visit.ticket, "station": visit.station, "desk": visit.desk, "at": visit.called_at}
-                )
-            if visit.station == "injection" and visit.state != "waiting":
-                heading += 1
-        elif visit.state == "observing":
-            observing += 1
-            if visit.may_leave(now):
-                ready.append((visit.leave_at, visit.ticket))
-        elif visit.state == "emergency":
-            emergency += 1
+    for name in STATIONS:
+        desks = {desk: {"state": "idle", "ticket": None} for desk in site.stations[name].desks}
+        for state in BUSY:
+            for visit in on_site.at(name, state):
+                if visit.desk in desks:
+                    desks[visit.desk] = {"state": state, "ticket": visit.ticket}
+                if state == "called":
+                    calling.append({"ticket": visit.ticket, "station": name, "desk": visit.desk, "at": visit.called_at})
+        stations[name] = {
+            "waiting": on_site.count(name, "waiting"),
+            "called": on_site.count(name, "called"),
+            "serving": on_site.count(name, "serving"),
+            "desks": desks,
+        }
+        if waits is not None and name in waits:
+            stations[name]["expected_wait_minutes"] = waits[name]["minutes"]
+            stations[name]["desks_open"] = waits[name]["desks_open"]
     calling.sort(key=lambda call: call["at"], reverse=True)
-    if recent is not None:
-        waiting = {name: entry["waiting"] for name, entry in stations.items()}
-        desks = {name: len(site.stations[name].desks) for name in stations}
-        for name, estimate in expected_waits(waiting, desks, recent).items():
-            stations[name]["expected_wait_minutes"] = estimate["minutes"]
-            stations[name]["desks_open"] = estimate["desks_open"]
+    observing = list(on_site.at("observation", "observing"))
+    ready = sorted((visit.leave_at, visit.ticket) for visit in observing if visit.may_leave(now))
     return {
         "site": site.id,
         "seq": seq,
@@ -65,10 +50,18 @@ def snapshot(
         "stations": stations,
         "calling": [dict(call, at=call["at"].isoformat()) for call in calling],
         "observation": {
-            "count": observing,
+            "count": len(observing),
             "capacity": site.observation.seats,
-            "heading": heading,
-            "ready": [ticket for _, ticket in sorted(ready)],
+            "heading": on_site.count("injection", "called") + on_site.count("injection", "serving"),
+            "ready": [ticket for _, ticket in ready],
+            "board": observation_board(observing, now),
         },
-        "emergency": {"count": emergency},
+        "emergency": {"count": on_site.count("emergency", "emergency")},
     }
+
+
+def observation_board(observing: list[Visit], now: datetime) -> list[dict]:
+    """The waiting-area board: everyone observing by the time they may leave, with whether it
+    is time (ticket numbers only)."""
+    board = sorted((visit.leave_at, visit.ticket) for visit in observing if visit.leave_at)
+    return [{"ticket": ticket, "leave_at": leave_at.isoformat(), "ready": leave_at <= now} for leave_at, ticket in board]

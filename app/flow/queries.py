@@ -7,24 +7,22 @@ from typing import Any
 from app.domain.errors import ValidationFailed
 from app.domain.permissions import Principal, authorize, view_level
 from app.domain.privacy import event_view, visit_view
-from app.domain.projections import snapshot
 from app.domain.vocabulary import (
     AEFI_SERIOUS_CRITERIA, AEFI_SEVERITIES, CHECKLIST, DEFERRAL_REASONS, INJECTION_SITES, ROUTES,
     SCREENING_QUESTIONS, STATION_LABELS, STATIONS,
 )
 from app.domain.visit import STATES
-from app.domain.waits import WINDOW
 
 from . import audit
 from .services import Services
 
 
 def site_snapshot(services: Services, principal: Principal, *, site_id: str) -> dict[str, Any]:
+    """Counts, calls, expected waits and the observation board: what every screen may see."""
     authorize(principal, "snapshot.read", site=site_id)
-    site_row, active = services.store.active_visits_at_seq(site_id)
     now = services.clock.now()
-    recent = services.store.service_events(site_id, since=now - WINDOW)
-    return snapshot(site_row.site, active, seq=site_row.seq, now=now, recent=recent)
+    with services.figures.today(site_id) as model:
+        return model.snapshot(now)
 
 
 def site_info(services: Services, principal: Principal, *, site_id: str) -> dict[str, Any]:

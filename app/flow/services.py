@@ -1,4 +1,5 @@
-"""What every flow command needs: the store, the clock, and who to tell about changes."""
+"""What every flow command needs: the store, the clock, the running figures, and who to tell
+about changes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,6 +8,8 @@ from typing import Callable
 from app.clock import Clock
 from app.domain.visit import Event, Visit
 from app.store.event_store import Store
+
+from .figures import Figures
 
 # A listener receives the site id and the (event, visit after it) pairs just committed.
 Listener = Callable[[str, list[tuple[Event, Visit]]], None]
@@ -17,9 +20,13 @@ class Services:
     store: Store
     clock: Clock
     listeners: list[Listener] = field(default_factory=list)
-    # Per-process read models that catch up from the event log (app/flow/analytics.py).
-    read_models: dict = field(default_factory=dict)
+    figures: Figures = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.figures = Figures(self.store, self.clock)
 
     def publish(self, site_id: str, changes: list[tuple[Event, Visit]]) -> None:
+        """After a commit: fold the events into this process's figures, then tell the listeners."""
+        self.figures.committed(site_id, changes)
         for listener in self.listeners:
             listener(site_id, changes)

@@ -50,7 +50,8 @@ def what_if_today(services: Services, principal: Principal, *, site_id: str, ser
     if fields:
         raise ValidationFailed("Cannot simulate these desks and seats.", fields=fields)
     now = services.clock.now()
-    view = analytics.day_model(services, site_id).view(now)
+    with analytics.day_model(services, site_id) as model:
+        view = model.view(now)
     waiting = {name: view["stations"][name]["waiting"] for name in QUEUE}
     current = {name: max(1, view["stations"][name]["desks_open"]) for name in QUEUE}
     events = analytics.day_events(services, site, now.astimezone(site.tz).date())

@@ -1,15 +1,25 @@
-"""The live hub: turns committed events into pushes, and pushes what time alone changes.
+"""The live hub: turns recorded events into pushes for this process's clients, and pushes what
+time alone changes.
 
-* every event -> one `delta` to the site's station rooms (masked) and one to its
-  supervisor room (full), carrying the event's sequence number;
+Each process delivers to its own clients only, from its own running figures
+(app/flow/figures.py), and works only for rooms that have someone in them:
+
+* every event -> one `delta` to the site's station rooms (masked) and one to its supervisor
+  room (full), carrying the event's sequence number, in order;
 * `called`/`recalled` -> an immediate `call` to the display room (never coalesced);
 * display rooms and the city room get the site's `snapshot`, coalesced: at most one per
   DISPLAY_INTERVAL per site (the first at once, the rest at the end of the window);
 * when a person's observation ends, `ready` goes to the display room, the observation and
-  exit station rooms and the supervisor room, by exactly one process (a lease).
+  exit station rooms and the supervisor room, by exactly one process (a lease), through the
+  message queue.
 
-Nothing here may fail a request: a push that cannot be sent is logged and dropped,
-clients resync from the next snapshot.
+The process that records an event delivers it at once and, with a message queue, announces
+the site's new sequence number to the other processes; each of them reads the events it has
+not folded yet (only that gap) when it has clients of that site. A lost announcement is
+made up by the next one, or by the check every DISPLAY_REFRESH seconds.
+
+Nothing here may fail a request: a push that cannot be sent is logged and dropped; clients
+resync from the next snapshot.
 """
 from __future__ import annotations
 
@@ -23,7 +33,6 @@ from typing import Any
 from flask import Flask
 from flask_socketio import SocketIO
 
-from app.domain import waits
 from app.domain.permissions import Principal, view_level
 from app.domain.visit import Event, Visit
 from app.domain.vocabulary import STATIONS
@@ -31,20 +40,21 @@ from app.flow.services import Services
 
 from . import payloads, rooms
 from .leases import LeaseUnavailable, leases_for
-from .queue import reporting_failures
+from .queue import ReportingRedisManager, reporting_failures
 
 log = logging.getLogger(__name__)
 
 DISPLAY_INTERVAL = 0.25  # seconds: at most four display snapshots per second per site
 TICK = 0.1  # seconds: the worker's longest sleep
 RESCAN_EVERY = 10.0  # seconds: look in the database for observations ending soon
-# Displays only ever receive snapshots, so a lost one (a Redis blip) would leave a screen
-# stale until the next action: every DISPLAY_REFRESH seconds one process re-sends each
-# site's display snapshot.
+# Displays only ever receive snapshots, and another process's announcement can be lost (a
+# Redis blip): every DISPLAY_REFRESH seconds each process checks the log of the sites its
+# clients watch and re-sends their display snapshots.
 DISPLAY_REFRESH = 10.0
 RESCAN_AHEAD = timedelta(seconds=30)
 RESCAN_BEHIND = timedelta(minutes=10)  # after a restart, announce what became ready meanwhile
 LEASE_RETRY = timedelta(seconds=2)  # when Redis cannot say who announces, ask again this much later
+NAMESPACE = "/"
 
 
 class LiveHub:
@@ -55,8 +65,14 @@ class LiveHub:
         self.display_interval = app.config.get("LIVE_DISPLAY_INTERVAL", DISPLAY_INTERVAL)
         self.display_refresh = app.config.get("LIVE_DISPLAY_REFRESH", DISPLAY_REFRESH)
         self.leases = leases_for(app.config["SOCKETIO_MESSAGE_QUEUE"])
+        self.manager = socketio.server.manager
+        if isinstance(self.manager, ReportingRedisManager):
+            self.manager.on_change = self.on_heard
         self._lock = threading.Lock()
+        self._site_locks: dict[str, threading.RLock] = {}
         self._wake = threading.Event()
+        self._delivered: dict[str, int] = {}  # site -> last seq delivered to (or skipped for) our clients
+        self._heard: dict[str, int] = {}  # site -> a seq another process announced, not delivered yet
         self._dirty: set[str] = set()
         self._last_flush: dict[str, float] = {}
         # (due, site, visit id, ticket, leave_at); due is leave_at unless a lease must be retried.
@@ -82,48 +98,121 @@ class LiveHub:
         if worker is not None and hasattr(worker, "join"):
             worker.join(timeout=5)
 
+    # --- who is listening here ---
+    def _occupied(self, room: str) -> bool:
+        return bool(self.manager.rooms.get(NAMESPACE, {}).get(room))
+
+    def _watched_sites(self) -> set[str]:
+        """Sites with at least one client of this process in one of their rooms."""
+        sites = {rooms.site_of(room) for room, members in self.manager.rooms.get(NAMESPACE, {}).items() if members}
+        sites.discard(None)
+        if self._occupied(rooms.CITY_ROOM):
+            sites |= set(self.services.store.site_ids())
+        return sites  # type: ignore[return-value]
+
+    def _has_clients(self, site_id: str) -> bool:
+        return self._occupied(rooms.CITY_ROOM) or any(
+            self._occupied(room) for room in (rooms.display_room(site_id), rooms.supervisor_room(site_id),
+                                              *(rooms.station_room(site_id, station) for station in STATIONS)))
+
     # --- snapshots for joins and resyncs ---
-    def snapshot_for(self, principal: Principal, *, site: str, view: str) -> dict[str, Any]:
+    def snapshot_for(self, principal: Principal, *, site: str | None, view: str) -> dict[str, Any]:
         """The snapshot of a view. What it shows follows the view, not who asks: an admin
         watching a station view sees it masked, like its deltas."""
         now = self.services.clock.now()
+        figures = self.services.figures
         if view == "city":
             rows = []
             for site_id in self.services.store.site_ids():
                 if principal.covers(site_id):
-                    site_row, active = self.services.store.active_visits_at_seq(site_id)
-                    rows.append(payloads.city_row(payloads.display_snapshot(site_row.site, active, seq=site_row.seq, now=now)))
+                    with figures.today(site_id) as model:
+                        rows.append(payloads.city_row(payloads.display_snapshot(model, now=now)))
             return {"view": "city", "sites": rows}
-        site_row, active = self.services.store.active_visits_at_seq(site)
-        recent = self._recent(site, now)
-        if view == "display":
-            body = payloads.display_snapshot(site_row.site, active, seq=site_row.seq, now=now, recent=recent)
-        else:
-            level = "masked" if view == "station" else view_level(principal)
-            body = payloads.staff_snapshot(site_row.site, active, seq=site_row.seq, now=now, level=level,
-                                           recent=recent)
+        assert site is not None
+        with figures.today(site) as model:
+            if view == "display":
+                body = payloads.display_snapshot(model, now=now)
+            else:
+                level = "masked" if view == "station" else view_level(principal)
+                body = payloads.staff_snapshot(model, now=now, level=level)
+        with self._site_lock(site):  # deltas go on from this snapshot
+            self._delivered.setdefault(site, body["seq"])
         body["view"] = view
         return body
 
-    # --- commits ---
+    # --- events recorded here, or heard of ---
     def on_commit(self, site_id: str, changes: list[tuple[Event, Visit]]) -> None:
-        try:
-            self._push_changes(site_id, changes)
-        except Exception as exc:  # never fail the request that recorded the action
-            log.error("live push for site %s failed: %s", site_id, type(exc).__name__)
-
-    def _push_changes(self, site_id: str, changes: list[tuple[Event, Visit]]) -> None:
-        staff_rooms = [rooms.station_room(site_id, station) for station in STATIONS]
-        now = self.services.clock.now()
-        for event, visit in changes:
-            self.socketio.emit("delta", payloads.delta_message(event, visit, level="masked", now=now), to=staff_rooms)
-            self.socketio.emit(
-                "delta", payloads.delta_message(event, visit, level="full", now=now), to=rooms.supervisor_room(site_id)
-            )
-            if event.type in payloads.CALL_EVENTS:
-                self.socketio.emit("call", payloads.call_message(event, visit), to=rooms.display_room(site_id))
+        """This process has just recorded `changes` (already folded into its figures)."""
+        seq = changes[-1][0].seq
+        for event, visit in changes:  # whoever listens, here or elsewhere, hears "OK to leave" on time
             if event.type == "injected" and visit.leave_at is not None and visit.ticket:
                 self._schedule(site_id, visit.id, visit.ticket, visit.leave_at)
+        try:
+            self._deliver(site_id, known=seq)
+        except Exception as exc:  # never fail the request that recorded the action
+            log.error("live push for site %s failed: %s", site_id, type(exc).__name__)
+        if isinstance(self.manager, ReportingRedisManager):
+            try:
+                self.manager.announce_change(site_id, seq)
+            except Exception as exc:  # the others catch up at their next check
+                log.warning("change of site %s not announced: %s", site_id, type(exc).__name__)
+
+    def on_heard(self, site_id: str, seq: int) -> None:
+        """Another process recorded events of a site up to `seq` (from the message queue)."""
+        with self._lock:
+            if seq > self._heard.get(site_id, 0):
+                self._heard[site_id] = seq
+        self._wake.set()
+
+    def _site_lock(self, site_id: str) -> threading.RLock:
+        with self._lock:
+            return self._site_locks.setdefault(site_id, threading.RLock())
+
+    def _deliver(self, site_id: str, *, known: int | None) -> None:
+        """Push the site's events after the last one delivered, in order, to the rooms of this
+        process that have someone in them. `known`: a recorded seq (None: ask the log)."""
+        with self._site_lock(site_id):
+            if not self._has_clients(site_id):
+                self._delivered.pop(site_id, None)  # whoever joins next starts from a snapshot
+                return
+            delivered = self._delivered.get(site_id)
+            if delivered is None:  # nobody listened until now: they join with a snapshot
+                with self.services.figures.today(site_id, seq=known) as model:
+                    self._delivered[site_id] = model.seq
+                self._mark_dirty(site_id)
+                return
+            changes = self.services.figures.changes_since(site_id, delivered, known=known)
+            if changes is None:  # too far behind: the clients will see the gap and resync
+                with self.services.figures.today(site_id) as model:
+                    self._delivered[site_id] = model.seq
+                self._mark_dirty(site_id)
+                return
+            if changes:
+                self._push(site_id, changes)
+                self._delivered[site_id] = changes[-1][0].seq
+                self._mark_dirty(site_id)
+
+    def _push(self, site_id: str, changes: list[tuple[Event, Visit]]) -> None:
+        now = self.services.clock.now()
+        stations = [room for room in (rooms.station_room(site_id, station) for station in STATIONS)
+                    if self._occupied(room)]
+        supervisor = rooms.supervisor_room(site_id)
+        supervised = self._occupied(supervisor)
+        display = rooms.display_room(site_id)
+        displayed = self._occupied(display)
+        for event, visit in changes:
+            if stations:
+                self._emit("delta", payloads.delta_message(event, visit, level="masked", now=now), stations)
+            if supervised:
+                self._emit("delta", payloads.delta_message(event, visit, level="full", now=now), supervisor)
+            if displayed and event.type in payloads.CALL_EVENTS:
+                self._emit("call", payloads.call_message(event, visit), display)
+
+    def _emit(self, event: str, body: dict[str, Any], to: str | list[str]) -> None:
+        """To this process's clients only: every process delivers to its own."""
+        self.socketio.emit(event, body, to=to, ignore_queue=True)
+
+    def _mark_dirty(self, site_id: str) -> None:
         with self._lock:
             self._dirty.add(site_id)
         self._wake.set()
@@ -149,6 +238,8 @@ class LiveHub:
 
     def _sleep_for(self) -> float:
         with self._lock:
+            if self._heard:
+                return 0.0
             if not self._dirty:
                 return TICK
             oldest = min(self._last_flush.get(site, 0.0) for site in self._dirty)
@@ -156,12 +247,16 @@ class LiveHub:
 
     def _step(self) -> None:
         monotonic = time.monotonic()
+        with self._lock:
+            heard, self._heard = self._heard, {}
+        for site_id, seq in heard.items():
+            self._deliver(site_id, known=seq)
         if monotonic >= self._next_rescan:
             self._next_rescan = monotonic + RESCAN_EVERY
             self._rescan()
         if monotonic >= self._next_refresh:
             self._next_refresh = monotonic + self.display_refresh
-            self._refresh_displays()
+            self._refresh()
         self._flush_displays(monotonic)
         self._announce_ready()
 
@@ -174,29 +269,28 @@ class LiveHub:
         for site_id in due:
             self.push_display(site_id)
 
-    def _recent(self, site_id: str, now: datetime) -> list[waits.ServiceEvent]:
-        """The service events of the last half hour, for expected waits."""
-        return self.services.store.service_events(site_id, since=now - waits.WINDOW)
-
     def push_display(self, site_id: str) -> None:
-        site_row, active = self.services.store.active_visits_at_seq(site_id)
+        """The site's snapshot to its display room and its row to the city room, if anyone
+        here watches them: nothing is computed for an empty room."""
+        display = rooms.display_room(site_id)
+        targets = [room for room in (display, rooms.CITY_ROOM) if self._occupied(room)]
+        if not targets:
+            return
         now = self.services.clock.now()
-        body = payloads.display_snapshot(site_row.site, active, seq=site_row.seq, now=now,
-                                         recent=self._recent(site_id, now))
+        with self.services.figures.today(site_id, seq=self._delivered.get(site_id)) as model:
+            body = payloads.display_snapshot(model, now=now)
         body["view"] = "display"
-        self.socketio.emit("snapshot", body, to=rooms.display_room(site_id))
-        self.socketio.emit("site", payloads.city_row(body), to=rooms.CITY_ROOM)
+        if display in targets:
+            self._emit("snapshot", body, display)
+        if rooms.CITY_ROOM in targets:
+            self._emit("site", payloads.city_row(body), rooms.CITY_ROOM)
 
-    def _refresh_displays(self) -> None:
-        period = int(time.time() // self.display_refresh)
-        for site_id in self.services.store.site_ids():
-            try:
-                if not self.leases.acquire(f"refresh:{site_id}:{period}", ttl_seconds=2 * self.display_refresh):
-                    continue  # another process refreshes this site in this period
-            except LeaseUnavailable:
-                return
-            with self._lock:
-                self._dirty.add(site_id)
+    def _refresh(self) -> None:
+        """Catch up the sites our clients watch (an announcement may have been lost) and
+        re-send their display snapshots (the board's countdowns and ready flags move with time)."""
+        for site_id in self._watched_sites():
+            self._deliver(site_id, known=None)
+            self._mark_dirty(site_id)
 
     def _rescan(self) -> None:
         now = self.services.clock.now()
@@ -229,15 +323,14 @@ class LiveHub:
                 rooms.supervisor_room(site_id),
             ]
             try:
-                with reporting_failures(self.socketio.server.manager):
+                with reporting_failures(self.manager):
                     self.socketio.emit("ready", message, to=targets)
             except Exception as exc:  # the queue lost it: we keep the lease and try again
                 log.warning("ready not published: %s", type(exc).__name__)
                 with self._lock:
                     heapq.heappush(self._timers, (now + LEASE_RETRY, site_id, visit_id, ticket, leave_at))
                 continue
-            with self._lock:
-                self._dirty.add(site_id)  # the board's "OK to leave" column changed
+            self._mark_dirty(site_id)  # the board's "OK to leave" column changed
         if len(self._timed) > 50_000:
             with self._lock:
                 self._timed = {entry[2] for entry in self._timers}

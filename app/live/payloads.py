@@ -7,42 +7,26 @@ records. Nothing else in the live layer builds a payload.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
+from app.domain.analytics import DayAnalytics
 from app.domain.privacy import visit_view
-from app.domain.projections import snapshot
-from app.domain.site import Site
 from app.domain.visit import Event, Visit
-from app.domain.waits import ServiceEvent
 
 # Which event types are announced as calls on the waiting-area screens.
 CALL_EVENTS = ("called", "recalled")
 
 
-def display_snapshot(
-    site: Site, active: Iterable[Visit], *, seq: int, now: datetime, recent: list[ServiceEvent] | None = None
-) -> dict[str, Any]:
-    """The waiting-area view: counts, current calls, expected waits (from `recent` service
-    events, when given), the observation board with countdowns."""
-    active = list(active)
-    view = snapshot(site, active, seq=seq, now=now, recent=recent)
-    board = sorted(
-        (visit.leave_at, visit.ticket) for visit in active if visit.state == "observing" and visit.leave_at
-    )
-    view["observation"]["board"] = [
-        {"ticket": ticket, "leave_at": leave_at.isoformat(), "ready": leave_at <= now} for leave_at, ticket in board
-    ]
-    return view
+def display_snapshot(figures: DayAnalytics, *, now: datetime) -> dict[str, Any]:
+    """The waiting-area view: counts, current calls, expected waits, the observation board
+    with countdowns (from the running figures: no personal field exists in it)."""
+    return figures.snapshot(now)
 
 
-def staff_snapshot(
-    site: Site, active: Iterable[Visit], *, seq: int, now: datetime, level: str,
-    recent: list[ServiceEvent] | None = None,
-) -> dict[str, Any]:
-    """Stations (masked) and supervisors (full): the display view plus the open visits."""
-    active = list(active)
-    view = display_snapshot(site, active, seq=seq, now=now, recent=recent)
-    view["visits"] = [visit_view(visit, level, now=now) for visit in active]
+def staff_snapshot(figures: DayAnalytics, *, now: datetime, level: str) -> dict[str, Any]:
+    """Stations (masked) and supervisors (full): the display view plus the people on site."""
+    view = display_snapshot(figures, now=now)
+    view["visits"] = [visit_view(visit, level, now=now) for visit in figures.on_site]
     return view
 
 

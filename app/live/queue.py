@@ -1,6 +1,9 @@
-"""The Socket.IO message queue between server processes (Redis), with one addition.
+"""The Socket.IO message queue between server processes (Redis), with two additions.
 
-The stock RedisManager logs a failed publish and drops the message. For most pushes that
+Processes announce each site's newest sequence number to each other (`announce_change`);
+the live hub of each process then reads from the log the events it has not seen.
+
+Second: the stock RedisManager logs a failed publish and drops the message. For most pushes that
 is right (clients resync on the next gap), but a time-driven announcement has no later
 event to repair it. Inside `reporting_failures()` a failed publish raises instead, so the
 hub can retry the announcement. So does a publish that no process heard: right after an
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import socketio
 
@@ -23,10 +26,29 @@ class NobodyListening(RuntimeError):
     """Published, but no server process was subscribed to hear it."""
 
 
+# The processes tell each other "site S has recorded up to seq N" on the Socket.IO channel, as
+# an emit to a namespace no client can join; each process then reads what it missed itself.
+CHANGES_NAMESPACE = "/siteflow-changes"
+
+
 class ReportingRedisManager(socketio.RedisManager):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._strict = threading.local()  # greenlet-local once gevent has patched threading
+        self.on_change: Callable[[str, int], None] | None = None
+
+    def announce_change(self, site: str, seq: int) -> None:
+        """Tell the other processes that `site` has recorded events up to `seq`."""
+        self._publish({"method": "emit", "event": "changed", "data": [site, seq], "namespace": CHANGES_NAMESPACE,
+                       "room": None, "skip_sid": None, "callback": None, "binary": False, "host_id": self.host_id})
+
+    def _handle_emit(self, message):
+        if message.get("namespace") == CHANGES_NAMESPACE:
+            site, seq = message["data"]
+            if self.on_change is not None and isinstance(site, str) and isinstance(seq, int):
+                self.on_change(site, seq)
+            return None
+        return super()._handle_emit(message)
 
     @contextmanager
     def reporting_failures(self) -> Iterator[None]:

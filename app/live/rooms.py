@@ -15,3 +15,8 @@ def station_room(site: str, station: str) -> str:
 
 def supervisor_room(site: str) -> str:
     return f"site:{site}:supervisor"
+
+
+def site_of(room: object) -> str | None:
+    """The site a room belongs to (None for the city room and the clients' own rooms)."""
+    return room.split(":")[1] if isinstance(room, str) and room.startswith("site:") else None

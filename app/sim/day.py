@@ -99,6 +99,9 @@ class DayPlan:
     p_aefi_serious: float = 0.1
     # Desks the bots leave to people (the demo keeps one desk per queue station free).
     keep_free: tuple[tuple[str, str], ...] = ()
+    # Relative arrivals in each hour of `hours` from the start (a real day's morning peak:
+    # e.g. 6, 12, 14, 11, ...); hours past the last weight get none. Empty: arrivals even.
+    arrival_weights: tuple[float, ...] = ()
 
 
 @dataclass
@@ -134,7 +137,7 @@ def run_day(actions: Actions, plan: DayPlan, *, advance: Callable[[timedelta], N
     emergency: set[str] = set()
     steps = int(plan.hours * 60 / plan.step_minutes)
     clearing = int(120 / plan.step_minutes)
-    arrivals_per_step = plan.people / max(steps, 1)
+    arrivals = _arrivals_per_step(plan, steps)
     owed = 0.0
 
     def attempt(fn: Callable[[], Any]) -> Any:
@@ -148,7 +151,7 @@ def run_day(actions: Actions, plan: DayPlan, *, advance: Callable[[timedelta], N
     for step in range(steps + clearing):
         minute = step * plan.step_minutes
         if step < steps:
-            owed += arrivals_per_step
+            owed += arrivals[step]
             while owed >= 1:
                 owed -= 1
                 visit = attempt(lambda: actions.check_in(person(rng, today=today)))
@@ -198,6 +201,17 @@ def run_day(actions: Actions, plan: DayPlan, *, advance: Callable[[timedelta], N
         if step >= steps and idle and not observing and not emergency:
             break
     return result
+
+
+def _arrivals_per_step(plan: DayPlan, steps: int) -> list[float]:
+    """People arriving in each step of the day: even, or in proportion to the hour's weight."""
+    if not plan.arrival_weights:
+        return [plan.people / max(steps, 1)] * steps
+    weights = plan.arrival_weights
+    per_step = [weights[hour] if (hour := int(step * plan.step_minutes // 60)) < len(weights) else 0.0
+                for step in range(steps)]
+    total = sum(per_step)
+    return [plan.people * weight / total if total else 0.0 for weight in per_step]
 
 
 def consent_body(rng: random.Random, plan: DayPlan, desk: str) -> dict[str, Any]:

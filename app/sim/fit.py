@@ -15,13 +15,29 @@ from typing import Any
 
 from app.domain.site import Site
 from app.domain.visit import Event
-from app.domain.waits import ServiceEvent, service_times
 
 from .scenario import Scenario, parse_scenario
 
 QUEUE = ("consent", "injection")
+OUTCOMES = {"consent": ("consented", "deferred", "refused"), "injection": ("injected",)}
 MIN_SAMPLES = 5
 DEFAULT_SERVICE = {"consent": 2.0, "injection": 1.5}  # minutes, when a day has too few services
+
+
+def service_times(events: list[Event]) -> dict[str, list[float]]:
+    """Seconds from arrival at the desk (`started`, or the call) to the outcome, per queue
+    station, for the services that both began and ended in `events` (in sequence order, with
+    undone events already taken out by `_effective`)."""
+    began: dict[str, datetime] = {}
+    times: dict[str, list[float]] = {station: [] for station in QUEUE}
+    for event in events:
+        if event.type in ("called", "started"):
+            began[event.visit_id] = event.at
+        elif event.station in OUTCOMES and event.type in OUTCOMES[event.station]:
+            start = began.pop(event.visit_id, None)
+            if start is not None:
+                times[event.station].append((event.at - start).total_seconds())
+    return times
 
 
 def _effective(events: list[Event]) -> list[Event]:
@@ -34,7 +50,7 @@ def measured(site: Site, events: list[Event]) -> dict[str, Any]:
     events = _effective(events)
     tz = site.tz
     arrivals = Counter(event.at.astimezone(tz).hour for event in events if event.type == "checked_in")
-    times = service_times(ServiceEvent(e.visit_id, e.type, e.station, e.desk, e.at) for e in events)
+    times = service_times(events)
     consent_outcomes = Counter(event.type for event in events if event.type in ("consented", "deferred", "refused"))
     injected = sum(1 for event in events if event.type == "injected")
     aefi_people = len({event.visit_id for event in events if event.type == "aefi_reported"})

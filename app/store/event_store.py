@@ -22,7 +22,6 @@ from app.domain.errors import Conflict, NotFound
 from app.domain.identity import document_key
 from app.domain.site import Site, parse_site
 from app.domain.visit import Draft, Event, Visit, apply
-from app.domain.waits import SERVICE_EVENTS, ServiceEvent
 
 from .codec import visit_from_json, visit_to_json
 from .database import WRITE
@@ -349,16 +348,6 @@ class Store:
         with self.engine.connect() as conn:
             return [self._event(row) for row in conn.execute(query)]
 
-    def service_events(self, site_id: str, *, since: datetime) -> list[ServiceEvent]:
-        """Calls, arrivals and outcomes since a time, in order: what expected waits need."""
-        query = (
-            select(events.c.visit_id, events.c.type, events.c.station, events.c.desk, events.c.at)
-            .where(events.c.site_id == site_id, events.c.at >= since, events.c.type.in_(SERVICE_EVENTS))
-            .order_by(events.c.seq)
-        )
-        with self.engine.connect() as conn:
-            return [ServiceEvent(row.visit_id, row.type, row.station, row.desk, row.at) for row in conn.execute(query)]
-
     def rehash_documents(self, batch: int = 500) -> int:
         """Recompute visits.document_key from the sealed person with the current lookup key."""
         count, after = 0, ""
@@ -392,20 +381,30 @@ class Store:
         with self.engine.connect() as conn:
             return [self._visit(row.data) for row in conn.execute(query)]
 
-    def active_visits_at_seq(self, site_id: str) -> tuple[SiteRow, list[Visit]]:
-        """The site's sequence number and its open visits, read from one consistent snapshot."""
-        conn_opts = {"isolation_level": "REPEATABLE READ"} if self.engine.dialect.name == "postgresql" else {}
+    @contextmanager
+    def _consistent(self) -> Iterator[Connection]:
+        """A read-only connection whose reads all see one snapshot of the database."""
         with self.engine.connect() as conn:
-            conn = conn.execution_options(**conn_opts) if conn_opts else conn
-            with conn.begin():
-                row = conn.execute(select(sites).where(sites.c.id == site_id)).first()
-                if row is None:
-                    raise NotFound(f"No site {site_id!r}.", code="unknown_site")
-                rows = conn.execute(
-                    select(visits.c.data).where(visits.c.site_id == site_id, visits.c.active.is_(True))
-                ).all()
+            if self.engine.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():  # SQLite (WAL): a read transaction sees one snapshot
+                yield conn
+
+    def day_so_far(self, site_id: str, *, day: date, start: datetime, end: datetime) -> tuple[SiteRow, list[Visit], list[Event]]:
+        """What a fold of a site's day needs, from one snapshot: the site with its sequence
+        number, the visits still on site from earlier days, and the day's events [start, end)
+        up to that number, in order."""
+        with self._consistent() as conn:
+            row = conn.execute(select(sites).where(sites.c.id == site_id)).first()
+            if row is None:
+                raise NotFound(f"No site {site_id!r}.", code="unknown_site")
+            carried = conn.execute(select(visits.c.data).where(
+                visits.c.site_id == site_id, visits.c.active.is_(True), visits.c.day < day)).all()
+            rows = conn.execute(select(events).where(
+                events.c.site_id == site_id, events.c.at >= start, events.c.at < end, events.c.seq <= row.seq,
+            ).order_by(events.c.seq)).all()
         site_row = SiteRow(self._parse(row.id, row.revision, row.config), row.revision, row.seq)
-        return site_row, [self._visit(r.data) for r in rows]
+        return site_row, [self._visit(r.data) for r in carried], [self._event(r) for r in rows]
 
     def observations_ending(self, *, after: datetime, before: datetime) -> list[tuple[str, str, str, datetime]]:
         """(site, visit id, ticket, leave_at) of everyone observing whose time ends in the window."""

@@ -142,7 +142,12 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "object", "required": ["count", "capacity", "ready"],
                 "properties": {"count": {"type": "integer"}, "capacity": {"type": "integer"},
                                "heading": {"type": "integer"},
-                               "ready": {"type": "array", "items": {"type": "string"}}},
+                               "ready": {"type": "array", "items": {"type": "string"}},
+                               "board": {"type": "array", "items": {
+                                   "type": "object", "required": ["ticket", "leave_at", "ready"],
+                                   "properties": {"ticket": {"type": "string"},
+                                                  "leave_at": {"type": "string", "format": "date-time"},
+                                                  "ready": {"type": "boolean"}}}}},
             },
             "emergency": {"type": "object"},
         },

@@ -13,6 +13,7 @@ from app.domain import rules
 from app.domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from app.domain.permissions import ROLES, RULES, Principal, allowed, authorize, view_level
 from app.domain.privacy import event_view, visit_view
+from app.domain.onsite import OnSite
 from app.domain.projections import snapshot
 from app.domain.visit import ACTIVE_STATES, STATES, TERMINAL_STATES, Event, apply, queue_order, replay
 from app.domain.vocabulary import CHECKLIST, DEFERRAL_REASONS, SCREENING_QUESTIONS, STATIONS
@@ -1461,7 +1462,7 @@ def scene() -> Log:
 
 def test_snapshot_counts_per_station_equal_the_visits_in_each_state():
     log = scene()
-    snap = snapshot(log.site, log.active(), seq=log.seq, now=log.clock.now())
+    snap = snapshot(log.site, OnSite(log.active()), seq=log.seq, now=log.clock.now())
     for name in STATIONS:
         for state in ("waiting", "called", "serving"):
             expected = sum(1 for v in log.visits.values() if v.station == name and v.state == state)
@@ -1479,7 +1480,7 @@ def test_snapshot_counts_per_station_equal_the_visits_in_each_state():
 
 def test_snapshot_desks_show_who_is_called_or_served():
     log = scene()
-    snap = snapshot(log.site, log.active(), seq=log.seq, now=log.clock.now())
+    snap = snapshot(log.site, OnSite(log.active()), seq=log.seq, now=log.clock.now())
     desks = snap["stations"]["injection"]["desks"]
     assert desks["5"]["state"] == "called"
     assert desks["6"]["state"] == "serving"
@@ -1491,7 +1492,7 @@ def test_snapshot_desks_show_who_is_called_or_served():
 def test_snapshot_ready_list_only_has_people_whose_time_is_up():
     log = scene()
     now = log.clock.now()
-    snap = snapshot(log.site, log.active(), seq=log.seq, now=now)
+    snap = snapshot(log.site, OnSite(log.active()), seq=log.seq, now=now)
     expected = sorted((v.leave_at, v.ticket) for v in log.visits.values() if v.state == "observing" and v.leave_at <= now)
     assert snap["observation"]["ready"] == [ticket for _, ticket in expected]
     assert len(snap["observation"]["ready"]) == 1
@@ -1503,14 +1504,14 @@ def test_snapshot_ready_list_only_has_people_whose_time_is_up():
 def test_snapshot_ready_list_grows_as_time_passes_in_leave_order():
     log = scene()
     later = START + timedelta(hours=3)
-    snap = snapshot(log.site, log.active(), seq=log.seq, now=later)
+    snap = snapshot(log.site, OnSite(log.active()), seq=log.seq, now=later)
     observing = sorted((v for v in log.visits.values() if v.state == "observing"), key=lambda v: v.leave_at)
     assert snap["observation"]["ready"] == [v.ticket for v in observing]
 
 
 def test_snapshot_contains_no_personal_data():
     log = scene()
-    snap = snapshot(log.site, log.active(), seq=log.seq, now=log.clock.now())
+    snap = snapshot(log.site, OnSite(log.active()), seq=log.seq, now=log.clock.now())
     text = dumps(snap)
     for visit in log.visits.values():
         person = visit.person
@@ -1527,16 +1528,16 @@ def test_snapshot_calling_list_is_most_recent_first():
     first = log.call_next("consent", "A")
     log.clock.advance(seconds=30)
     second = log.call_next("consent", "B")
-    snap = snapshot(log.site, log.active(), seq=log.seq, now=log.clock.now())
+    snap = snapshot(log.site, OnSite(log.active()), seq=log.seq, now=log.clock.now())
     assert [c["ticket"] for c in snap["calling"]] == [second.ticket, first.ticket]
     assert snap["calling"][0]["at"] == log.clock.now().isoformat()
 
 
 def test_snapshot_of_an_empty_site_is_all_zero():
     site = make_site()
-    snap = snapshot(site, [], seq=0, now=START)
+    snap = snapshot(site, OnSite(), seq=0, now=START)
     assert all(snap["stations"][n][s] == 0 for n in STATIONS for s in ("waiting", "called", "serving"))
-    assert snap["observation"] == {"count": 0, "capacity": 60, "heading": 0, "ready": []}
+    assert snap["observation"] == {"count": 0, "capacity": 60, "heading": 0, "ready": [], "board": []}
     assert snap["calling"] == []
 
 

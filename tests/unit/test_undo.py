@@ -11,6 +11,7 @@ from app.clock import FixedClock
 from app.domain import rules
 from app.domain.errors import Conflict, Forbidden, ValidationFailed
 from app.domain.privacy import event_view
+from app.domain.onsite import OnSite
 from app.domain.projections import snapshot
 from app.domain.visit import EVENT_TYPES, RESTORED_FIELDS, Visit, replay
 from app.store.codec import visit_from_json, visit_to_json
@@ -100,11 +101,11 @@ def test_an_undone_call_puts_the_person_back_at_their_place_and_off_the_display(
     second = log.check_in()
     called = log.call_next("consent", "A")
     assert called.id == first.id
-    assert [call["ticket"] for call in snapshot(log.site, log.active(), seq=log.seq, now=log.clock.now())["calling"]] \
+    assert [call["ticket"] for call in snapshot(log.site, OnSite(log.active()), seq=log.seq, now=log.clock.now())["calling"]] \
         == [first.ticket]
     undone = log.undo(first.id)
     assert (undone.state, undone.desk, undone.called_at, undone.queue_pos) == ("waiting", None, None, first.queue_pos)
-    view = snapshot(log.site, log.active(), seq=log.seq, now=log.clock.now())
+    view = snapshot(log.site, OnSite(log.active()), seq=log.seq, now=log.clock.now())
     assert view["calling"] == []
     assert view["stations"]["consent"]["waiting"] == 2
     assert view["stations"]["consent"]["desks"]["A"] == {"state": "idle", "ticket": None}
@@ -140,7 +141,7 @@ def test_undone_release_puts_the_person_back_on_the_observation_board(log):
     undone = log.undo(visit_id)
     assert (undone.state, undone.station, undone.released_at, undone.closed_at) == ("observing", "observation", None, None)
     assert undone.vaccinated and undone.injection is not None
-    view = snapshot(log.site, log.active(), seq=log.seq, now=log.clock.now())
+    view = snapshot(log.site, OnSite(log.active()), seq=log.seq, now=log.clock.now())
     assert view["observation"]["ready"] == [undone.ticket]
 
 

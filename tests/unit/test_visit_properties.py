@@ -17,6 +17,7 @@ from app.clock import FixedClock
 from app.domain import rules
 from app.domain.errors import Conflict, DomainError
 from app.domain.identity import age_on
+from app.domain.onsite import OnSite
 from app.domain.projections import snapshot
 from app.domain.visit import ACTIVE_STATES, STATES, TERMINAL_STATES, Visit, replay
 from app.domain.vocabulary import (
@@ -380,7 +381,7 @@ class SiteFlow(RuleBasedStateMachine):
     @invariant()
     def snapshot_counts_match_the_visits(self):
         now = self.log.clock.now()
-        snap = snapshot(SITE, self.log.active(), seq=self.log.seq, now=now)
+        snap = snapshot(SITE, OnSite(self.log.active()), seq=self.log.seq, now=now)
         visits = list(self.log.visits.values())
         for name in STATIONS:
             for state in ("waiting", "called", "serving"):
