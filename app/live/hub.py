@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections import Counter
 import threading
 import time
 from datetime import datetime, timedelta
@@ -82,6 +83,9 @@ class LiveHub:
         self._next_refresh = 0.0
         self._running = False
         self._worker = None
+        # What this process built, by kind: the tests read it to see that nothing is computed
+        # for an empty room.
+        self.built: Counter = Counter()
 
     # --- lifecycle ---
     def start(self) -> None:
@@ -203,10 +207,13 @@ class LiveHub:
         for event, visit in changes:
             if stations:
                 self._emit("delta", payloads.delta_message(event, visit, level="masked", now=now), stations)
+                self.built["station_delta"] += 1
             if supervised:
                 self._emit("delta", payloads.delta_message(event, visit, level="full", now=now), supervisor)
+                self.built["supervisor_delta"] += 1
             if displayed and event.type in payloads.CALL_EVENTS:
                 self._emit("call", payloads.call_message(event, visit), display)
+                self.built["call"] += 1
 
     def _emit(self, event: str, body: dict[str, Any], to: str | list[str]) -> None:
         """To this process's clients only: every process delivers to its own."""
@@ -279,6 +286,7 @@ class LiveHub:
         now = self.services.clock.now()
         with self.services.figures.today(site_id, seq=self._delivered.get(site_id)) as model:
             body = payloads.display_snapshot(model, now=now)
+        self.built["display_snapshot"] += 1
         body["view"] = "display"
         if display in targets:
             self._emit("snapshot", body, display)

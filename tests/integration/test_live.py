@@ -137,6 +137,34 @@ def test_each_call_reaches_the_display_at_once_and_counts_are_coalesced(live, ap
     assert len(ids) == 12
 
 
+def test_nothing_is_computed_for_a_room_that_nobody_is_in(app, live, api, tokens):
+    hub = app.extensions["siteflow_live"]
+
+    def check_in_and_call(desk):
+        visit = api.post("/sites/demo/visits", gen_checkin()).json["visit"]
+        assert api.post("/sites/demo/stations/consent/call-next", {"desk": desk}).status_code == 200
+        return visit
+
+    # Nobody connected: the actions are recorded, and no payload of any kind is built.
+    first = check_in_and_call("A")
+    time.sleep(0.4)  # longer than the display coalescing window
+    assert sum(hub.built.values()) == 0
+    # A consent tablet only: masked deltas, still no display snapshot, no supervisor delta, no call.
+    tablet = live(tokens.station("consent"), site="demo", view="station", station="consent")
+    received(tablet)
+    check_in_and_call("B")
+    assert len(wait_for(tablet, "delta", 2)) == 2
+    time.sleep(0.4)
+    assert hub.built["station_delta"] == 2
+    assert hub.built["display_snapshot"] == hub.built["supervisor_delta"] == hub.built["call"] == 0
+    # A display joins: from now on its site's snapshots and calls are built.
+    display = live(tokens.display, site="demo", view="display")
+    received(display)
+    api.post(f"/sites/demo/visits/{first['id']}/recall", {})
+    assert wait_for(display, "call", 1) and wait_for(display, "snapshot", 1)
+    assert hub.built["call"] == 1 and hub.built["display_snapshot"] >= 1 and hub.built["supervisor_delta"] == 0
+
+
 def test_recall_is_announced_again(live, api, tokens):
     display = live(tokens.display, site="demo", view="display")
     visit = api.post("/sites/demo/visits", gen_checkin()).json["visit"]
