@@ -1,7 +1,6 @@
 """Visits to and from the JSON stored in visits.data."""
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime
 from typing import Any
 
@@ -11,12 +10,22 @@ _DATETIMES = ("checked_in_at", "called_at", "injected_at", "leave_at", "released
 
 
 def visit_to_json(visit: Visit) -> dict[str, Any]:
-    data = dataclasses.asdict(visit)
+    """The visit as JSON-ready data. Field by field, not `dataclasses.asdict`, whose deep copy
+    was a sixth of an action's time; nested records are copied one level (nothing here or in
+    the sealing changes them in place)."""
+    data = dict(visit.__dict__)
+    person = visit.person
+    data["person"] = {
+        "name": person.name, "document_type": person.document_type, "document_number": person.document_number,
+        "phone": person.phone, "birth_date": person.birth_date.isoformat() if person.birth_date else None,
+    }
     data["day"] = visit.day.isoformat()
-    data["person"]["birth_date"] = visit.person.birth_date.isoformat() if visit.person.birth_date else None
     for name in _DATETIMES:
-        value = getattr(visit, name)
+        value = data[name]
         data[name] = value.isoformat() if value else None
+    for name in ("consent", "injection"):
+        if data[name] is not None:
+            data[name] = dict(data[name])
     data["aefi"] = [dict(report) for report in visit.aefi]
     return data
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Iterator
 
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
 
 from app.domain.errors import Conflict, NotFound
 from app.domain.identity import document_key
@@ -28,6 +28,34 @@ from .database import WRITE
 from .sealing import Sealer, seal_record, unseal_record
 from .staff_store import StaffStore
 from .tables import api_tokens, audit_log, events, sites, visits
+
+
+# The write path's statements, built once: building them per call (SQLAlchemy's coercion and
+# cache-key work) was a third of an action's time (docs/PERFORMANCE.md).
+_SITE_FOR_UPDATE = select(sites).where(sites.c.id == bindparam("site")).with_for_update()
+_SITE_COUNTERS = update(sites).where(sites.c.id == bindparam("site"))  # SET seq, ticket_day, ticket_no
+_VISIT = select(visits.c.data).where(visits.c.id == bindparam("visit"), visits.c.site_id == bindparam("site"))
+_EVENT_BY_KEY = select(events).where(events.c.site_id == bindparam("site"), events.c.idempotency_key == bindparam("key"))
+_EVENT_BY_SEQ = select(events).where(events.c.site_id == bindparam("site"), events.c.seq == bindparam("seq"))
+_NEXT_WAITING = (
+    select(visits.c.data)
+    .where(visits.c.site_id == bindparam("site"), visits.c.station == bindparam("station"), visits.c.state == "waiting")
+    .order_by(visits.c.priority.desc(), visits.c.queue_pos)
+    .limit(1)
+)
+_AT_DESK = select(visits.c.data).where(
+    visits.c.site_id == bindparam("site"), visits.c.station == bindparam("station"), visits.c.desk == bindparam("desk"),
+    visits.c.state.in_(("called", "serving")),
+)
+_HEADING = (visits.c.station == "injection") & visits.c.state.in_(("called", "serving"))
+_OBSERVATION_LOAD = select(
+    func.coalesce(func.sum(case((visits.c.state == "observing", 1), else_=0)), 0),
+    func.coalesce(func.sum(case((_HEADING, 1), else_=0)), 0),
+).where(visits.c.site_id == bindparam("site"), visits.c.active.is_(True))
+_INSERT_EVENT = events.insert()
+_INSERT_VISIT = visits.insert()
+# SET the columns given; WHERE the row is still the version the rule decided on.
+_UPDATE_VISIT = update(visits).where(visits.c.id == bindparam("b_id"), visits.c.version == bindparam("b_seen"))
 
 
 @dataclass(frozen=True)
@@ -80,9 +108,7 @@ class SiteTransaction:
 
     # --- reads under the lock ---
     def visit(self, visit_id: str) -> Visit:
-        row = self.conn.execute(
-            select(visits.c.data).where(visits.c.id == visit_id, visits.c.site_id == self.site.id)
-        ).first()
+        row = self.conn.execute(_VISIT, {"visit": visit_id, "site": self.site.id}).first()
         if row is None:
             raise NotFound(f"No visit {visit_id!r} at site {self.site.id}.", code="unknown_visit")
         return self._visit(row.data)
@@ -92,13 +118,11 @@ class SiteTransaction:
         self.conn.execute(audit_log.insert().values(**values))
 
     def event_by_key(self, key: str) -> tuple[Event, str | None] | None:
-        row = self.conn.execute(
-            select(events).where(events.c.site_id == self.site.id, events.c.idempotency_key == key)
-        ).first()
+        row = self.conn.execute(_EVENT_BY_KEY, {"site": self.site.id, "key": key}).first()
         return (self._event(row), row.request_hash) if row else None
 
     def event(self, seq: int) -> Event | None:
-        row = self.conn.execute(select(events).where(events.c.site_id == self.site.id, events.c.seq == seq)).first()
+        row = self.conn.execute(_EVENT_BY_SEQ, {"site": self.site.id, "seq": seq}).first()
         return self._event(row) if row else None
 
     def visit_events(self, visit_id: str) -> list[Event]:
@@ -115,38 +139,17 @@ class SiteTransaction:
         return [self._visit(row.data) for row in rows]
 
     def next_waiting(self, station: str) -> Visit | None:
-        row = self.conn.execute(
-            select(visits.c.data)
-            .where(visits.c.site_id == self.site.id, visits.c.station == station, visits.c.state == "waiting")
-            .order_by(visits.c.priority.desc(), visits.c.queue_pos)
-            .limit(1)
-        ).first()
+        row = self.conn.execute(_NEXT_WAITING, {"site": self.site.id, "station": station}).first()
         return self._visit(row.data) if row else None
 
     def visit_at_desk(self, station: str, desk: str) -> Visit | None:
-        row = self.conn.execute(
-            select(visits.c.data).where(
-                visits.c.site_id == self.site.id,
-                visits.c.station == station,
-                visits.c.desk == desk,
-                visits.c.state.in_(("called", "serving")),
-            )
-        ).first()
+        row = self.conn.execute(_AT_DESK, {"site": self.site.id, "station": station, "desk": desk}).first()
         return self._visit(row.data) if row else None
 
     def observation_load(self) -> tuple[int, int]:
-        """(people observing, people called or being served at injection)."""
-        observing = self.conn.execute(
-            select(func.count()).where(visits.c.site_id == self.site.id, visits.c.state == "observing")
-        ).scalar_one()
-        heading = self.conn.execute(
-            select(func.count()).where(
-                visits.c.site_id == self.site.id,
-                visits.c.station == "injection",
-                visits.c.state.in_(("called", "serving")),
-            )
-        ).scalar_one()
-        return observing, heading
+        """(people observing, people called or being served at injection), in one statement."""
+        observing, heading = self.conn.execute(_OBSERVATION_LOAD, {"site": self.site.id}).one()
+        return int(observing), int(heading)
 
     def next_ticket_number(self, day: date) -> int:
         if self._ticket_day != day:
@@ -180,21 +183,12 @@ class SiteTransaction:
         )
         visit = apply(current, event)
         day_key = self._day_key(visit.day, at)
-        self.conn.execute(
-            events.insert().values(
-                site_id=event.site,
-                seq=event.seq,
-                visit_id=event.visit_id,
-                type=event.type,
-                station=event.station,
-                desk=event.desk,
-                actor=event.actor,
-                at=event.at,
-                data=seal_record(self.sealer, day_key, event.data),
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-            )
-        )
+        self.conn.execute(_INSERT_EVENT, {
+            "site_id": event.site, "seq": event.seq, "visit_id": event.visit_id, "type": event.type,
+            "station": event.station, "desk": event.desk, "actor": event.actor, "at": event.at,
+            "data": seal_record(self.sealer, day_key, event.data), "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+        })
         columns = dict(
             ticket=visit.ticket,
             state=visit.state,
@@ -209,25 +203,14 @@ class SiteTransaction:
             updated_at=at,
         )
         if current is None:
-            self.conn.execute(
-                visits.insert().values(
-                    id=visit.id,
-                    site_id=visit.site,
-                    day=visit.day,
-                    document_key=self.sealer.lookup(
-                        document_key(visit.person.document_type, visit.person.document_number)
-                    ),
-                    created_at=at,
-                    **columns,
-                )
-            )
+            self.conn.execute(_INSERT_VISIT, {
+                "id": visit.id, "site_id": visit.site, "day": visit.day, "created_at": at,
+                "document_key": self.sealer.lookup(document_key(visit.person.document_type, visit.person.document_number)),
+                **columns,
+            })
         else:
             # Optimistic version check: the row must still be the version the rule decided on.
-            result = self.conn.execute(
-                update(visits)
-                .where(and_(visits.c.id == visit.id, visits.c.version == current.version))
-                .values(**columns)
-            )
+            result = self.conn.execute(_UPDATE_VISIT, {"b_id": visit.id, "b_seen": current.version, **columns})
             if result.rowcount != 1:
                 raise Conflict(
                     f"Ticket {visit.ticket} was changed by someone else meanwhile: reload and try again.",
@@ -295,23 +278,19 @@ class Store:
     @contextmanager
     def site_transaction(self, site_id: str) -> Iterator[SiteTransaction]:
         with self._writer.begin() as conn:
-            # The no-op UPDATE takes the site's row lock (PostgreSQL); SQLite holds the
-            # database write lock since BEGIN IMMEDIATE.
-            locked = conn.execute(update(sites).where(sites.c.id == site_id).values(seq=sites.c.seq))
-            if locked.rowcount != 1:
+            # SELECT ... FOR UPDATE takes the site's row lock (PostgreSQL); SQLite holds the
+            # database write lock since BEGIN IMMEDIATE (and renders no FOR UPDATE).
+            row = conn.execute(_SITE_FOR_UPDATE, {"site": site_id}).first()
+            if row is None:
                 raise NotFound(f"No site {site_id!r}.", code="unknown_site")
-            row = conn.execute(select(sites).where(sites.c.id == site_id)).one()
             tx = SiteTransaction(
                 conn, self._parse(row.id, row.revision, row.config), row.seq, row.ticket_day, row.ticket_no,
                 self.sealer,
             )
             yield tx
             if tx.seq != row.seq or tx._ticket_no != row.ticket_no:
-                conn.execute(
-                    update(sites)
-                    .where(sites.c.id == site_id)
-                    .values(seq=tx.seq, ticket_day=tx._ticket_day, ticket_no=tx._ticket_no)
-                )
+                conn.execute(_SITE_COUNTERS, {"site": site_id, "seq": tx.seq, "ticket_day": tx._ticket_day,
+                                              "ticket_no": tx._ticket_no})
 
     # --- reads ---
     def visit(self, site_id: str, visit_id: str) -> Visit:
