@@ -85,6 +85,13 @@ def outcome_key(visit: Visit) -> tuple:
     return ()
 
 
+def consent_key(visit: Visit) -> tuple:
+    """What a visit counts as among the day's consent decisions; () before a decision."""
+    if visit.consent is None:
+        return ()
+    return (visit.consent["outcome"], bool(visit.consent.get("allergy_history")))
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100); None for no values."""
     if not values:
@@ -136,6 +143,7 @@ class StationState:
     service_seconds: Counter = field(default_factory=Counter)  # desk -> seconds today
     day_waits: list = field(default_factory=lambda: [0] * HISTOGRAM_MINUTES)  # wait minutes, today
     day_wait_seconds: float = 0.0
+    service_durations: Counter = field(default_factory=Counter)  # whole seconds -> valid services today
     desk_first: dict = field(default_factory=dict)  # desk -> its first call today
     desk_last: dict = field(default_factory=dict)  # desk -> its last call or outcome today
     # Rolling sums over the valid samples in the window deques, kept as samples come and go.
@@ -190,6 +198,8 @@ class DayAnalytics:
         self.vaccinators: Counter = Counter()
         self.vaccinator_seconds: Counter = Counter()
         self.injections: deque = deque()  # injection times in the window (rate)
+        self.check_ins: deque = deque()  # check-in times of the last hour (what-if arrivals)
+        self.consents: Counter = Counter()  # (consent outcome, allergy history) -> visits, as they are
         self.in_system = [0] * HISTOGRAM_MINUTES
         self.released_minute: dict[str, int] = {}
         self.aefi: dict[str, Visit] = {}  # visits with an adverse event today
@@ -243,6 +253,12 @@ class DayAnalytics:
                 self.outcomes[old] -= 1
             if new:
                 self.outcomes[new] += 1
+        old, new = (consent_key(before) if before else ()), consent_key(after)
+        if old != new:
+            if old:
+                self.consents[old] -= 1
+            if new:
+                self.consents[new] += 1
         was_released = before is not None and before.state == "released"
         if was_released and after.state != "released":
             self.in_system[self.released_minute.pop(after.id)] -= 1
@@ -260,6 +276,7 @@ class DayAnalytics:
         made: list[Sample] = []
         if event.type == "checked_in":
             self.checked_in_by_hour[self._hour(event.at)] += 1
+            self.check_ins.append(event.at)
         station = after.station
         in_queue_before = before is not None and before.state == "waiting" and before.station == station
         if after.state == "waiting" and station in self.stations and not in_queue_before:
@@ -288,6 +305,7 @@ class DayAnalytics:
                 state.desk_last[event.desk] = event.at
                 state.served[event.desk] += 1
                 state.service_seconds[event.desk] += sample.seconds
+                state.service_durations[round(sample.seconds)] += 1
                 if event.type == "injected":
                     self.vaccinators[event.actor] += 1
                     self.vaccinator_seconds[event.actor] += sample.seconds
@@ -314,6 +332,7 @@ class DayAnalytics:
                 state = self.stations[sample.station]
                 state.served[sample.desk] -= 1
                 state.service_seconds[sample.desk] -= sample.seconds
+                state.service_durations[round(sample.seconds)] -= 1
         for saved, current in ((self.entered, self.queued_at), (self.began, self.service_start)):
             earlier = saved.pop(visit, None)
             if earlier is None:
@@ -332,6 +351,8 @@ class DayAnalytics:
                 state.entries.popleft()
         while self.injections and self.injections[0] < edge - WINDOW:  # the rate looks back an hour
             self.injections.popleft()
+        while self.check_ins and self.check_ins[0] < edge - WINDOW:
+            self.check_ins.popleft()
 
     def _hour(self, moment: datetime) -> int:
         return moment.astimezone(self.site.tz).hour
@@ -448,6 +469,10 @@ class DayAnalytics:
     def snapshot(self, now: datetime) -> dict[str, Any]:
         """What every screen may see: counts, calls, expected waits (no personal data)."""
         return snapshot(self.site, self.on_site, seq=self.seq, now=now, waits=self.expected_waits(now))
+
+    def check_ins_since(self, moment: datetime) -> int:
+        """Check-ins after `moment` (at most an hour back)."""
+        return sum(1 for at in self.check_ins if at > moment)
 
     def city_row(self, now: datetime) -> dict[str, Any]:
         """The site's line in the city ranking, from counters (a view costs a millisecond; 200 of them add up)."""

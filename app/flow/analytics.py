@@ -10,17 +10,10 @@ from typing import Any, Iterator
 from app.domain import reports
 from app.domain.analytics import DayAnalytics
 from app.domain.permissions import Principal, authorize, view_level
-from app.domain.visit import Event
 
 from . import audit
 from .figures import day_bounds, site_today
 from .services import Services
-
-
-def day_events(services: Services, site, day: date) -> list[Event]:
-    """The events recorded during a site's day (midnight to midnight, site time)."""
-    start, end = day_bounds(site, day)
-    return services.store.events_between(site.id, start=start, end=end)
 
 
 @contextmanager
@@ -59,26 +52,88 @@ def daily_report(services: Services, principal: Principal, *, site_id: str, day:
 
 
 def city_report(services: Services, principal: Principal, *, day: date | None = None) -> dict[str, Any]:
-    """Every site the caller sees, ranked against its target (the evening 排名通报)."""
+    """Every site the caller sees, ranked against its target (the evening 排名通报). Today
+    comes from each site's running figures; a finished day from its stored rollup."""
     rows, days = [], set()
-    for site_id in services.store.site_ids():
-        if not principal.covers(site_id):
+    sites = _covered_sites(services, principal, "report.read")
+    now = services.clock.now()
+    past = [site for site in sites if day is not None and day < site_today(site, now)]
+    stored = _finished_days(services, past, day, day) if past and day is not None else {}
+    for site in sites:
+        if (site.id, day) in stored:
+            days.add(day)
+            rows.append(dict(stored[(site.id, day)]["figures"]["city_row"]))
             continue
-        authorize(principal, "report.read", site=site_id)
-        with day_model(services, site_id, day) as model:
+        with day_model(services, site.id, day) as model:
             days.add(model.day)
             rows.append(model.city_row(_report_moment(services, model)))
-    shown = day or (min(days) if days else services.clock.now().date())
+    shown = day or (min(days) if days else now.date())
     return {"date": shown.isoformat(), "sites": reports.city_ranking(rows)}
 
 
 def doses_per_day(services: Services, principal: Principal, *, site_id: str, days: int = 14) -> list[dict[str, Any]]:
-    """The trend: doses on each of the last `days` days (folded days are kept in the process)."""
+    """The trend: doses on each of the last `days` days (finished days from their rollups)."""
     authorize(principal, "dashboard.read", site=site_id)
     site = services.store.site(site_id).site
-    today = site_today(site, services.clock.now())
-    trend = []
-    for back in range(days - 1, -1, -1):
-        with day_model(services, site_id, today - timedelta(days=back)) as model:
-            trend.append({"date": model.day.isoformat(), "doses": sum(model.doses_by_hour.values())})
-    return trend
+    return _trend(services, [site], days)[site_id]
+
+
+def city_trend(services: Services, principal: Principal, *, days: int = 14) -> dict[str, Any]:
+    """Every site's doses on each of the last `days` days, in one answer."""
+    sites = _covered_sites(services, principal, "report.read")
+    trends = _trend(services, sites, days)
+    return {"sites": [{"site": site.id, "days": trends[site.id]} for site in sites]}
+
+
+def _covered_sites(services: Services, principal: Principal, action: str) -> list:
+    sites = []
+    for site_id in services.store.site_ids():
+        if principal.covers(site_id):
+            authorize(principal, action, site=site_id)
+            sites.append(services.store.site(site_id).site)
+    return sites
+
+
+def _trend(services: Services, sites: list, days: int) -> dict[str, list[dict[str, Any]]]:
+    now = services.clock.now()
+    todays = {site.id: site_today(site, now) for site in sites}
+    if not todays:
+        return {}
+    first = min(todays.values()) - timedelta(days=days - 1)
+    stored = _finished_days(services, sites, first, max(todays.values()) - timedelta(days=1))
+    trends = {}
+    for site in sites:
+        today = todays[site.id]
+        trend = [{"date": (today - timedelta(days=back)).isoformat(),
+                  "doses": stored[(site.id, today - timedelta(days=back))]["doses"]}
+                 for back in range(days - 1, 0, -1)]
+        with services.figures.today(site.id) as model:
+            trend.append({"date": today.isoformat(), "doses": sum(model.doses_by_hour.values())})
+        trends[site.id] = trend
+    return trends
+
+
+def _finished_days(services: Services, sites: list, first: date, last: date) -> dict[tuple[str, date], dict]:
+    """{(site, day): {"doses", "figures"}} for each site's finished days in [first, last] (before
+    its today): read from the stored rollups, and any missing one folded once and stored."""
+    stored = services.store.day_rollups(first=first, last=last, site_ids=[site.id for site in sites])
+    now = services.clock.now()
+    for site in sites:
+        day, until = first, min(last, site_today(site, now) - timedelta(days=1))
+        while day <= until:
+            if (site.id, day) not in stored:
+                stored[(site.id, day)] = _roll_up(services, site, day, now)
+            day += timedelta(days=1)
+    return stored
+
+
+def _roll_up(services: Services, site, day: date, now: datetime) -> dict[str, Any]:
+    model = services.figures.fold_day(site, day)
+    row = model.city_row(day_bounds(site, day)[1] - timedelta(microseconds=1))
+    figures = {
+        "city_row": row,
+        "doses_by_hour": {str(hour): count for hour, count in sorted(model.doses_by_hour.items()) if count},
+        "checked_in_by_hour": {str(hour): count for hour, count in sorted(model.checked_in_by_hour.items()) if count},
+    }
+    services.store.save_day_rollup(site.id, day, doses=row["doses"], figures=figures, at=now)
+    return {"doses": row["doses"], "figures": figures}

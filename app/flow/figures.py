@@ -10,7 +10,8 @@
   starts a new fold, which carries the people still on site.
 * `changes_since(site, seq)`: the (event, visit after it) pairs folded after `seq`, for the
   live hub to deliver; None when they are no longer kept (the hub then resyncs its clients).
-* `past_day(site, day)`: another day's fold, made once and kept (reports, trends).
+* `past_day(site, day)`: another day's fold, made once and kept (reports); `fold_day`, one
+  not kept (a finished day's rollup, app/flow/analytics.py).
 
 Every process of a scaled-out deployment keeps its own folds; sequence numbers tell each
 which events of the shared log it has not folded yet.
@@ -115,15 +116,20 @@ class Figures:
             model = self._past.get(key)
         if model is not None and model.site == site:
             return model
-        start, end = day_bounds(site, day)
-        model = DayAnalytics(site, day)
-        for event in self.store.events_between(site_id, start=start, end=end):
-            model.apply(event)
+        model = self.fold_day(site, day)
         today = site_today(site, self.clock.now())
         with self._guard:
             self._past[key] = model
             for old in [k for k in self._past if k[0] == site_id and abs((today - k[1]).days) > PAST_DAYS_KEPT]:
                 del self._past[old]
+        return model
+
+    def fold_day(self, site: Site, day: date) -> DayAnalytics:
+        """A day folded from the log, not kept (a finished day's rollup)."""
+        start, end = day_bounds(site, day)
+        model = DayAnalytics(site, day)
+        for event in self.store.events_between(site.id, start=start, end=end):
+            model.apply(event)
         return model
 
     # --- folding ---------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Simulations from the event log: a scenario fitted from a real day, and the dashboard's
-"what if" for the rest of today."""
+"""Simulations from the running figures: a scenario fitted from a real day, and the
+dashboard's "what if" for the rest of today (simulated off the server's loop)."""
 from __future__ import annotations
 
 from datetime import date
@@ -7,6 +7,7 @@ from typing import Any
 
 from app.domain.errors import ValidationFailed
 from app.domain.permissions import Principal, authorize
+from app.offload import off_loop
 from app.sim import runner
 from app.sim.fit import QUEUE, scenario_from_day, what_if
 from app.sim.results import summarise
@@ -20,9 +21,8 @@ WHAT_IF_REPLICATIONS = 6
 
 def fitted_scenario(services: Services, principal: Principal, *, site_id: str, day: date | None) -> Scenario:
     authorize(principal, "report.read", site=site_id)
-    site = services.store.site(site_id).site
-    day = day or services.clock.now().astimezone(site.tz).date()
-    return scenario_from_day(site, analytics.day_events(services, site, day), name=f"{site.id} {day.isoformat()} as measured")
+    with analytics.day_model(services, site_id, day) as model:
+        return scenario_from_day(model, name=f"{site_id} {model.day.isoformat()} as measured")
 
 
 def _figures(summary: dict) -> dict[str, Any]:
@@ -38,6 +38,15 @@ def _figures(summary: dict) -> dict[str, Any]:
     }
 
 
+def _simulate(scenarios: dict[str, tuple[dict[str, int], int, Scenario]]) -> dict[str, Any]:
+    """The replications of each scenario (pure computation: runs off the server's loop)."""
+    answers = {}
+    for label, (desks, chairs, scenario) in scenarios.items():
+        runs = runner.run(scenario, replications=WHAT_IF_REPLICATIONS, seed=1, processes=1)
+        answers[label] = {"servers": desks, "seats": chairs, **_figures(summarise(scenario, runs))}
+    return answers
+
+
 def what_if_today(services: Services, principal: Principal, *, site_id: str, servers: dict[str, int],
                   seats: int) -> dict[str, Any]:
     """The rest of today simulated twice, with the desks open now and with `servers` / `seats`."""
@@ -50,16 +59,14 @@ def what_if_today(services: Services, principal: Principal, *, site_id: str, ser
     if fields:
         raise ValidationFailed("Cannot simulate these desks and seats.", fields=fields)
     now = services.clock.now()
+    scenarios = {}
     with analytics.day_model(services, site_id) as model:
         view = model.view(now)
-    waiting = {name: view["stations"][name]["waiting"] for name in QUEUE}
-    current = {name: max(1, view["stations"][name]["desks_open"]) for name in QUEUE}
-    events = analytics.day_events(services, site, now.astimezone(site.tz).date())
-    answers = {}
-    for label, desks, chairs in (("now", current, site.observation.seats), ("proposed", servers, seats)):
-        scenario = what_if(site, events, now=now, waiting=waiting, servers=desks, seats=chairs)
-        runs = runner.run(scenario, replications=WHAT_IF_REPLICATIONS, seed=1, processes=1)
-        answers[label] = {"servers": desks, "seats": chairs, **_figures(summarise(scenario, runs))}
+        waiting = {name: view["stations"][name]["waiting"] for name in QUEUE}
+        current = {name: max(1, view["stations"][name]["desks_open"]) for name in QUEUE}
+        for label, desks, chairs in (("now", current, site.observation.seats), ("proposed", servers, seats)):
+            scenarios[label] = (desks, chairs, what_if(model, now=now, waiting=waiting, servers=desks, seats=chairs))
+    answers: dict[str, Any] = off_loop(_simulate, scenarios)
     answers["waiting_now"] = waiting
     answers["note"] = ("An estimate: the rest of today simulated from the people waiting now and the arrivals "
                        "of the last hour, with service times measured today.")

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Iterator
 
 from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.domain.errors import Conflict, NotFound
 from app.domain.identity import document_key
@@ -27,7 +28,7 @@ from .codec import visit_from_json, visit_to_json
 from .database import WRITE
 from .sealing import Sealer, seal_record, unseal_record
 from .staff_store import StaffStore
-from .tables import api_tokens, audit_log, events, sites, visits
+from .tables import api_tokens, audit_log, day_rollups, events, sites, visits
 
 
 # The write path's statements, built once: building them per call (SQLAlchemy's coercion and
@@ -392,6 +393,25 @@ class Store:
         )
         with self.engine.connect() as conn:
             return [tuple(row) for row in conn.execute(query)]
+
+    # --- finished days ---
+    def day_rollups(self, *, first: date, last: date, site_ids: list[str] | None = None) -> dict[tuple[str, date], dict]:
+        """{(site, day): {"doses", "figures"}} of the finished days stored in [first, last]."""
+        query = select(day_rollups.c.site_id, day_rollups.c.day, day_rollups.c.doses, day_rollups.c.figures).where(
+            day_rollups.c.day >= first, day_rollups.c.day <= last)
+        if site_ids is not None:
+            query = query.where(day_rollups.c.site_id.in_(site_ids))
+        with self.engine.connect() as conn:
+            return {(row.site_id, row.day): {"doses": row.doses, "figures": row.figures} for row in conn.execute(query)}
+
+    def save_day_rollup(self, site_id: str, day: date, *, doses: int, figures: dict, at: datetime) -> None:
+        """Store a finished day's figures; another process having stored them first is fine."""
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(day_rollups.insert().values(site_id=site_id, day=day, doses=doses, figures=figures,
+                                                         computed_at=at))
+        except IntegrityError:
+            pass  # the same figures, from the same log
 
     # --- tokens ---
     def add_token(

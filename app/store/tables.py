@@ -136,6 +136,18 @@ data_keys = Table(
     sqlite_autoincrement=True,
 )
 
+# A finished day's figures per site, computed once from its fold (app/flow/analytics.py): the
+# city's 14-day trends and past rankings read these instead of folding 14 days of every site.
+day_rollups = Table(
+    "day_rollups",
+    metadata,
+    Column("site_id", String(40), ForeignKey("sites.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("doses", Integer, nullable=False),
+    Column("figures", Json, nullable=False),  # the day's city row and its counts by hour
+    Column("computed_at", UTCDateTime, nullable=False),
+)
+
 # Staff accounts. Passwords and PINs are argon2 hashes; sites and stations are the account's scope.
 users = Table(
     "users",

@@ -170,6 +170,14 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "CityReport": {"type": "object", "required": ["date", "sites"]},
     "Trend": {"type": "object", "required": ["site", "days"]},
+    "CityTrend": {
+        "type": "object", "required": ["sites"],
+        "properties": {"sites": {"type": "array", "items": {
+            "type": "object", "required": ["site", "days"],
+            "properties": {"site": {"type": "string"}, "days": {"type": "array", "items": {
+                "type": "object", "required": ["date", "doses"],
+                "properties": {"date": {"type": "string", "format": "date"}, "doses": {"type": "integer"}}}}}}}},
+    },
     "WhatIf": {"type": "object", "required": ["now", "proposed", "waiting_now", "note"]},
     "SiteList": {
         "type": "object", "required": ["sites"],

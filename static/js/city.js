@@ -63,13 +63,20 @@ async function refresh() {
   rows = report.sites;
   document.getElementById("updated").textContent = new Date().toLocaleTimeString(zh ? "zh-CN" : "en-GB");
   render();
-  for (const row of rows) {
-    if (trends.has(row.site)) continue;
-    trends.set(row.site, []);
-    fetch(`${root.dataset.trend}/${encodeURIComponent(row.site)}/trend?days=14`, { credentials: "same-origin" })
-      .then((r) => (r.ok ? r.json() : null))
-      .then((data) => { if (data) { trends.set(row.site, data.days); render(); } });
+  if (!trendsLoaded) loadTrends();
+}
+
+// Every site's 14 days in one answer (the finished days are stored rollups).
+let trendsLoaded = false;
+async function loadTrends() {
+  trendsLoaded = true;
+  const response = await fetch(`${root.dataset.trend}?days=14`, { credentials: "same-origin" });
+  if (!response.ok) {
+    trendsLoaded = false;
+    return;
   }
+  for (const site of (await response.json()).sites) trends.set(site.site, site.days);
+  render();
 }
 
 for (const th of document.querySelectorAll("th.sortable")) {

@@ -106,6 +106,8 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
     assert csv_file.status_code == 200 and csv_file.mimetype == "text/csv"
     assert japi.get("/sites/demo/trend", days="3").get_json()["days"][-1]["doses"] == report["totals"]["doses"]
     assert japi.get("/reports/city/daily").get_json()["sites"][0]["rank"] == 1
+    city_trend = japi.get("/reports/city/trend", days="3").get_json()["sites"]
+    assert city_trend[0]["days"][-1]["doses"] == report["totals"]["doses"]
     what_if = japi.get("/sites/demo/what-if", consent="2", injection="6", seats="60").get_json()
     assert what_if["proposed"]["servers"] == {"consent": 2, "injection": 6}
 

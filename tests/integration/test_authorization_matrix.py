@@ -52,6 +52,7 @@ SPECIFIED = {
     "stations.slips": "visit.list",
     "dashboards.dashboard": "dashboard.read", "dashboards.daily_report": "report.read", "dashboards.city": "report.read",
     "api.get_dashboard": "dashboard.read", "api.daily_report": "report.read", "api.city_report": "report.read",
+    "api.city_trend": "report.read",
     "api.trend": "dashboard.read", "api.what_if": "dashboard.read",
     "auth.choose_station": "account.self", "auth.login": PUBLIC, "auth.login_pin": PUBLIC,
     "auth.login_submit": PUBLIC, "auth.logout": "account.self", "auth.password": "account.password",
