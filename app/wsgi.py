@@ -9,4 +9,5 @@ at PostgreSQL. See docs/DEPLOY.md.
 from app import create_app
 
 app = create_app({"SOCKETIO_ASYNC_MODE": "gevent"})
+app.extensions["siteflow"].figures.warm_up()  # today's figures, before the first client waits for them
 app.extensions["siteflow_live"].start()

@@ -13,6 +13,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
@@ -82,27 +83,44 @@ def http(method: str, url: str, body=None, token: str | None = None) -> tuple[in
         return exc.code, (json.loads(payload) if payload else {})
 
 
+def serve_command(port: int) -> list[str]:
+    """`siteflow serve` on a port; with BENCH_PROFILE=/tmp/server (a path prefix), py-spy records
+    each server into /tmp/server-PORT.txt as collapsed stacks (flame graph input)."""
+    command = [sys.executable, "-m", "app.entry", "serve", "--port", str(port)]
+    if os.environ.get("BENCH_PROFILE"):
+        output = f"{os.environ['BENCH_PROFILE']}-{port}.txt"
+        command = ["py-spy", "record", "--format", "raw", "-o", output, "--nonblocking", "--"] + command
+    return command
+
+
 class Process:
-    def __init__(self, args: list[str], env: dict, log: Path, ready: str):
+    def __init__(self, args: list[str], env: dict, log: Path, ready: str, cwd: Path = ROOT, timeout: float = 120):
+        self.args = args
         self.log = open(log, "w")
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      start_new_session=True)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + timeout
         self.lines = []
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
-                raise RuntimeError(f"{args} exited: {log.read_text()[-2000:]}")
+                self.stop()
+                raise RuntimeError(f"{args} exited: {''.join(self.lines)[-1000:]}{log.read_text()[-2000:]}")
             self.lines.append(line)
             if ready in line:
                 return
-        raise RuntimeError(f"{args} not ready")
+        self.stop()
+        raise RuntimeError(f"{args} not ready: {''.join(self.lines)[-2000:]}")
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
     def stop(self) -> None:
+        if self.proc.poll() is None and self.args[0] == "py-spy":  # Ctrl+C: py-spy writes its profile
+            os.kill(self.proc.pid, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=20)
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -117,14 +135,16 @@ class Process:
 class Clients:
     """N load clients in one or more processes."""
 
-    def __init__(self, url: str, spec: list[dict], work: Path, per_process: int = 1000):
+    def __init__(self, url: str, spec: list[dict], work: Path, per_process: int = 1000, timeout: float = 120):
+        """Returns once every client has joined; fails after `timeout` seconds."""
         self.parts = []
         for index in range(0, len(spec), per_process):
             chunk = spec[index:index + per_process]
             spec_path, out_path = work / f"spec{index}.json", work / f"out{index}.json"
             spec_path.write_text(json.dumps(chunk))
             proc = Process(["node", str(ROOT / "bench" / "wsclients.mjs"), url, str(spec_path), str(out_path)],
-                           dict(os.environ), work / f"clients{index}.log", "READY")
+                           dict(os.environ, WSCLIENTS_TIMEOUT_S=str(timeout)), work / f"clients{index}.log", "READY",
+                           timeout=timeout + 10)
             self.parts.append((index, proc, out_path))
 
     def collect(self) -> list[tuple[str, int, int, float]]:
@@ -139,12 +159,12 @@ class Clients:
         return records
 
 
-def client_spec(n: int, tokens: dict) -> tuple[list[dict], list[tuple[str, str]]]:
+def client_spec(n: int, tokens: dict, sites: tuple[str, ...] = SITES) -> tuple[list[dict], list[tuple[str, str]]]:
     """Spread n clients over sites and rooms: 20% displays, 60% stations, 20% supervisors."""
     spec, kinds = [], []
     for i in range(n):
-        site = SITES[i % len(SITES)]
-        slot = (i // len(SITES)) % 10
+        site = sites[i % len(sites)]
+        slot = (i // len(sites)) % 10
         if slot < 2:
             view, station, token = "display", None, tokens[site]["display"]
         elif slot < 8:
@@ -173,10 +193,11 @@ class Driver:
     Against SiteFlow the actions are the demo bots' (app/sim/bots.py: HttpActions, with the
     bodies of app/sim/day.py); the bench only paces them and times every call."""
 
-    def __init__(self, kind: str, url: str, token: str | None = None):
-        self.kind, self.url, self.token = kind, url, token
+    def __init__(self, kind: str, url: str, token: str | None = None, sites: tuple[str, ...] = SITES):
+        """`sites` each have consent and injection desks named "1" to "30"."""
+        self.kind, self.url, self.token, self.sites = kind, url, token, sites
         self.actions: list[dict] = []  # {"site", "seq", "step", "t0", "t1", "status"}
-        self.desks = {site: (itertools.cycle(range(1, 31)), itertools.cycle(range(1, 31))) for site in SITES}
+        self.desks = {site: (itertools.cycle(range(1, 31)), itertools.cycle(range(1, 31))) for site in sites}
         self.errors = 0
         import random
 
@@ -184,7 +205,7 @@ class Driver:
         self.bots = {site: HttpActions(url, token, site, SystemClock(), timeout=30,
                                        observe=lambda path, status, answer, t0, t1, site=site:
                                        self._record(site, path, status, answer, t0, t1))
-                     for site in SITES} if kind != "baseline" else {}
+                     for site in sites} if kind != "baseline" else {}
 
     def _record(self, site: str, path: str, status: int, answer, t0: float, t1: float) -> None:
         step = next(number for suffix, number in STEPS if path.endswith(suffix))
@@ -226,7 +247,7 @@ class Driver:
         pool = gevent.pool.Pool(400)
         interval = 6 / rate
         start = time.monotonic()
-        sites = itertools.cycle(SITES)
+        sites = itertools.cycle(self.sites)
         n = 0
         first = len(self.actions)
         while time.monotonic() - start < seconds:
@@ -238,20 +259,32 @@ class Driver:
         return (len(self.actions) - first) / elapsed
 
 
-def latencies(driver: Driver, records, kinds, since: int = 0, until: int | None = None) -> dict:
-    """Per action: from its request to its message at the last interested client."""
+def arrival_times(kind: str, records, kinds) -> dict[tuple[str, int], dict[int, float]]:
+    """(site, seq) -> {client index: arrival time} of the pushes (`delta`, `call`) the clients got."""
     arrivals: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
     for name, seq, index, at in records:
         if name in ("delta", "call"):
             site, view = kinds[index]
-            key = ("all" if driver.kind == "baseline" else site, seq)
-            arrivals[key][index] = at
+            arrivals[("all" if kind == "baseline" else site, seq)][index] = at
+    return arrivals
+
+
+def latencies(driver: Driver, records, kinds, since: int = 0, until: int | None = None, *,
+              actions: list[dict] | None = None, arrivals: dict | None = None) -> dict:
+    """Per action: from its request to its message at the last interested client.
+
+    The actions are driver.actions[since:until], or `actions` (of the same shape); `arrivals`
+    (from arrival_times) saves indexing the records again for every slice."""
+    if arrivals is None:
+        arrivals = arrival_times(driver.kind, records, kinds)
+    if actions is None:
+        actions = driver.actions[since:until]
     staff = defaultdict(set)
     display = defaultdict(set)
     for index, (site, view) in enumerate(kinds):
         (display if view == "display" else staff)[site].add(index)
     values, missing = [], 0
-    for action in driver.actions[since:until]:
+    for action in actions:
         if action["seq"] is None:
             continue
         site = action["real_site"]
@@ -265,11 +298,12 @@ def latencies(driver: Driver, records, kinds, since: int = 0, until: int | None 
             missing += 1
             continue
         values.append((max(got[i] for i in interested) - action["t0"]) * 1000)
-    http_ms = [(a["t1"] - a["t0"]) * 1000 for a in driver.actions[since:until]]
+    http_ms = [(a["t1"] - a["t0"]) * 1000 for a in actions]
     return {
         "actions": len(values), "missing": missing,
         "p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1),
         "p99_ms": round(percentile(values, 99), 1), "http_p50_ms": round(percentile(http_ms, 50), 1),
+        "http_p99_ms": round(percentile(http_ms, 99), 1),
     }
 
 
@@ -323,10 +357,7 @@ class Bench:
 
     def siteflow(self, database_url: str, queue: str | None = None, port: int | None = None) -> tuple[Process, str]:
         port = port or free_port()
-        command = [sys.executable, "-m", "app.entry", "serve", "--port", str(port)]
-        if os.environ.get("BENCH_PROFILE"):  # e.g. BENCH_PROFILE=/tmp/server.raw: py-spy records the server (collapsed stacks)
-            command = ["py-spy", "record", "--format", "raw", "-o", os.environ["BENCH_PROFILE"], "--nonblocking", "--"] + command
-        proc = Process(command, self.env(database_url, queue), self.work / f"server{port}.log", "running at")
+        proc = Process(serve_command(port), self.env(database_url, queue), self.work / f"server{port}.log", "running at")
         return proc, f"http://127.0.0.1:{port}"
 
     def baseline(self) -> tuple[Process, str]:
@@ -384,7 +415,13 @@ def print_rows(title: str, rows: list[dict]) -> None:
 
 
 def ensure_node_clients() -> None:
-    if not (ROOT / "bench" / "node_modules" / "ws").is_dir():
+    """The load clients need Node.js, and its `ws` package (installed with npm if missing)."""
+    installed = (ROOT / "bench" / "node_modules" / "ws").is_dir()
+    missing = [tool for tool in ("node",) + (() if installed else ("npm",)) if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"{' and '.join(missing)} not found on PATH: the load clients (bench/wsclients.mjs) "
+                         "need Node.js 18+ (and npm once, for `npm install --prefix bench`)")
+    if not installed:
         subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(ROOT / "bench")], check=True)
 
 

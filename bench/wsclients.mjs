@@ -5,7 +5,7 @@
 //   node bench/wsclients.mjs URL SPEC.json OUT.json
 //
 // SPEC.json: a list of {"auth": {...}, "join": {...}}. Prints "READY n" once every client
-// has joined; on SIGUSR1 writes [[event, seq, client index, arrival time (s)], ...] to
+// has joined (or "TIMEOUT" and exits after WSCLIENTS_TIMEOUT_S seconds, 120); on SIGUSR1 writes [[event, seq, client index, arrival time (s)], ...] to
 // OUT.json and exits. Only the event name and the first "seq" of a message are parsed.
 import { readFileSync, writeFileSync } from "node:fs";
 import WebSocket from "ws";
@@ -66,4 +66,4 @@ setTimeout(() => {
     console.log(`TIMEOUT joined ${joined}/${spec.length}`);
     process.exit(1);
   }
-}, 120000);
+}, 1000 * Number(process.env.WSCLIENTS_TIMEOUT_S || 120));

@@ -69,6 +69,13 @@ class Figures:
                 entry = self._sites.setdefault(site_id, _SiteFigures())
         return entry
 
+    def warm_up(self) -> None:
+        """Fold every site's day so far before the process serves anyone: a busy day takes
+        seconds to read, which would otherwise hold up the first client to ask."""
+        for site_id in self.store.site_ids():
+            with self.today(site_id):
+                pass
+
     # --- writes of this process ------------------------------------------------------------------
     def committed(self, site_id: str, changes: list[tuple[Event, Visit]]) -> None:
         entry = self._sites.get(site_id)
@@ -106,7 +113,13 @@ class Figures:
             recent = entry.recent
             if not recent or recent[0][0].seq > seq + 1:
                 return None
-            return [pair for pair in recent if pair[0].seq > seq]
+            newer = []
+            for pair in reversed(recent):  # from the newest: costs the pairs asked for, not all kept
+                if pair[0].seq <= seq:
+                    break
+                newer.append(pair)
+            newer.reverse()
+            return newer
 
     def past_day(self, site_id: str, day: date) -> DayAnalytics:
         """A day other than today, folded once from the log and kept."""
