@@ -382,7 +382,7 @@ def per_minute_p99(driver: Driver, records, kinds) -> list[float]:
     by_minute: dict[int, list[dict]] = {}
     for action in driver.actions:
         by_minute.setdefault(int((action["t0"] - start) // 60), []).append(action)
-    arrivals = arrival_times(driver.kind, records, kinds)
+    arrivals = arrival_times(records)
     return [latencies(driver, records, kinds, actions=actions, arrivals=arrivals)["p99_ms"]
             for _, actions in sorted(by_minute.items())]
 
@@ -458,7 +458,7 @@ def run_day_phase(harness: Harness, args, baseline: dict | None) -> dict:
     try:
         clock = ServerClock(url, tokens["admin"], "day", args.speed)
         spec, kinds = client_spec(CLIENTS, by_site(tokens), ("day",))
-        spec.append({"auth": {"token": tokens["admin"]}, "join": {"view": "city"}})
+        spec.append({"auth": {"token": tokens["admin"]}, "join": {"view": "city"}, "group": "city"})
         kinds.append(("*", "city"))
         clients, joining = connect_clients(harness, server, url, spec)
         local = clock.now().astimezone(zone)
@@ -493,7 +493,7 @@ def run_day_phase(harness: Harness, args, baseline: dict | None) -> dict:
 
 
 def summarise_day(actions: list[dict], polls: list[dict], records, kinds, opening_hour: int) -> dict:
-    arrivals = arrival_times("siteflow", records, kinds)
+    arrivals = arrival_times(records)
     recorded = [a for a in actions if a["seq"] is not None]  # the actions that recorded an event
 
     def stats(chosen: list[dict]) -> dict:

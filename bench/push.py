@@ -25,7 +25,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
-from collections import defaultdict  # noqa: E402
+from collections import Counter  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -148,15 +148,23 @@ class Clients:
             self.parts.append((index, proc, out_path))
 
     def collect(self) -> list[tuple[str, int, int, float]]:
-        records = []
+        """[(group, seq, clients of the group that got it, latest arrival time)], over all parts."""
+        arrivals: dict[tuple[str, int], list] = {}
         for offset, proc, out_path in self.parts:
             os.kill(proc.pid, signal.SIGUSR1)
         for offset, proc, out_path in self.parts:
             proc.proc.wait(timeout=60)
             proc.stop()
-            for name, seq, index, at in json.load(open(out_path)):
-                records.append((name, seq, index + offset, at))
-        return records
+            for group, seq, count, at in json.load(open(out_path)):
+                seen = arrivals.setdefault((group, seq), [0, at])
+                seen[0] += count
+                seen[1] = max(seen[1], at)
+        return [(group, seq, count, at) for (group, seq), (count, at) in arrivals.items()]
+
+
+def group_of(site: str, view: str) -> str:
+    """The clients whose arrivals are counted together: a site's displays, or its staff."""
+    return f"{site}:{'display' if view == 'display' else 'staff'}"
 
 
 def client_spec(n: int, tokens: dict, sites: tuple[str, ...] = SITES) -> tuple[list[dict], list[tuple[str, str]]]:
@@ -172,13 +180,15 @@ def client_spec(n: int, tokens: dict, sites: tuple[str, ...] = SITES) -> tuple[l
             token = tokens[site][station]
         else:
             view, station, token = "supervisor", None, tokens[site]["supervisor"]
-        spec.append({"auth": {"token": token}, "join": {"site": site, "view": view, "station": station}})
+        spec.append({"auth": {"token": token}, "join": {"site": site, "view": view, "station": station},
+                     "group": group_of(site, view)})
         kinds.append((site, view))
     return spec, kinds
 
 
 def baseline_spec(kinds: list[tuple[str, str]]) -> list[dict]:
-    return [{"auth": {}, "join": {"room": f"{site}:{'display' if view == 'display' else 'staff'}"}} for site, view in kinds]
+    return [{"auth": {}, "join": {"room": f"{site}:{'display' if view == 'display' else 'staff'}"},
+             "group": group_of(site, view)} for site, view in kinds]
 
 
 # The steps of a person's cycle, by the API path the bots call.
@@ -259,45 +269,38 @@ class Driver:
         return (len(self.actions) - first) / elapsed
 
 
-def arrival_times(kind: str, records, kinds) -> dict[tuple[str, int], dict[int, float]]:
-    """(site, seq) -> {client index: arrival time} of the pushes (`delta`, `call`) the clients got."""
-    arrivals: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
-    for name, seq, index, at in records:
-        if name in ("delta", "call"):
-            site, view = kinds[index]
-            arrivals[("all" if kind == "baseline" else site, seq)][index] = at
-    return arrivals
+def arrival_times(records) -> dict[tuple[str, int], tuple[int, float]]:
+    """(group, seq) -> (clients of the group that got a push with that seq, the latest arrival)."""
+    return {(group, seq): (count, at) for group, seq, count, at in records}
 
 
 def latencies(driver: Driver, records, kinds, since: int = 0, until: int | None = None, *,
               actions: list[dict] | None = None, arrivals: dict | None = None) -> dict:
-    """Per action: from its request to its message at the last interested client.
+    """Per action: from its request to its message at the last interested client (its site's
+    staff, and for a call its displays too); an action some interested client never heard of
+    counts as missing.
 
     The actions are driver.actions[since:until], or `actions` (of the same shape); `arrivals`
     (from arrival_times) saves indexing the records again for every slice."""
     if arrivals is None:
-        arrivals = arrival_times(driver.kind, records, kinds)
+        arrivals = arrival_times(records)
     if actions is None:
         actions = driver.actions[since:until]
-    staff = defaultdict(set)
-    display = defaultdict(set)
-    for index, (site, view) in enumerate(kinds):
-        (display if view == "display" else staff)[site].add(index)
+    clients = Counter(group_of(site, view) for site, view in kinds)
     values, missing = [], 0
     for action in actions:
         if action["seq"] is None:
             continue
         site = action["real_site"]
-        interested = staff[site] | (display[site] if action["display"] else set())
-        got = arrivals.get((action["site"], action["seq"]), {})
-        if driver.kind == "baseline":  # baseline seqs are global; its clients of other sites get nothing
-            got = {i: t for i, t in got.items() if kinds[i][0] == site}
-        if not interested:
+        groups = [group_of(site, "staff")] + ([group_of(site, "display")] if action["display"] else [])
+        groups = [group for group in groups if clients[group]]
+        if not groups:
             continue
-        if not interested <= set(got):
+        got = [arrivals.get((group, action["seq"]), (0, 0.0)) for group in groups]
+        if any(count < clients[group] for group, (count, _) in zip(groups, got)):
             missing += 1
             continue
-        values.append((max(got[i] for i in interested) - action["t0"]) * 1000)
+        values.append((max(at for _, at in got) - action["t0"]) * 1000)
     http_ms = [(a["t1"] - a["t0"]) * 1000 for a in actions]
     return {
         "actions": len(values), "missing": missing,

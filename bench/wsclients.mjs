@@ -1,23 +1,38 @@
-// Lightweight WebSocket load clients for bench/push.py: raw Engine.IO 4 / Socket.IO 5 over
-// the `ws` package, all in one Node.js process, so the load side does not saturate before
-// the server does.
+// Lightweight WebSocket load clients for bench/push.py and bench/day.py: raw Engine.IO 4 /
+// Socket.IO 5 over the `ws` package, all in one Node.js process, so the load side does not
+// saturate before the server does.
 //
 //   node bench/wsclients.mjs URL SPEC.json OUT.json
 //
-// SPEC.json: a list of {"auth": {...}, "join": {...}}. Prints "READY n" once every client
-// has joined (or "TIMEOUT" and exits after WSCLIENTS_TIMEOUT_S seconds, 120); on SIGUSR1 writes [[event, seq, client index, arrival time (s)], ...] to
-// OUT.json and exits. Only the event name and the first "seq" of a message are parsed.
+// SPEC.json: a list of {"auth": {...}, "join": {...}, "group": "..."}. Prints "READY n" once
+// every client has joined (or "TIMEOUT" and exits after WSCLIENTS_TIMEOUT_S seconds, 120).
+// Every `delta` or `call` a client receives is counted under (its group, the message's
+// "seq"), keeping the latest arrival: a bench needs "when had every client of the group got
+// seq N", and a 10-minute run would be tens of millions of single records. On SIGUSR1 writes
+// [[group, seq, clients that got it, latest arrival time (s)], ...] to OUT.json and exits.
+// Only the event name and the first "seq" of a message are parsed.
 import { readFileSync, writeFileSync } from "node:fs";
 import WebSocket from "ws";
 
 const [url, specPath, outPath] = process.argv.slice(2);
 const spec = JSON.parse(readFileSync(specPath, "utf8"));
-const records = [];
+const arrivals = new Map(); // "group|seq" -> [group, seq, count, latest arrival]
 const SEQ = /"seq":\s*(\d+)/;
 let joined = 0;
 const now = () => (performance.timeOrigin + performance.now()) / 1000;
 
-function client(index, { auth, join }) {
+function record(group, seq, at) {
+  const key = `${group}|${seq}`;
+  const seen = arrivals.get(key);
+  if (seen) {
+    seen[2] += 1;
+    if (at > seen[3]) seen[3] = at;
+  } else {
+    arrivals.set(key, [group, seq, 1, at]);
+  }
+}
+
+function client(index, { auth, join, group }) {
   const ws = new WebSocket(url.replace(/^http/, "ws") + "/socket.io/?EIO=4&transport=websocket", {
     perMessageDeflate: false,
   });
@@ -42,15 +57,17 @@ function client(index, { auth, join }) {
     }
     if (message.startsWith("42[")) {
       const end = message.indexOf('"', 4);
+      const name = message.slice(4, end);
+      if (name !== "delta" && name !== "call") return;
       const match = SEQ.exec(message.slice(end, end + 200));
-      records.push([message.slice(4, end), match ? Number(match[1]) : -1, index, at]);
+      if (match) record(group, Number(match[1]), at);
     }
   });
   ws.on("error", (error) => console.error(`client ${index}: ${error.message}`));
 }
 
 process.on("SIGUSR1", () => {
-  writeFileSync(outPath, JSON.stringify(records));
+  writeFileSync(outPath, JSON.stringify([...arrivals.values()]));
   console.log("DONE");
   process.exit(0);
 });

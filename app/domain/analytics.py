@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from . import waits as expected
 from .identity import age_on
 from .onsite import OnSite
 from .projections import snapshot
 from .site import Site
 from .visit import Event, Visit, apply as apply_event
 from .vocabulary import QUEUE_STATIONS
+from .waits import expected_wait
 
 WINDOW = timedelta(minutes=30)
 OUTCOMES = {"consent": ("consented", "deferred", "refused"), "injection": ("injected",)}
@@ -458,7 +458,7 @@ class DayAnalytics:
         """{station: {"minutes", "desks_open"}} for the queue stations, from the rolling sums."""
         self._trim(now)
         return {
-            name: expected.expected_wait(
+            name: expected_wait(
                 waiting=self.on_site.count(name, "waiting"), services=state.window_services,
                 service_seconds=state.window_service_seconds, desks_open=len(self._open_desks(name)),
                 desks=len(self.site.stations[name].desks),

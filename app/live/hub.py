@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections import Counter
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 

@@ -101,8 +101,8 @@ def test_an_undone_call_puts_the_person_back_at_their_place_and_off_the_display(
     second = log.check_in()
     called = log.call_next("consent", "A")
     assert called.id == first.id
-    assert [call["ticket"] for call in snapshot(log.site, OnSite(log.active()), seq=log.seq, now=log.clock.now())["calling"]] \
-        == [first.ticket]
+    calling = snapshot(log.site, OnSite(log.active()), seq=log.seq, now=log.clock.now())["calling"]
+    assert [call["ticket"] for call in calling] == [first.ticket]
     undone = log.undo(first.id)
     assert (undone.state, undone.desk, undone.called_at, undone.queue_pos) == ("waiting", None, None, first.queue_pos)
     view = snapshot(log.site, OnSite(log.active()), seq=log.seq, now=log.clock.now())
