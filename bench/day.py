@@ -29,8 +29,9 @@ Phases (`--phases day,stress,load,city`; every phase starts its own server on a 
   opening to now so that the last 30 minutes hold about 20,000, then push.py's open-loop person
   cycles at 60 actions/s for `--seconds` with 200 clients; the same load on a fresh day in the
   same run; snapshot and dashboard times on both.
-- load: `--sustain-rate` actions/s (150) for `--sustain-seconds` (600) with 200 clients, with the
-  p99 of each minute; then 1,000 clients of 10 sites at 60 actions/s, SiteFlow and the baseline.
+- load: `--sustain-rate` actions/s (150) for `--sustain-seconds` (600) with 200 clients of 4 sites
+  (as bench/push.py's throughput runs), with the p99 of each minute, and the baseline at the same
+  rate; then 1,000 clients of 10 sites at 60 actions/s, SiteFlow and the baseline.
 - city: 200 sites (`--city-sites`), each with 14 past days and today (20-40 people a day),
   read by a city supervisor: GET /reports/city/daily and the 14-day trend of every site
   (GET /reports/city/trend?days=14 if the server has it, else GET /sites/<site>/trend?days=14
@@ -574,20 +575,26 @@ def ratios(numerator: dict, denominator: dict, keys) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 def run_load_phase(harness: Harness, args, baseline: dict | None) -> dict:
-    """`--sustain-rate` actions/s for `--sustain-seconds` with 200 clients (does the p99 hold?),
-    and 1,000 clients of 10 sites at 60 actions/s against the baseline with as many."""
-    sustained = steady_load(harness, "siteflow", args.sustain_seconds, prepare_stress(harness, "sustain", 0),
-                            rate=args.sustain_rate, minutes=True)
+    """`--sustain-rate` actions/s for `--sustain-seconds` with 200 clients of 4 sites (as
+    bench/push.py's throughput runs; does the p99 hold?) against the baseline at the same rate
+    for `--seconds`; and 1,000 clients of 10 sites at 60 actions/s against the baseline with
+    as many."""
+    sites = CITY_SITES[:4]
+    sustained = steady_load(harness, "siteflow", args.sustain_seconds, prepare_stress(harness, "sustain", 0, sites),
+                            sites=sites, rate=args.sustain_rate, minutes=True)
+    sustained_baseline = steady_load(harness, "baseline", args.seconds, sites=sites, rate=args.sustain_rate)
     many = {kind: steady_load(harness, kind, args.seconds, prepare_stress(harness, f"many-{kind}", 0, CITY_SITES)
                               if kind == "siteflow" else None, sites=CITY_SITES, clients=MANY_CLIENTS)
             for kind in ("baseline", "siteflow")}
-    result = {"sustained": sustained, "many_clients": many,
+    result = {"sustained": sustained, "sustained_baseline": sustained_baseline, "many_clients": many,
+              "sustained_p99_over_baseline_p99": ratios(sustained, sustained_baseline, ("p99_ms",))["p99_ms"],
               "many_p99_over_baseline_p99": ratios(many["siteflow"], many["baseline"], ("p99_ms",))["p99_ms"]}
-    print_table(f"load: {args.sustain_rate:g} actions/s for {args.sustain_seconds:g} s, {CLIENTS} clients; "
-                f"{MANY_CLIENTS} clients at {STEADY_RATE:g} actions/s",
-                [dict(sustained, run="sustained"), *(dict(row, run=f"{kind}, {MANY_CLIENTS}") for kind, row in many.items())],
-                ["run", "clients", "target_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms", "http_p50_ms",
-                 "missing", "errors", "rss_per_client_kb"])
+    rows = [dict(sustained, run="sustained"), dict(sustained_baseline, run="sustained, baseline"),
+            *(dict(row, run=f"{kind}, {MANY_CLIENTS}") for kind, row in many.items())]
+    print_table(f"load: {args.sustain_rate:g} actions/s for {args.sustain_seconds:g} s, {CLIENTS} clients of "
+                f"{len(sites)} sites; {MANY_CLIENTS} clients of {len(CITY_SITES)} sites at {STEADY_RATE:g} actions/s",
+                rows, ["run", "clients", "target_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms", "http_p50_ms",
+                       "missing", "errors", "rss_per_client_kb"])
     print(f"  sustained: p99 of each minute {sustained.get('minute_p99_ms')}")
     return result
 
@@ -745,8 +752,9 @@ def markdown_stress(stress: dict) -> list[str]:
 
 
 def markdown_load(load: dict) -> list[str]:
-    rows = [("sustained", load["sustained"]), *((f"{kind}, {MANY_CLIENTS} clients", row)
-                                                for kind, row in load["many_clients"].items())]
+    rows = [("sustained, 4 sites", load["sustained"]), ("baseline, the same rate", load["sustained_baseline"]),
+            *((f"{kind}, {MANY_CLIENTS} clients of {len(CITY_SITES)} sites", row)
+              for kind, row in load["many_clients"].items())]
     out = ["**Sustained load and many clients:**", "",
            "| run | clients | actions/s (achieved) | push p50 / p95 / p99 (ms) | HTTP p50 | RSS per idle client |",
            "|---|---:|---|---|---:|---:|"]
@@ -757,7 +765,8 @@ def markdown_load(load: dict) -> list[str]:
         out.append(f"| {name} | {row['clients']} | {row['target_rate']:g} ({row['achieved_rate']}) | {row['p50_ms']} / "
                    f"{row['p95_ms']} / {row['p99_ms']} | {row['http_p50_ms']} | {row['rss_per_client_kb']} KB |")
     minutes = load["sustained"].get("minute_p99_ms") or []
-    return out + ["", f"Sustained: the p99 of each minute ranged {min(minutes, default='?')}–{max(minutes, default='?')} ms. "
+    return out + ["", f"Sustained: the p99 of each minute ranged {min(minutes, default='?')}–{max(minutes, default='?')} ms"
+                      f" (×{load['sustained_p99_over_baseline_p99']} the baseline's p99 at the same rate). "
                       f"{MANY_CLIENTS} clients: SiteFlow's p99 is ×{load['many_p99_over_baseline_p99']} the baseline's."]
 
 
