@@ -127,9 +127,9 @@ class LiveHub:
         figures = self.services.figures
         if view == "city":
             rows = []
-            for site_id in self.services.store.site_ids():
-                if principal.covers(site_id):
-                    with figures.today(site_id) as model:
+            for row in self.services.store.sites():
+                if principal.covers(row.site.id):
+                    with figures.today(row.site.id, seq=row.seq) as model:
                         rows.append(payloads.city_row(payloads.display_snapshot(model, now=now)))
             return {"view": "city", "sites": rows}
         assert site is not None

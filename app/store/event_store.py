@@ -236,7 +236,7 @@ class Store:
         return _event_from_row(row, unseal_record(self.sealer, self.engine, row.data))
 
     # --- sites ---
-    def _parse(self, site_id: str, revision: int, config: dict) -> Site:
+    def _parse(self, site_id: str, revision: int, config: dict | None) -> Site:
         cached = self._site_cache.get(site_id)
         if cached and cached[0] == revision:
             return cached[1]
@@ -250,6 +250,16 @@ class Store:
         if row is None:
             raise NotFound(f"No site {site_id!r}.", code="unknown_site")
         return SiteRow(self._parse(row.id, row.revision, row.config), row.revision, row.seq)
+
+    def sites(self) -> list[SiteRow]:
+        """Every site, in id order, in one read; a configuration is parsed once per revision."""
+        with self.engine.connect() as conn:
+            heads = conn.execute(select(sites.c.id, sites.c.revision, sites.c.seq).order_by(sites.c.id)).all()
+            stale = [head.id for head in heads if self._site_cache.get(head.id, (None,))[0] != head.revision]
+            configs = dict(conn.execute(select(sites.c.id, sites.c.config).where(sites.c.id.in_(stale))).all()
+                           ) if stale else {}
+        return [SiteRow(self._parse(head.id, head.revision, configs.get(head.id)), head.revision, head.seq)
+                for head in heads]
 
     def site_ids(self) -> list[str]:
         with self.engine.connect() as conn:
@@ -395,14 +405,18 @@ class Store:
             return [tuple(row) for row in conn.execute(query)]
 
     # --- finished days ---
-    def day_rollups(self, *, first: date, last: date, site_ids: list[str] | None = None) -> dict[tuple[str, date], dict]:
-        """{(site, day): {"doses", "figures"}} of the finished days stored in [first, last]."""
-        query = select(day_rollups.c.site_id, day_rollups.c.day, day_rollups.c.doses, day_rollups.c.figures).where(
+    def day_rollups(self, *, first: date, last: date, site_ids: list[str] | None = None,
+                    figures: bool = True) -> dict[tuple[str, date], dict]:
+        """{(site, day): {"doses", "figures"}} of the finished days stored in [first, last]
+        (without `figures`, the doses only: what a trend needs)."""
+        columns = [day_rollups.c.site_id, day_rollups.c.day, day_rollups.c.doses]
+        query = select(*columns, *([day_rollups.c.figures] if figures else [])).where(
             day_rollups.c.day >= first, day_rollups.c.day <= last)
         if site_ids is not None:
             query = query.where(day_rollups.c.site_id.in_(site_ids))
         with self.engine.connect() as conn:
-            return {(row.site_id, row.day): {"doses": row.doses, "figures": row.figures} for row in conn.execute(query)}
+            return {(row.site_id, row.day): {"doses": row.doses, "figures": row.figures if figures else None}
+                    for row in conn.execute(query)}
 
     def save_day_rollup(self, site_id: str, day: date, *, doses: int, figures: dict, at: datetime) -> None:
         """Store a finished day's figures; another process having stored them first is fine."""

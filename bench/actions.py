@@ -1,0 +1,103 @@
+"""The write path alone: what one action costs in process (flow command -> store -> commit),
+without HTTP or WebSockets, and how many SQL statements it sends.
+
+    python bench/actions.py                                  # this checkout
+    python bench/actions.py --against /tmp/siteflow-before   # and another, interleaved
+
+Each code tree runs in its own child process (they cannot share one `app` package), three
+times, alternating, on a fresh SQLite database: 100 person cycles (check-in, call, consent,
+call, injection, release) to warm up, then 5 rounds of 100 cycles. Prints the median time per
+action and the statements per action; writes bench/results/actions.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, random, sys, tempfile, time
+from datetime import datetime, timezone
+from sqlalchemy import event
+from app import create_app
+from app.domain.permissions import Principal
+from app.flow import sites as site_flow
+from app.flow import visits as flow
+from app.sim.day import DayPlan, consent_body, injection_body
+from app.sim.people import person
+from app.store.migrate import upgrade
+from app.store.sealing import generate_lookup_key, generate_master_key
+
+folder = tempfile.mkdtemp(prefix="siteflow-actions-")
+app = create_app({"DATABASE_URL": f"sqlite:///{folder}/bench.db", "SECRET_KEY": "bench",
+                  "DATA_KEYS": generate_master_key(), "LOOKUP_KEY": generate_lookup_key()})
+services = app.extensions["siteflow"]
+upgrade(services.store.engine)
+site_flow.load_site_file(services, sys.argv[1])
+admin, rng, plan = Principal(name="bench", role="admin"), random.Random(1), DayPlan(p_defer=0, p_refuse=0, p_allergy=0)
+today = datetime.now(timezone.utc).date()
+statements = [0]
+event.listen(services.store.engine, "before_cursor_execute", lambda *args: statements.__setitem__(0, statements[0] + 1))
+
+def cycle():
+    visit = flow.check_in(services, admin, site_id="demo", **dict(person(rng, today=today), health_code="green")).visit
+    called = flow.call_next(services, admin, site_id="demo", station="consent", desk="A").visit
+    flow.record_consent(services, admin, site_id="demo", visit_id=called.id, **consent_body(rng, plan, "A"))
+    called = flow.call_next(services, admin, site_id="demo", station="injection", desk="1").visit
+    body = injection_body("1", "coronavac", "202610A127", called.dose_number)
+    body["injection_site"] = body.pop("site")
+    flow.record_injection(services, admin, site_id="demo", visit_id=called.id, **body)
+    flow.release(services, admin, site_id="demo", visit_id=called.id, override_reason="bench")
+
+for _ in range(100):
+    cycle()
+rounds = []
+statements[0] = 0
+for _ in range(5):
+    started = time.perf_counter()
+    for _ in range(100):
+        cycle()
+    rounds.append((time.perf_counter() - started) / 600 * 1000)
+print(json.dumps({"ms_per_action": rounds, "statements_per_action": statements[0] / 3000}))
+"""
+
+
+def run(root: Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", CHILD, str(root / "sites" / "demo.toml")], cwd=root,
+                          env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{root}: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--against", help="another checkout to measure in the same run")
+    args = parser.parse_args()
+    roots = {"this": ROOT} | ({"against": Path(args.against).resolve()} if args.against else {})
+    samples: dict[str, list[float]] = {name: [] for name in roots}
+    statements: dict[str, float] = {}
+    for _ in range(3):  # alternating, so both see the same machine
+        for name, root in roots.items():
+            answer = run(root)
+            samples[name] += answer["ms_per_action"]
+            statements[name] = answer["statements_per_action"]
+    results = {name: {"root": str(roots[name]), "ms_per_action_median": round(statistics.median(values), 2),
+                      "ms_per_action_min": round(min(values), 2), "statements_per_action": round(statements[name], 2)}
+               for name, values in samples.items()}
+    if "against" in results:
+        results["ratio_this_over_against"] = round(
+            results["this"]["ms_per_action_median"] / results["against"]["ms_per_action_median"], 2)
+    out = ROOT / "bench" / "results" / "actions.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
