@@ -103,12 +103,14 @@ def _serve(app: Flask, host: str, port: int, on_ready=None) -> None:
 
     from gevent.pywsgi import WSGIServer
 
+    from .serving import prepare_to_serve
+
     class Server(WSGIServer):
         def handle(self, sock, address):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return super().handle(sock, address)
 
-    app.extensions["siteflow"].figures.warm_up()  # today's figures, before the first client waits for them
+    prepare_to_serve(app)
     server = Server((host, port), app, log=None)
     server.start()
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host

@@ -7,7 +7,8 @@ processes behind nginx with SOCKETIO_MESSAGE_QUEUE=redis://… and DATABASE_URL 
 at PostgreSQL. See docs/DEPLOY.md.
 """
 from app import create_app
+from app.serving import prepare_to_serve
 
 app = create_app({"SOCKETIO_ASYNC_MODE": "gevent"})
-app.extensions["siteflow"].figures.warm_up()  # today's figures, before the first client waits for them
+prepare_to_serve(app)
 app.extensions["siteflow_live"].start()
