@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Iterator
 
 from app.clock import Clock
 from app.domain.analytics import DayAnalytics
 from app.domain.errors import NotFound
 from app.domain.site import Site
 from app.domain.visit import Event, Visit
+from app.offload import off_loop
 from app.store.event_store import Store
 
 RECENT = 5_000  # folded (event, visit) pairs kept per site for the live hub
@@ -138,12 +139,11 @@ class Figures:
         return model
 
     def fold_day(self, site: Site, day: date) -> DayAnalytics:
-        """A day folded from the log, not kept (a finished day's rollup)."""
+        """A day folded from the log, not kept (a finished day's rollup). The events are read
+        here; the fold (about a second for 30,000 events) runs off the event loop."""
         start, end = day_bounds(site, day)
-        model = DayAnalytics(site, day)
-        for event in self.store.events_between(site.id, start=start, end=end):
-            model.apply(event)
-        return model
+        events = list(self.store.events_between(site.id, start=start, end=end))
+        return off_loop(_folded, DayAnalytics(site, day), events)
 
     # --- folding ---------------------------------------------------------------------------------
     def _current(self, site_id: str, entry: _SiteFigures, seq: int | None) -> DayAnalytics:
@@ -193,3 +193,9 @@ class Figures:
             return self.store.visit(event.site, event.visit_id)
         except NotFound:
             return None
+
+
+def _folded(model: DayAnalytics, events: list) -> DayAnalytics:
+    for event in events:
+        model.apply(event)
+    return model
