@@ -33,8 +33,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     sealer = sealer_from_config(app.config, app.instance_path)
     speed = float(app.config.get("CLOCK_SPEED") or 1)
     clock = app.config.get("CLOCK") or (ScaledClock(speed) if speed != 1 else SystemClock())
-    if speed != 1:
-        app.config["IDLE_MINUTES"] *= speed  # counted on the fast clock: the same real time
+    if speed != 1:  # counted on the fast clock: the same real time
+        app.config["IDLE_MINUTES"] *= speed
+        app.config["SESSION_HOURS"] *= speed
     app.extensions["siteflow"] = Services(store=Store(engine, sealer), clock=clock)
 
     from . import live

@@ -96,19 +96,8 @@ def init() -> None:
 
 def _serve(app: Flask, host: str, port: int, on_ready=None) -> None:
     # What socketio.run() does in gevent mode (WebSockets come from simple-websocket), but
-    # bound before the URL is printed, so whoever reads the URL can connect at once, and
-    # with TCP_NODELAY: without it, Nagle's algorithm and the client's delayed ACK hold back
-    # the second of two pushes written in quick succession by about 40 ms.
-    import socket
-
-    from gevent.pywsgi import WSGIServer
-
-    from .serving import prepare_to_serve
-
-    class Server(WSGIServer):
-        def handle(self, sock, address):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return super().handle(sock, address)
+    # bound before the URL is printed, so whoever reads the URL can connect at once.
+    from .serving import Server, prepare_to_serve
 
     prepare_to_serve(app)
     server = Server((host, port), app, log=None)

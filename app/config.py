@@ -51,12 +51,20 @@ def from_environment(instance_path: str) -> dict:
         # Personal data at rest (docs/SECURITY.md). Development: made once in instance/keys.json.
         "DATA_KEYS": env.get("SITEFLOW_DATA_KEYS") or None,
         "LOOKUP_KEY": env.get("SITEFLOW_LOOKUP_KEY") or None,
-        # Staff sessions: signed out after this many minutes without a request.
+        # Staff sessions: signed out after this many minutes without a request, and after this
+        # many hours in all (a shift), whatever happens.
         "IDLE_MINUTES": float(env.get("SITEFLOW_IDLE_MINUTES", 15)),
+        "SESSION_HOURS": float(env.get("SITEFLOW_SESSION_HOURS", 12)),
         # How much faster than real time the server's clock runs (the demo; 1 in production).
         "CLOCK_SPEED": float(env.get("SITEFLOW_CLOCK_SPEED", 1)),
         # Cookies only over HTTPS; on by default in production (behind the TLS proxy).
         "SESSION_COOKIE_SECURE": _flag(env.get("SITEFLOW_SECURE_COOKIES"), production),
+        # Served over TLS by this process itself (HSTS on every answer); behind nginx, its
+        # X-Forwarded-Proto says so instead (with SITEFLOW_TRUSTED_PROXIES).
+        "TLS": _flag(env.get("SITEFLOW_TLS"), False),
+        # Browser origins besides the site's own that may open the live channel (comma-separated).
+        "ALLOWED_ORIGINS": tuple(part.strip() for part in env.get("SITEFLOW_ALLOWED_ORIGINS", "").split(",")
+                                 if part.strip()),
         # How many proxies in front of us set X-Forwarded-For/-Proto (0: none; nginx: 1).
         "TRUSTED_PROXIES": int(env.get("SITEFLOW_TRUSTED_PROXIES", 0)),
         # Rate-limit counters: shared in Redis when there is one, else in this process.

@@ -44,9 +44,9 @@ TEST_DATA_KEY = "wKV0yNvf2rj0Tc5N6vKkkb0yQAs7Fq0w4v8P5mV0rUc="
 TEST_LOOKUP_KEY = "c2l0ZWZsb3ctdGVzdC1sb29rdXAta2V5LW5vdC1zZWNyZXQtMzJi"
 
 
-def build_app(database_url: str, clock: FixedClock):
+def build_app(database_url: str, clock: FixedClock, **config: Any):
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "CLOCK": clock, "SECRET_KEY": "test-secret",
-                      "DATA_KEYS": TEST_DATA_KEY, "LOOKUP_KEY": TEST_LOOKUP_KEY})
+                      "DATA_KEYS": TEST_DATA_KEY, "LOOKUP_KEY": TEST_LOOKUP_KEY, **config})
     services = app.extensions["siteflow"]
     upgrade(services.store.engine)
     site_flow.load_site_file(services, DEMO_SITE)

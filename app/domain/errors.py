@@ -16,6 +16,13 @@ class DomainError(Exception):
         self.fields = fields or {}
 
 
+class BadRequest(DomainError):
+    """The request itself is malformed (a header out of its syntax), whatever it asks (400)."""
+
+    status = 400
+    code = "bad_request"
+
+
 class ValidationFailed(DomainError):
     """The input is well-formed but breaks a rule about one or more fields (422)."""
 

@@ -33,6 +33,7 @@ class Principal:
     station: str | None = None  # station role only: the station this tablet is at
     token_id: int | None = None
     user_id: int | None = None
+    session_id: int | None = None  # the server-side staff session a signed-in person acts in
     # A paired display's screen settings (label, stations shown, language).
     settings: dict | None = field(default=None, compare=False, hash=False)
 
@@ -86,6 +87,7 @@ RULES: dict[str, Rule] = {
     "live.display": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),
     "live.station": Rule(STAFF, stations=("checkin", "consent", "injection", "observation", "exit")),
     "live.supervisor": Rule(SUPERVISORS),
+    "live.dashboard": Rule(SUPERVISORS),  # aggregates only: the dashboard refreshes on them
     "live.city": Rule(("admin", "city_supervisor")),  # the city room shows every site
     # Accounts, devices and the audit trail.
     "account.self": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),

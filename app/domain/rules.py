@@ -111,10 +111,21 @@ def validate_check_in(
 
 
 def decide_check_in(
-    site: Site, check_in: CheckIn, *, same_document_today: list[Visit], next_ticket: Callable[[], int]
+    site: Site, check_in: CheckIn, *, same_document_today: list[Visit], next_ticket: Callable[[], int],
+    site_names: dict[str, str] | None = None,
 ) -> Draft:
-    """`checked_in` with a ticket (green code), or `turned_away` with the reason (yellow/red)."""
+    """`checked_in` with a ticket (green code), or `turned_away` with the reason (yellow/red).
+
+    `same_document_today`: the person's visits today at any site. A visit at another site is
+    named by that site's name (`site_names`), never by its ticket or anything of that site."""
     for other in same_document_today:
+        if other.site != site.id and (other.active or other.vaccinated):
+            where = (site_names or {}).get(other.site, other.site)
+            raise Conflict(
+                f"This person was already checked in today at another site ({where}).",
+                code="checked_in_elsewhere",
+                fields={"document_number": f"already checked in today at {where}", "site": where},
+            )
         if other.active:
             raise Conflict(
                 f"This person already has an open visit today (ticket {other.ticket}, {other.state}).",

@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.domain.errors import Unauthorized, ValidationFailed
+from app.domain.passwords import password_problem
 from app.domain.permissions import ROLES, SITE_BOUND, Principal
 from app.domain.vocabulary import STATIONS
 
@@ -25,7 +26,6 @@ _DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 PIN = re.compile(r"^[0-9]{4,8}$")
-MIN_PASSWORD = 10
 # Consecutive wrong PINs after which the PIN stops working until the next password sign-in.
 PIN_ATTEMPTS = 5
 
@@ -41,23 +41,24 @@ class Account:
     active: bool
     has_pin: bool
     must_change_password: bool
-    session_version: int
 
-    def principal(self, station: str | None = None) -> Principal:
-        """The caller this account is; a station account works at one of its stations at a time."""
+    def principal(self, station: str | None = None, *, session_id: int | None = None) -> Principal:
+        """The caller this account is (in a session); a station account works at one of its
+        stations at a time."""
         if self.role == "station":
             station = station if station in self.stations else (self.stations[0] if self.stations else None)
         else:
             station = None
         sites = frozenset(self.sites) if self.role in SITE_BOUND else None
-        return Principal(name=self.username, role=self.role, sites=sites, station=station, user_id=self.id)
+        return Principal(name=self.username, role=self.role, sites=sites, station=station, user_id=self.id,
+                         session_id=session_id)
 
 
 def _account(row) -> Account:
     return Account(
         id=row.id, username=row.username, display_name=row.display_name, role=row.role,
         sites=tuple(row.sites), stations=tuple(row.stations), active=row.active, has_pin=row.pin_hash is not None,
-        must_change_password=row.must_change_password, session_version=row.session_version,
+        must_change_password=row.must_change_password,
     )
 
 
@@ -68,16 +69,6 @@ def _home_site(row) -> str | None:
 
 def normalise_username(username: str) -> str:
     return username.strip().lower()
-
-
-def password_problem(password: str, username: str = "") -> str | None:
-    if len(password) < MIN_PASSWORD:
-        return f"must be at least {MIN_PASSWORD} characters"
-    if len(password) > 200:
-        return "must be at most 200 characters"
-    if username and password.strip().lower() == username:
-        return "must not be the username"
-    return None
 
 
 def generate_password() -> str:
@@ -121,7 +112,7 @@ def create_user(
     generated = None
     if password is None:
         password = generated = generate_password()
-    elif problem := password_problem(password, username):
+    elif problem := password_problem(password, username=username, user_inputs=(display_name,)):
         fields["password"] = problem
     if pin is not None and not PIN.fullmatch(pin):
         fields["pin"] = "4 to 8 digits"
@@ -201,18 +192,29 @@ def sign_in_with_pin(
     return _account(row)
 
 
-def change_password(services: Services, account: Account, *, current: str, new: str) -> None:
+def end_sessions(services: Services, user_id: int, *, reason: str, keep: int | None = None) -> int:
+    """End every open session of a user (but `keep`), and tell the live side; returns how many."""
+    ended = services.store.staff.end_sessions(at=services.clock.now(), reason=reason, user_id=user_id, keep=keep)
+    if ended:
+        services.credential_ended("session", ended)
+    return len(ended)
+
+
+def change_password(services: Services, account: Account, *, current: str, new: str,
+                    session_id: int | None = None) -> None:
+    """The user's own change; every other session of theirs ends (`session_id`: this one, kept)."""
     row = services.store.staff.user(user_id=account.id)
     if row is None or not _verify(row.password_hash, current):
         raise ValidationFailed("The current password is wrong.", fields={"current_password": "is wrong"})
-    if problem := password_problem(new, row.username):
+    if problem := password_problem(new, username=row.username, user_inputs=(row.display_name,)):
         raise ValidationFailed("Choose another password.", fields={"new_password": problem})
     if new == current:
         raise ValidationFailed("Choose another password.", fields={"new_password": "must differ from the current one"})
     services.store.staff.update_user(row.id, at=services.clock.now(), password_hash=HASHER.hash(new),
                                      must_change_password=False)
+    ended = end_sessions(services, row.id, reason="password_changed", keep=session_id)
     audit.record(services, f"{row.role}:{row.username}", "auth.password_changed", site=_home_site(row),
-                 subject=f"user:{row.username}")
+                 subject=f"user:{row.username}", detail={"other_sessions_ended": ended})
 
 
 def set_pin(services: Services, account: Account, *, pin: str, actor: str) -> None:
@@ -227,19 +229,22 @@ def reset_password(services: Services, username: str, *, actor: str, password: s
     row = services.store.staff.require_user(normalise_username(username))
     if password is None:
         password = generate_password()
-    elif problem := password_problem(password, row.username):
+    elif problem := password_problem(password, username=row.username, user_inputs=(row.display_name,)):
         raise ValidationFailed("Choose another password.", fields={"password": problem})
     services.store.staff.update_user(
-        row.id, at=services.clock.now(), end_sessions=True, password_hash=HASHER.hash(password),
-        must_change_password=True, pin_failures=0,
+        row.id, at=services.clock.now(), password_hash=HASHER.hash(password), must_change_password=True,
+        pin_failures=0,
     )
+    end_sessions(services, row.id, reason="password_reset")
     audit.record(services, actor, "user.password_reset", site=_home_site(row), subject=f"user:{row.username}")
     return password
 
 
 def set_active(services: Services, username: str, *, active: bool, actor: str) -> Account:
     row = services.store.staff.require_user(normalise_username(username))
-    services.store.staff.update_user(row.id, at=services.clock.now(), end_sessions=not active, active=active)
+    services.store.staff.update_user(row.id, at=services.clock.now(), active=active)
+    if not active:
+        end_sessions(services, row.id, reason="account_disabled")
     audit.record(services, actor, "user.enabled" if active else "user.disabled", site=_home_site(row),
                  subject=f"user:{row.username}")
     return get_account(services, user_id=row.id)

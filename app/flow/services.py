@@ -13,6 +13,8 @@ from .figures import Figures
 
 # A listener receives the site id and the (event, visit after it) pairs just committed.
 Listener = Callable[[str, list[tuple[Event, Visit]]], None]
+# A credential listener hears that credentials ended: ("session" | "token", their ids).
+CredentialListener = Callable[[str, list[int]], None]
 
 
 @dataclass
@@ -20,6 +22,7 @@ class Services:
     store: Store
     clock: Clock
     listeners: list[Listener] = field(default_factory=list)
+    credential_listeners: list[CredentialListener] = field(default_factory=list)
     figures: Figures = field(init=False)
 
     def __post_init__(self) -> None:
@@ -30,3 +33,8 @@ class Services:
         self.figures.committed(site_id, changes)
         for listener in self.listeners:
             listener(site_id, changes)
+
+    def credential_ended(self, kind: str, ids: list[int]) -> None:
+        """Sessions or tokens have just ended: their live sockets must go."""
+        for listener in self.credential_listeners:
+            listener(kind, ids)

@@ -78,12 +78,21 @@ def authenticate(services: Services, token: str) -> Principal:
     return principal
 
 
+def forget_cached() -> None:
+    """Drop this process's cached tokens (another process revoked one: app/live/credentials.py)."""
+    _cache.clear()
+
+
 def revoke(
     services: Services, *, ids: list[int] | None = None, name: str | None = None, actor: str = "cli",
 ) -> int:
-    """Revoke tokens by id or by name; forgets every cached token of this process."""
-    count = services.store.revoke_tokens(ids=ids, name=name, at=services.clock.now())
-    _cache.clear()
+    """Revoke tokens by id or by name; forgets every cached token of this process, and the live
+    side disconnects their sockets on every process."""
+    revoked = services.store.revoke_tokens(ids=ids, name=name, at=services.clock.now())
+    count = len(revoked)
+    forget_cached()
+    if revoked:
+        services.credential_ended("token", revoked)
     if count:
         audit.record(services, actor, "token.revoked", subject=f"token:{','.join(map(str, ids))}" if ids else None,
                      detail={"name": name, "count": count} if name else {"count": count})

@@ -96,6 +96,11 @@ def _execute(
     return Outcome(visit, event)
 
 
+def _site_name(services: Services, site_id: str) -> str:
+    site = services.store.site(site_id).site
+    return f"{site.name_zh} / {site.name}"
+
+
 def _visit_for(tx: SiteTransaction, principal: Principal, action: str, visit_id: str) -> Visit:
     visit = tx.visit(visit_id)
     # Station staff act only on people at the stations their own station reaches.
@@ -128,8 +133,10 @@ def check_in(
             dose_number=dose_number, health_code=health_code, priority=priority, birth_date=birth_date, now=now,
         )
         same = tx.visits_with_document(document_key(valid.document.type, valid.document.number), valid.day)
+        elsewhere = {other.site for other in same if other.site != site_id}
         draft = rules.decide_check_in(
-            tx.site, valid, same_document_today=same, next_ticket=lambda: tx.next_ticket_number(valid.day)
+            tx.site, valid, same_document_today=same, next_ticket=lambda: tx.next_ticket_number(valid.day),
+            site_names={other: _site_name(services, other) for other in elsewhere},
         )
         return uuid.uuid4().hex, None, draft
 

@@ -14,6 +14,7 @@ socketio = SocketIO()
 def init_app(app: Flask) -> None:
     from . import handlers  # noqa: F401  (registers the Socket.IO event handlers)
     from .hub import LiveHub
+    from .origins import origin_check
     from .queue import client_manager
 
     socketio.init_app(
@@ -21,8 +22,8 @@ def init_app(app: Flask) -> None:
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         # Always given (None: in-process), so no manager of an earlier app is reused.
         client_manager=client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"], app.config["SOCKETIO_CHANNEL"]),
-        # Our own pages are served from the same origin; other origins are refused.
-        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS") or [],
+        # Browsers may connect from the site's own origin and the configured ones (origins.py).
+        cors_allowed_origins=origin_check(app),
         ping_interval=10,
         ping_timeout=10,
         logger=False,

@@ -18,8 +18,15 @@ from app.web.sessions import current_principal
 
 from . import rooms, socketio
 
-# The session of a Socket.IO connection: its principal and the views it joined.
+# The session of a Socket.IO connection: its principal (which names the credential it was
+# opened with: a token, or a staff session) and the views it joined. app/live/credentials.py
+# disconnects the connections whose credential has ended.
 _sessions: dict[str, dict[str, Any]] = {}
+
+
+def connections() -> dict[str, Principal]:
+    """sid -> principal of this process's connections."""
+    return {sid: session["principal"] for sid, session in list(_sessions.items())}
 
 
 def _services():
@@ -96,7 +103,8 @@ def _room(principal: Principal, site: str | None, view: str, station: str | None
     if view == "station":
         store.site(site).site.require_station(station)
         return rooms.station_room(site, station)
-    return rooms.display_room(site) if view == "display" else rooms.supervisor_room(site)
+    return {"display": rooms.display_room, "dashboard": rooms.dashboard_room,
+            "supervisor": rooms.supervisor_room}[view](site)
 
 
 @socketio.on("join")

@@ -40,6 +40,7 @@ from app.domain.vocabulary import STATIONS
 from app.flow.services import Services
 
 from . import payloads, rooms
+from .credentials import CredentialWatch
 from .leases import LeaseUnavailable, leases_for
 from .queue import ReportingRedisManager, reporting_failures
 
@@ -86,6 +87,8 @@ class LiveHub:
         # What this process built, by kind: the tests read it to see that nothing is computed
         # for an empty room.
         self.built: Counter = Counter()
+        # Closes the sockets whose credential ended (started and stopped with the hub).
+        self.credentials = CredentialWatch(app, socketio)
 
     # --- lifecycle ---
     def start(self) -> None:
@@ -94,9 +97,11 @@ class LiveHub:
                 return
             self._running = True
         self._worker = self.socketio.start_background_task(self._run)
+        self.credentials.start()
 
     def stop(self) -> None:
         self._running = False
+        self.credentials.stop()
         self._wake.set()
         worker, self._worker = self._worker, None
         if worker is not None and hasattr(worker, "join"):
@@ -116,7 +121,8 @@ class LiveHub:
 
     def _has_clients(self, site_id: str) -> bool:
         return self._occupied(rooms.CITY_ROOM) or any(
-            self._occupied(room) for room in (rooms.display_room(site_id), rooms.supervisor_room(site_id),
+            self._occupied(room) for room in (rooms.display_room(site_id), rooms.dashboard_room(site_id),
+                                              rooms.supervisor_room(site_id),
                                               *(rooms.station_room(site_id, station) for station in STATIONS)))
 
     # --- snapshots for joins and resyncs ---
@@ -134,7 +140,7 @@ class LiveHub:
             return {"view": "city", "sites": rows}
         assert site is not None
         with figures.today(site) as model:
-            if view == "display":
+            if view in ("display", "dashboard"):  # counts only
                 body = payloads.display_snapshot(model, now=now)
             else:
                 level = "masked" if view == "station" else view_level(principal)
@@ -277,20 +283,20 @@ class LiveHub:
             self.push_display(site_id)
 
     def push_display(self, site_id: str) -> None:
-        """The site's snapshot to its display room and its row to the city room, if anyone
-        here watches them: nothing is computed for an empty room."""
-        display = rooms.display_room(site_id)
-        targets = [room for room in (display, rooms.CITY_ROOM) if self._occupied(room)]
-        if not targets:
+        """The site's snapshot (counts, no person) to its display and dashboard rooms and its
+        row to the city room, if anyone here watches them: nothing is computed for an empty room."""
+        snapshots = [room for room in (rooms.display_room(site_id), rooms.dashboard_room(site_id))
+                     if self._occupied(room)]
+        city = self._occupied(rooms.CITY_ROOM)
+        if not snapshots and not city:
             return
         now = self.services.clock.now()
         with self.services.figures.today(site_id, seq=self._delivered.get(site_id)) as model:
             body = payloads.display_snapshot(model, now=now)
         self.built["display_snapshot"] += 1
-        body["view"] = "display"
-        if display in targets:
-            self._emit("snapshot", body, display)
-        if rooms.CITY_ROOM in targets:
+        for room in snapshots:
+            self._emit("snapshot", dict(body, view=room.rsplit(":", 1)[1]), room)
+        if city:
             self._emit("site", payloads.city_row(body), rooms.CITY_ROOM)
 
     def _refresh(self) -> None:

@@ -1,7 +1,8 @@
 """The Socket.IO message queue between server processes (Redis), with two additions.
 
-Processes announce each site's newest sequence number to each other (`announce_change`);
-the live hub of each process then reads from the log the events it has not seen.
+Processes announce each site's newest sequence number to each other (`announce_change`),
+whose live hub then reads from the log the events it has not seen; and the sessions and
+tokens that ended (`announce_credential_ended`), whose sockets each process closes.
 
 Second: the stock RedisManager logs a failed publish and drops the message. For most pushes that
 is right (clients resync on the next gap), but a time-driven announcement has no later
@@ -26,9 +27,11 @@ class NobodyListening(RuntimeError):
     """Published, but no server process was subscribed to hear it."""
 
 
-# The processes tell each other "site S has recorded up to seq N" on the Socket.IO channel, as
-# an emit to a namespace no client can join; each process then reads what it missed itself.
+# The processes tell each other "site S has recorded up to seq N" (each then reads what it
+# missed itself) and "these sessions or tokens ended" (each closes their sockets) on the
+# Socket.IO channel, as emits to namespaces no client can join.
 CHANGES_NAMESPACE = "/siteflow-changes"
+CREDENTIALS_NAMESPACE = "/siteflow-credentials"
 
 
 class ReportingRedisManager(socketio.RedisManager):
@@ -36,17 +39,31 @@ class ReportingRedisManager(socketio.RedisManager):
         super().__init__(*args, **kwargs)
         self._strict = threading.local()  # greenlet-local once gevent has patched threading
         self.on_change: Callable[[str, int], None] | None = None
+        self.on_credential_ended: Callable[[str, list[int]], None] | None = None
+
+    def _announce(self, namespace: str, data: list) -> None:
+        self._publish({"method": "emit", "event": "announce", "data": data, "namespace": namespace, "room": None,
+                       "skip_sid": None, "callback": None, "binary": False, "host_id": self.host_id})
 
     def announce_change(self, site: str, seq: int) -> None:
         """Tell the other processes that `site` has recorded events up to `seq`."""
-        self._publish({"method": "emit", "event": "changed", "data": [site, seq], "namespace": CHANGES_NAMESPACE,
-                       "room": None, "skip_sid": None, "callback": None, "binary": False, "host_id": self.host_id})
+        self._announce(CHANGES_NAMESPACE, [site, seq])
+
+    def announce_credential_ended(self, kind: str, ids: list[int]) -> None:
+        """Tell the other processes that these sessions or tokens ended."""
+        self._announce(CREDENTIALS_NAMESPACE, [kind, list(ids)])
 
     def _handle_emit(self, message):
-        if message.get("namespace") == CHANGES_NAMESPACE:
+        namespace = message.get("namespace")
+        if namespace == CHANGES_NAMESPACE:
             site, seq = message["data"]
             if self.on_change is not None and isinstance(site, str) and isinstance(seq, int):
                 self.on_change(site, seq)
+            return None
+        if namespace == CREDENTIALS_NAMESPACE:
+            kind, ids = message["data"]
+            if self.on_credential_ended is not None and kind in ("session", "token") and isinstance(ids, list):
+                self.on_credential_ended(kind, [ident for ident in ids if isinstance(ident, int)])
             return None
         return super()._handle_emit(message)
 

@@ -1,7 +1,7 @@
 """Room names, and which views a principal may join (checked through the permission table)."""
 from __future__ import annotations
 
-VIEWS = ("display", "station", "supervisor", "city")
+VIEWS = ("display", "station", "supervisor", "dashboard", "city")
 CITY_ROOM = "city:supervisor"
 
 
@@ -15,6 +15,11 @@ def station_room(site: str, station: str) -> str:
 
 def supervisor_room(site: str) -> str:
     return f"site:{site}:supervisor"
+
+
+def dashboard_room(site: str) -> str:
+    """The supervisor's dashboard: the site's counts (like a display), never a person."""
+    return f"site:{site}:dashboard"
 
 
 def site_of(room: object) -> str | None:

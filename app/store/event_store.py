@@ -458,11 +458,24 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(query).all()
 
-    def revoke_tokens(self, *, ids: list[int] | None = None, name: str | None = None, at: datetime) -> int:
-        query = update(api_tokens).where(api_tokens.c.revoked_at.is_(None))
+    def revoke_tokens(self, *, ids: list[int] | None = None, name: str | None = None, at: datetime) -> list[int]:
+        """Revoke tokens by id or name; the ids of those that were still valid."""
+        query = select(api_tokens.c.id).where(api_tokens.c.revoked_at.is_(None))
         if ids is not None:
             query = query.where(api_tokens.c.id.in_(ids))
         if name is not None:
             query = query.where(api_tokens.c.name == name)
         with self._writer.begin() as conn:
-            return conn.execute(query.values(revoked_at=at)).rowcount
+            revoked = list(conn.execute(query).scalars())
+            if revoked:
+                conn.execute(update(api_tokens).where(api_tokens.c.id.in_(revoked)).values(revoked_at=at))
+        return revoked
+
+    def revoked_among(self, token_ids: list[int]) -> set[int]:
+        """Which of these tokens are revoked (or gone)."""
+        if not token_ids:
+            return set()
+        with self.engine.connect() as conn:
+            valid = set(conn.execute(select(api_tokens.c.id).where(
+                api_tokens.c.id.in_(token_ids), api_tokens.c.revoked_at.is_(None))).scalars())
+        return set(token_ids) - valid

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, Row, func, insert, select, update
 from app.domain.errors import Conflict, NotFound
 
 from .database import WRITE
-from .tables import audit_log, pairings, users
+from .tables import audit_log, pairings, staff_sessions, users
 
 
 class StaffStore:
@@ -24,7 +24,7 @@ class StaffStore:
                 raise Conflict(f"The username {values['username']!r} is taken.", code="username_taken",
                                fields={"username": "is taken"})
             result = conn.execute(insert(users).values(
-                pin_failures=0, active=True, session_version=1, created_at=at, updated_at=at, **values,
+                pin_failures=0, active=True, created_at=at, updated_at=at, **values,
             ))
             return int(result.inserted_primary_key[0])
 
@@ -48,11 +48,53 @@ class StaffStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
 
-    def update_user(self, user_id: int, *, at: datetime, end_sessions: bool = False, **values: Any) -> None:
-        if end_sessions:
-            values["session_version"] = users.c.session_version + 1
+    def update_user(self, user_id: int, *, at: datetime, **values: Any) -> None:
         with self._writer.begin() as conn:
             conn.execute(update(users).where(users.c.id == user_id).values(updated_at=at, **values))
+
+    # --- sessions ---
+    def open_session(self, *, key_hash: str, user_id: int, at: datetime, expires_at: datetime,
+                     user_agent: str | None, remote_addr: str | None) -> int:
+        with self._writer.begin() as conn:
+            return int(conn.execute(insert(staff_sessions).values(
+                key_hash=key_hash, user_id=user_id, created_at=at, last_seen_at=at, expires_at=expires_at,
+                user_agent=(user_agent or "")[:200] or None, remote_addr=remote_addr,
+            )).inserted_primary_key[0])
+
+    def session_by_key(self, key_hash: str) -> Row | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(staff_sessions).where(staff_sessions.c.key_hash == key_hash)).first()
+
+    def touch_session(self, session_id: int, *, at: datetime) -> None:
+        with self._writer.begin() as conn:
+            conn.execute(update(staff_sessions).where(staff_sessions.c.id == session_id).values(last_seen_at=at))
+
+    def end_sessions(self, *, at: datetime, reason: str, session_ids: list[int] | None = None,
+                     user_id: int | None = None, keep: int | None = None) -> list[int]:
+        """End the given sessions, or all of a user's (but `keep`); the ids of those that were open."""
+        query = select(staff_sessions.c.id).where(staff_sessions.c.ended_at.is_(None))
+        if session_ids is not None:
+            query = query.where(staff_sessions.c.id.in_(session_ids))
+        if user_id is not None:
+            query = query.where(staff_sessions.c.user_id == user_id)
+        if keep is not None:
+            query = query.where(staff_sessions.c.id != keep)
+        with self._writer.begin() as conn:
+            ended = list(conn.execute(query).scalars())
+            if ended:
+                conn.execute(update(staff_sessions).where(staff_sessions.c.id.in_(ended)).values(
+                    ended_at=at, ended_reason=reason))
+        return ended
+
+    def open_sessions(self, *, user_id: int | None = None, session_ids: list[int] | None = None) -> list[Row]:
+        """Sessions not ended (yet maybe past their time: the caller compares), newest first."""
+        query = select(staff_sessions).where(staff_sessions.c.ended_at.is_(None))
+        if user_id is not None:
+            query = query.where(staff_sessions.c.user_id == user_id)
+        if session_ids is not None:
+            query = query.where(staff_sessions.c.id.in_(session_ids))
+        with self.engine.connect() as conn:
+            return conn.execute(query.order_by(staff_sessions.c.last_seen_at.desc())).all()
 
     def count_pin_failure(self, user_id: int) -> int:
         with self._writer.begin() as conn:

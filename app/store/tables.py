@@ -163,10 +163,28 @@ users = Table(
     Column("pin_failures", Integer, nullable=False),
     Column("must_change_password", Boolean, nullable=False),
     Column("active", Boolean, nullable=False),
-    # Bumped when the password is reset or the account disabled: older sessions end.
-    Column("session_version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Staff sessions, held here so that the server can end them: the browser's cookie carries only
+# a random key, stored as its SHA-256. A session ends at sign-out, after IDLE_MINUTES without a
+# request, after SESSION_HOURS in all, and when its user's password changes or is reset, the
+# account is disabled, or an admin or the user ends it.
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("ended_reason", String(30), nullable=True),
+    Column("user_agent", String(200), nullable=True),
+    Column("remote_addr", String(64), nullable=True),
+    Index(None, "user_id", "ended_at"),
 )
 
 # Who looked at or changed what, beyond the visit events: append-only like the events.

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from app.domain.errors import DomainError, NotFound, ValidationFailed
+from app.domain.errors import BadRequest, DomainError, NotFound, ValidationFailed
 from app.domain.permissions import view_level
 from app.domain.privacy import visit_view
 from app.flow import analytics, audit, queries, report_files, simulation
@@ -23,7 +23,7 @@ from .openapi import documented
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-MAX_KEY = 200
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{8,128}")  # printable ASCII, no space
 LIMIT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 1000}
 
 
@@ -58,15 +58,15 @@ def _body(model: type[BaseModel]) -> Any:
 
 
 def _idempotency_key() -> str | None:
+    """The Idempotency-Key header: 8 to 128 printable ASCII characters (no space), exactly as
+    sent. Anything else is refused, never trimmed or shortened into another request's key."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    key = key.strip()
-    if not key or len(key) > MAX_KEY or not key.isprintable():
-        raise ValidationFailed(
-            "The Idempotency-Key header must be 1 to 200 printable characters.",
-            fields={"Idempotency-Key": "must be 1 to 200 printable characters"},
-        )
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise BadRequest("The Idempotency-Key header must be 8 to 128 printable ASCII characters, without spaces.",
+                         code="invalid_idempotency_key",
+                         fields={"Idempotency-Key": "must be 8 to 128 printable ASCII characters, without spaces"})
     return key
 
 

@@ -5,16 +5,15 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app.domain.errors import DomainError, Unauthorized, ValidationFailed
-from app.flow import accounts, audit
+from app.flow import accounts, audit, staff_sessions
 
 from . import sessions
 from .access import public, requires
 from .context import principal, services
-from .limits import (
-    FAILED_SIGN_INS_PER_ACCOUNT, FAILED_SIGN_INS_PER_ADDRESS, account_key, failed, limiter,
-)
+from .limits import sign_in_limits
 
 bp = Blueprint("auth", __name__)
 
@@ -46,8 +45,7 @@ def login():
 
 @bp.post("/login")
 @public
-@limiter.limit(FAILED_SIGN_INS_PER_ACCOUNT, key_func=account_key, deduct_when=failed)
-@limiter.limit(FAILED_SIGN_INS_PER_ADDRESS, deduct_when=failed)
+@sign_in_limits
 def login_submit():
     try:
         account = accounts.sign_in(services(), request.form.get("username", ""), request.form.get("password", ""),
@@ -64,8 +62,7 @@ def login_submit():
 
 @bp.post("/login/pin")
 @public
-@limiter.limit(FAILED_SIGN_INS_PER_ACCOUNT, key_func=account_key, deduct_when=failed)
-@limiter.limit(FAILED_SIGN_INS_PER_ADDRESS, deduct_when=failed)
+@sign_in_limits
 def login_pin():
     site = session.get("tablet")
     if not site:
@@ -79,6 +76,17 @@ def login_pin():
     sessions.sign_in(account, station=station)
     session["tablet"] = site
     return redirect(_next_url())
+
+
+@bp.errorhandler(429)
+def _too_many(_error):
+    """A sign-in refused by a limit: the sign-in page says when to try again."""
+    minutes = g.get("retry_after_minutes", 1)
+    message = ngettext("Too many wrong attempts. Try again in %(num)s minute.",
+                       "Too many wrong attempts. Try again in %(num)s minutes.", minutes)
+    if request.endpoint == "auth.login_pin":
+        return _login_page(429, pin_error=message)
+    return _login_page(429, error=message)
 
 
 @bp.post("/logout")
@@ -108,10 +116,30 @@ def password_submit():
         return render_template("password.html", errors=errors, next=request.form.get("next", "")), 422
     try:
         accounts.change_password(services(), account, current=request.form.get("current_password", ""),
-                                 new=request.form.get("new_password", ""))
+                                 new=request.form.get("new_password", ""), session_id=sessions.current_session().id)
     except DomainError as exc:
         return render_template("password.html", errors=exc.fields, next=request.form.get("next", "")), 422
     return redirect(_next_url())
+
+
+@bp.get("/account/sessions")
+@requires("account.self")
+def my_sessions():
+    """The account's open sessions: device, address, since, last seen; any other one can be ended."""
+    here = sessions.current_session()
+    if here is None:  # a bearer token has no sessions
+        raise Unauthorized("Sign in with your account to see its sessions.", code="not_signed_in")
+    listed = staff_sessions.open_sessions(services(), here.account.id, idle=sessions.idle_limit())
+    return render_template("sessions.html", sessions=listed, current=here.id)
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@requires("account.self")
+def end_my_session(session_id: int):
+    if sessions.current_session() is None:
+        raise Unauthorized("Sign in with your account to end its sessions.", code="not_signed_in")
+    staff_sessions.end_own(services(), principal(), session_id)
+    return redirect(url_for("auth.my_sessions"))
 
 
 @bp.post("/account/station")

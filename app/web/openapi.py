@@ -264,7 +264,7 @@ def _operation(rule, meta: dict, method: str, schemas: dict[str, Any]) -> dict[s
         operation["parameters"].append({
             "name": "Idempotency-Key", "in": "header", "required": False,
             "description": "A repeat with the same key returns the first response and changes nothing.",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+            "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{8,128}$"},
         })
     if meta["body"] is not None:
         model = meta["body"]

@@ -1,12 +1,17 @@
-"""Staff sessions (Flask-Login): sign in, the tablet's station, sign out after inactivity."""
+"""Staff sessions in the browser: the signed cookie carries only the key of a session the
+server holds (app/flow/staff_sessions.py), so signing out, a password change or an admin ends
+it for good; plus the device's own choices (language, tablet site, station)."""
 from __future__ import annotations
 
-from flask import Flask, current_app, g, session
+from datetime import timedelta
+
+from flask import Flask, current_app, g, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from app.domain.permissions import Principal
-from app.flow import accounts, audit
+from app.flow import staff_sessions
 from app.flow.accounts import Account
+from app.flow.staff_sessions import StaffSession
 
 from .context import services
 
@@ -14,37 +19,49 @@ login_manager = LoginManager()
 
 
 class SessionUser(UserMixin):
-    """The signed-in account; its id carries the session version, so a reset ends old sessions."""
+    """The signed-in account, in its server-side session; its id is the session's key."""
 
-    def __init__(self, account: Account):
-        self.account = account
+    def __init__(self, staff_session: StaffSession, key: str):
+        self.staff_session = staff_session
+        self.key = key
+
+    @property
+    def account(self) -> Account:
+        return self.staff_session.account
 
     def get_id(self) -> str:
-        return f"{self.account.id}:{self.account.session_version}"
+        return self.key
+
+
+def idle_limit() -> timedelta:
+    return timedelta(minutes=current_app.config["IDLE_MINUTES"])
 
 
 @login_manager.user_loader
-def _load(user_id: str) -> SessionUser | None:
-    number, _, version = user_id.partition(":")
-    if not number.isdigit() or not version.isdigit():
+def _load(key: str) -> SessionUser | None:
+    found, why = staff_sessions.resume(services(), key, idle=idle_limit())
+    if found is None:
+        g.signed_out_idle = why == "idle"
         return None
-    account = accounts.get_account(services(), user_id=int(number))
-    if account is None or not account.active or account.session_version != int(version):
-        return None
-    return SessionUser(account)
+    return SessionUser(found, key)
 
 
 def sign_in(account: Account, *, station: str | None = None) -> None:
     lang = session.get("lang")
-    session.clear()  # a new session id for a new person (no fixation)
+    session.clear()  # a new cookie for a new person (no fixation)
     if lang:
         session["lang"] = lang  # the device's language is the device's, not the person's
-    login_user(SessionUser(account))
+    key = staff_sessions.start(services(), account, lifetime=timedelta(hours=current_app.config["SESSION_HOURS"]),
+                               user_agent=request.user_agent.string, remote_addr=request.remote_addr)
+    found, _ = staff_sessions.resume(services(), key, idle=idle_limit())
+    login_user(SessionUser(found, key))
     session["station"] = station if station in account.stations else None
-    session["seen"] = services().clock.now().timestamp()
 
 
-def sign_out() -> None:
+def sign_out(reason: str = "logout") -> None:
+    user = current_user
+    if user and user.is_authenticated:
+        staff_sessions.end(services(), user.staff_session.id, reason=reason)
     logout_user()
     tablet, lang = session.get("tablet"), session.get("lang")
     session.clear()
@@ -54,26 +71,22 @@ def sign_out() -> None:
         session["tablet"] = tablet  # the device stays a tablet of its site for the next person
 
 
-def current_account() -> Account | None:
+def current_session() -> StaffSession | None:
     user = current_user
-    return user.account if user and user.is_authenticated else None
+    return user.staff_session if user and user.is_authenticated else None
+
+
+def current_account() -> Account | None:
+    found = current_session()
+    return found.account if found else None
 
 
 def current_principal() -> Principal | None:
-    """The signed-in staff member as a principal, or None; ends an idle session."""
-    account = current_account()
-    if account is None:
+    """The signed-in staff member as a principal in their session, or None."""
+    found = current_session()
+    if found is None:
         return None
-    now = services().clock.now().timestamp()
-    seen = session.get("seen", 0)
-    if now - seen > current_app.config["IDLE_MINUTES"] * 60:
-        audit.record(services(), f"{account.role}:{account.username}", "auth.idle_logout",
-                     site=account.sites[0] if len(account.sites) == 1 else None, subject=f"user:{account.username}")
-        sign_out()
-        g.signed_out_idle = True
-        return None
-    session["seen"] = now
-    return account.principal(session.get("station"))
+    return found.account.principal(session.get("station"), session_id=found.id)
 
 
 def init_app(app: Flask) -> None:

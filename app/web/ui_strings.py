@@ -45,6 +45,7 @@ def station() -> dict[str, str]:
         "turned_away": _("Turned away: health code %(colour)s. Only green may proceed; this has been recorded.",
                          colour="{colour}"),
         "duplicate": _("This person is already checked in today."),
+        "elsewhere": _("This person was already checked in today at another site: %(site)s.", site="{site}"),
         "green": _("green"),
         "yellow": _("yellow"),
         "red": _("red"),

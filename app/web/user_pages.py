@@ -1,4 +1,4 @@
-"""Staff accounts for admins: list, add, disable or enable, reset a password."""
+"""Staff accounts for admins: list, add, disable or enable, reset a password, end sessions."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from app.domain.errors import DomainError
 from app.domain.permissions import ROLES
 from app.domain.vocabulary import STATIONS
-from app.flow import accounts
+from app.flow import accounts, staff_sessions
 
 from .access import requires
 from .context import principal, services
@@ -61,3 +61,12 @@ def set_active(username: str):
 def reset_password(username: str):
     password = accounts.reset_password(services(), username, actor=principal().actor)
     return _page(shown=(username, password))
+
+
+@bp.post("/users/<username>/sessions/end")
+@requires("users.manage")
+def end_sessions(username: str):
+    """Sign a user out everywhere (a lost tablet, a colleague who left); their live screens close."""
+    count = staff_sessions.end_all_of(services(), username, actor=principal().actor)
+    flash(_("%(count)s sessions of %(user)s ended.", count=count, user=username))
+    return redirect(url_for("users.users"))

@@ -182,11 +182,12 @@ function soon() {
   if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 150);
 }
 
+// The dashboard's live room carries the site's counts only (no person): each coalesced
+// snapshot says the figures moved, and the page fetches them.
 connectLive({
   site: root.dataset.site,
-  view: "supervisor",
+  view: "dashboard",
   onSnapshot: soon,
-  onDelta: soon,
   onStatus: (state) => { if (state !== "online") $("updated").textContent = t("offline"); },
 });
 setInterval(refresh, 15000);

@@ -102,7 +102,7 @@ if (!site) {
     onCall,
     onStatus: (state) => { status.textContent = state === "online" ? "" : tr("offline"); },
     onError: (error) => {
-      if (!preview && error.code === "invalid_token") {
+      if (!preview && (error.code === "invalid_token" || error.code === "credential_ended")) {
         localStorage.removeItem(STORAGE_KEY); // unpaired: pair again
         window.location.replace(root.dataset.pairUrl);
       }

@@ -13,7 +13,7 @@ const GAP_WAIT_MS = 1000;
  * @param {object} options
  * @param {string} options.token    bearer token (the same as for the API)
  * @param {string} [options.site]   site id (not for the city view)
- * @param {"display"|"station"|"supervisor"|"city"} options.view
+ * @param {"display"|"station"|"supervisor"|"dashboard"|"city"} options.view
  * @param {string} [options.station] for the station view
  * @param {(snapshot: object) => void} [options.onSnapshot]
  * @param {(delta: object) => void} [options.onDelta]   applied in sequence order
@@ -78,7 +78,12 @@ export function connectLive(options) {
       socket.io.opts.reconnection = false;
     }
   });
-  socket.on("error", (error) => call("onError", error));
+  socket.on("error", (error) => {
+    call("onError", error);
+    // The session this page was signed in with has ended (signed out, ended elsewhere, idle):
+    // the server disconnects us; reloading leads to the sign-in page, then back here.
+    if (error && error.code === "credential_ended" && !token) window.location.reload();
+  });
 
   socket.on("snapshot", (snapshot) => {
     // Display rooms receive coalesced snapshots: an older one (from another server) is stale.

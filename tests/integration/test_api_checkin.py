@@ -91,6 +91,20 @@ def test_a_second_open_visit_the_same_day_is_409_duplicate_visit(japi):
     assert snapshot_seq(japi) == 1
 
 
+def test_a_check_in_at_another_site_the_same_day_names_that_site_and_nothing_of_it(japi, services, tmp_path):
+    load_site_variant(services, tmp_path, "north", prefix="N")
+    body = gen_checkin(name="欧阳娜娜", phone="13912345678")
+    assert japi.post("/sites/demo/visits", body).status_code == 201
+    answer = japi.post("/sites/north/visits", body)
+    error = assert_error(answer, 409, "checked_in_elsewhere", "document_number")
+    demo = services.store.site("demo").site
+    assert demo.name_zh in error["message"] and error["fields"]["site"] == f"{demo.name_zh} / {demo.name}"
+    text = answer.get_data(as_text=True)
+    for secret in ("A001", body["name"], body["phone"], body["document_number"][-4:]):
+        assert secret not in text
+    assert snapshot_seq(japi, "north") == 0
+
+
 def test_earlier_visits_the_same_day_leaving_or_vaccinated(japi, clock):
     # someone vaccinated today may not check in again
     vaccinated = gen_checkin()

@@ -35,7 +35,7 @@ def test_a_repeated_check_in_returns_the_same_visit_and_creates_no_second(japi):
     assert len(_events(japi, first["visit"]["id"])) == 1
     # without the key the same body is a duplicate; a third repeat with the key is still a replay
     assert_error(japi.post("/sites/demo/visits", body), 409, "duplicate_visit")
-    third = japi.post("/sites/demo/visits", body, key="checkin-1")
+    third = japi.post("/sites/demo/visits", body, key="checkin-001")
     assert third.status_code == 201 and third.get_json() == first
     assert snapshot_seq(japi) == 1
     assert check_in(japi)["ticket"] == "A002"  # the repeat took no ticket number
@@ -46,16 +46,16 @@ def test_a_repeated_check_in_returns_the_same_visit_and_creates_no_second(japi):
 
 def test_the_same_key_for_a_different_body_is_422_idempotency_key_reused(japi):
     body = gen_checkin()
-    assert japi.post("/sites/demo/visits", body, key="k-1").status_code == 201
+    assert japi.post("/sites/demo/visits", body, key="key-0001").status_code == 201
     other = gen_checkin()
-    error = assert_error(japi.post("/sites/demo/visits", other, key="k-1"), 422, "idempotency_key_reused",
+    error = assert_error(japi.post("/sites/demo/visits", other, key="key-0001"), 422, "idempotency_key_reused",
                          "Idempotency-Key")
     assert error["fields"]["Idempotency-Key"]
-    assert_error(japi.post("/sites/demo/visits", dict(body, dose_number=2), key="k-1"), 422,
+    assert_error(japi.post("/sites/demo/visits", dict(body, dose_number=2), key="key-0001"), 422,
                  "idempotency_key_reused")
     assert snapshot_seq(japi) == 1
     # the other person is not blocked by that: with their own key they check in
-    assert japi.post("/sites/demo/visits", other, key="k-2").status_code == 201
+    assert japi.post("/sites/demo/visits", other, key="key-0002").status_code == 201
 
 
 def test_the_same_key_on_another_action_or_visit_is_422(japi):
@@ -112,14 +112,14 @@ def test_cancel_and_correct_are_replayed(japi, tokens):
 
 
 def test_a_replay_answers_as_the_first_time_even_after_the_visit_moved_on(japi):
-    visit = japi.post("/sites/demo/visits", gen_checkin(), key="early").get_json()["visit"]
-    first_call = japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}, key="call-1").get_json()
+    visit = japi.post("/sites/demo/visits", gen_checkin(), key="early-001").get_json()["visit"]
+    first_call = japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}, key="call-0001").get_json()
     act(japi, visit["id"], "consent", gen_consent("A"))
-    replay = japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}, key="call-1")
+    replay = japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}, key="call-0001")
     assert replay.status_code == 200 and replay.headers["Idempotent-Replayed"] == "true"
     assert replay.get_json() == first_call
     assert replay.get_json()["visit"]["state"] == "called"
-    again = japi.post("/sites/demo/visits", gen_checkin(), key="early")
+    again = japi.post("/sites/demo/visits", gen_checkin(), key="early-001")
     assert_error(again, 422, "idempotency_key_reused")
     current = japi.get(f"/sites/demo/visits/{visit['id']}").get_json()["visit"]
     assert (current["state"], current["station"]) == ("waiting", "injection")
@@ -127,22 +127,22 @@ def test_a_replay_answers_as_the_first_time_even_after_the_visit_moved_on(japi):
 
 def test_requests_that_recorded_nothing_keep_no_key(japi):
     # a 204 (nobody waiting) and a 409 store no key: retrying with it simply tries again
-    assert japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}, key="retry-1").status_code == 204
+    assert japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}, key="retry-001").status_code == 204
     visit = check_in(japi)
-    called = japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}, key="retry-1")
+    called = japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}, key="retry-001")
     assert called.status_code == 200 and "Idempotent-Replayed" not in called.headers
     assert called.get_json()["visit"]["id"] == visit["id"]
     other = check_in(japi)
-    assert_error(japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}, key="retry-2"), 409, "desk_busy")
+    assert_error(japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}, key="retry-002"), 409, "desk_busy")
     act(japi, visit["id"], "cancel", {"reason": "left"})
-    retried = japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}, key="retry-2")
+    retried = japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}, key="retry-002")
     assert retried.status_code == 200 and retried.get_json()["visit"]["id"] == other["id"]
     # a 422 keeps no key either
-    assert_error(japi.post("/sites/demo/visits", gen_checkin(dose_number=9), key="retry-3"), 422, field="dose_number")
-    assert japi.post("/sites/demo/visits", gen_checkin(), key="retry-3").status_code == 201
+    assert_error(japi.post("/sites/demo/visits", gen_checkin(dose_number=9), key="retry-003"), 422, field="dose_number")
+    assert japi.post("/sites/demo/visits", gen_checkin(), key="retry-003").status_code == 201
 
 
-def test_keys_are_per_site_and_a_bad_key_is_422(japi, services, tmp_path):
+def test_keys_are_per_site_and_a_bad_key_is_400_naming_the_header(japi, services, tmp_path):
     load_site_variant(services, tmp_path, "north")
     body = gen_checkin()
     demo = japi.post("/sites/demo/visits", body, key="shared-key")
@@ -150,12 +150,13 @@ def test_keys_are_per_site_and_a_bad_key_is_422(japi, services, tmp_path):
     north = japi.post("/sites/north/visits", gen_checkin(), key="shared-key")
     assert north.status_code == 201 and "Idempotent-Replayed" not in north.headers
     assert north.get_json()["visit"]["site"] == "north"
-    # the header itself is checked
-    for key in (" ", "x" * 201, "tab\there", "new\u0085line"):
+    # the header itself is checked: 8 to 128 printable ASCII characters, no space, never trimmed
+    for key in (" ", "short", "x" * 129, "tab\there-1", "new\u0085line", "平板-登记1-0001", " padded-key ",
+                "with space"):
         response = japi.post("/sites/demo/visits", gen_checkin(), key=key)
-        assert_error(response, 422, "validation_failed", "Idempotency-Key")
-    assert japi.post("/sites/demo/visits", gen_checkin(), key="x" * 200).status_code == 201
-    assert japi.post("/sites/demo/visits", gen_checkin(), key="平板-登记1-0001").status_code == 201
+        assert_error(response, 400, "invalid_idempotency_key", "Idempotency-Key")
+    assert japi.post("/sites/demo/visits", gen_checkin(), key="x" * 128).status_code == 201
+    assert japi.post("/sites/demo/visits", gen_checkin(), key="tablet-1:0001~!").status_code == 201
     assert snapshot_seq(japi) == 3
 
 

@@ -18,13 +18,13 @@ def _sign_in(client, username: str, password: str, *, lang: str | None = None) -
 
 def _staff(services, username: str, role: str, stations=(), sites=("demo",)) -> None:
     account, _ = accounts.create_user(services, actor="test", username=username, display_name=username, role=role,
-                                   sites=sites, stations=stations, password="password-123")
+                                   sites=sites, stations=stations, password="triage-lantern-8")
     services.store.staff.update_user(account.id, at=services.clock.now(), must_change_password=False)
 
 
 def test_station_staff_open_their_own_stations_and_no_other(client, services):
     _staff(services, "nurse", "station", stations=("consent", "injection"))
-    _sign_in(client, "nurse", "password-123")
+    _sign_in(client, "nurse", "triage-lantern-8")
     # A station account with two stations: opening the other page moves this tablet there.
     first = client.get("/sites/demo/stations/consent", headers=HTML)
     assert first.status_code in (200, 302)
@@ -42,7 +42,7 @@ def test_station_staff_open_their_own_stations_and_no_other(client, services):
 
 def test_a_supervisor_opens_every_station_page_and_the_display(client, services):
     _staff(services, "boss", "site_supervisor")
-    _sign_in(client, "boss", "password-123")
+    _sign_in(client, "boss", "triage-lantern-8")
     for station in ("checkin", "consent", "injection", "observation", "exit"):
         page = client.get(f"/sites/demo/stations/{station}", headers=HTML)
         assert page.status_code == 200, station
@@ -55,7 +55,7 @@ def test_a_supervisor_opens_every_station_page_and_the_display(client, services)
 
 def test_a_page_follows_the_site_language_until_the_device_chooses(client, services, clock):
     _staff(services, "boss", "site_supervisor")
-    _sign_in(client, "boss", "password-123")
+    _sign_in(client, "boss", "triage-lantern-8")
     english = {**HTML, "Accept-Language": "en"}
     assert "叫下一位" in client.get("/sites/demo/stations/consent", headers=english).get_data(as_text=True)
     site = services.store.site("demo").site

@@ -76,7 +76,10 @@ form.addEventListener("submit", async (event) => {
   const result = await send("/visits", body);
   submit.disabled = false;
   if (!result.ok) {
-    say(result.error && result.error.code === "duplicate_visit" ? t("duplicate") : t("failed", { message: describe(result.error) }), "error");
+    const code = result.error && result.error.code;
+    const elsewhere = code === "checked_in_elsewhere" && result.error.fields.site;
+    say(code === "duplicate_visit" ? t("duplicate") : elsewhere ? t("elsewhere", { site: elsewhere })
+      : t("failed", { message: describe(result.error) }), "error");
     return;
   }
   const visit = result.data.visit;

@@ -1,0 +1,118 @@
+"""Every live connection is bound to the credential that opened it: a bearer token (an
+integration, a paired display) or a staff session. When that credential ends — a token
+revoked, a session signed out, ended by its user or an admin, its password changed or reset,
+its account disabled, or idle or past its time — its sockets are told why (`error` with code
+`credential_ended`) and disconnected, on every process:
+
+* the flow layer says so at once (`Services.credential_ended`), and with a message queue the
+  other processes hear it through Redis;
+* each process also checks its own sockets' credentials every CHECK_EVERY seconds, which
+  catches what no event announces (inactivity, a session's end of life) and any message
+  the queue lost.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from app.domain.permissions import Principal
+from app.flow import staff_sessions, tokens
+
+from . import handlers
+from .queue import ReportingRedisManager
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY = 1.0  # seconds
+
+
+def credential_of(principal: Principal) -> tuple[str, int] | None:
+    if principal.session_id is not None:
+        return ("session", principal.session_id)
+    if principal.token_id is not None:
+        return ("token", principal.token_id)
+    return None
+
+
+class CredentialWatch:
+    def __init__(self, app: Flask, socketio: SocketIO):
+        self.app = app
+        self.socketio = socketio
+        self.services = app.extensions["siteflow"]
+        self.manager = socketio.server.manager
+        self.services.credential_listeners.append(self.ended)
+        if isinstance(self.manager, ReportingRedisManager):
+            self.manager.on_credential_ended = self.heard
+        self._running = False
+        self._lock = threading.Lock()
+        self.disconnected = 0  # sockets closed for an ended credential (the tests read it)
+
+    # --- told ---
+    def ended(self, kind: str, ids: list[int]) -> None:
+        """Credentials ended in this process: close their sockets here and on the others."""
+        self._close(kind, set(ids))
+        if isinstance(self.manager, ReportingRedisManager):
+            try:
+                self.manager.announce_credential_ended(kind, ids)
+            except Exception as exc:  # the others find out at their next check
+                log.warning("credential end not announced: %s", type(exc).__name__)
+
+    def heard(self, kind: str, ids: list[int]) -> None:
+        """Another process ended credentials."""
+        if kind == "token":
+            tokens.forget_cached()
+        self._close(kind, set(ids))
+
+    def _close(self, kind: str, ids: set[int]) -> None:
+        for sid, principal in handlers.connections().items():
+            if credential_of(principal) in {(kind, ident) for ident in ids}:
+                self._disconnect(sid, kind)
+
+    def _disconnect(self, sid: str, kind: str) -> None:
+        message = ("Your session has ended: sign in again." if kind == "session"
+                   else "This device's access was withdrawn.")
+        try:
+            self.socketio.emit("error", {"code": "credential_ended", "message": message, "credential": kind},
+                               to=sid, ignore_queue=True)
+            self.socketio.server.disconnect(sid, ignore_queue=True)
+            self.disconnected += 1
+        except Exception as exc:  # already gone
+            log.info("socket already closed: %s", type(exc).__name__)
+
+    # --- checked ---
+    def start(self) -> None:
+        with self._lock:
+            if self._running:
+                return
+            self._running = True
+        self.socketio.start_background_task(self._run)
+
+    def stop(self) -> None:
+        self._running = False
+
+    def _run(self) -> None:
+        with self.app.app_context():
+            while self._running:
+                started = time.monotonic()
+                try:
+                    self.check()
+                except Exception as exc:
+                    log.error("credential check failed: %s", type(exc).__name__)
+                self.socketio.sleep(max(0.0, CHECK_EVERY - (time.monotonic() - started)))
+
+    def check(self) -> None:
+        """Close this process's sockets whose session or token is no longer valid."""
+        bound = {sid: credential_of(principal) for sid, principal in handlers.connections().items()}
+        sessions = [ident for kind, ident in filter(None, bound.values()) if kind == "session"]
+        token_ids = [ident for kind, ident in filter(None, bound.values()) if kind == "token"]
+        idle = timedelta(minutes=self.app.config["IDLE_MINUTES"])
+        closed = {("session", ident) for ident in staff_sessions.closed_among(self.services, sessions, idle=idle)}
+        closed |= {("token", ident) for ident in self.services.store.revoked_among(token_ids)}
+        for sid, credential in bound.items():
+            if credential in closed:
+                self._disconnect(sid, credential[0])
