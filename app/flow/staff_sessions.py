@@ -19,8 +19,8 @@ from app.domain.permissions import Principal
 from . import accounts, audit
 from .services import Services
 
-# A session's last_seen is written at most this often: a tablet polling every few seconds
-# would otherwise write on every request.
+# A session's last_seen is written at most this often (and at most a tenth of the idle limit):
+# a tablet polling every few seconds would otherwise write on every request.
 TOUCH_EVERY = timedelta(seconds=30)
 
 
@@ -66,7 +66,7 @@ def resume(services: Services, key: str, *, idle: timedelta) -> tuple[StaffSessi
             audit.record(services, f"{account.role}:{account.username}", "auth.idle_logout",
                          site=account.sites[0] if len(account.sites) == 1 else None, subject=f"user:{account.username}")
         return None, reason
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    if now - row.last_seen_at >= min(TOUCH_EVERY, idle / 10):
         services.store.staff.touch_session(row.id, at=now)
     return StaffSession(row.id, account, row.created_at, now, row.expires_at, row.user_agent, row.remote_addr), None
 

@@ -59,7 +59,7 @@ class CredentialWatch:
         if isinstance(self.manager, ReportingRedisManager):
             try:
                 self.manager.announce_credential_ended(kind, ids)
-            except Exception as exc:  # the others find out at their next check
+            except Exception as exc:  # noqa: BLE001  # the others find out at their next check
                 log.warning("credential end not announced: %s", type(exc).__name__)
 
     def heard(self, kind: str, ids: list[int]) -> None:
@@ -81,7 +81,7 @@ class CredentialWatch:
                                to=sid, ignore_queue=True)
             self.socketio.server.disconnect(sid, ignore_queue=True)
             self.disconnected += 1
-        except Exception as exc:  # already gone
+        except Exception as exc:  # noqa: BLE001  # already gone
             log.info("socket already closed: %s", type(exc).__name__)
 
     # --- checked ---
@@ -101,7 +101,7 @@ class CredentialWatch:
                 started = time.monotonic()
                 try:
                     self.check()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001
                     log.error("credential check failed: %s", type(exc).__name__)
                 self.socketio.sleep(max(0.0, CHECK_EVERY - (time.monotonic() - started)))
 

@@ -9,7 +9,7 @@ bearer clients) and carries no ambient cookie risk: it is let through to authent
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix

@@ -59,14 +59,20 @@ def merge(locale: str, template) -> list[str]:
             message.string = ""
     if locale == "en":
         for message in catalog:
-            if message.id and not message.string:
+            if message.id and _untranslated(message):
                 message.string = message.id
     for message in list(catalog.obsolete.values()):
         del catalog.obsolete[message.id]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as out:
         write_po(out, catalog, no_location=True, sort_output=True, omit_header=False, width=100)
-    return [message.id for message in catalog if message.id and not message.string]
+    return [message.id for message in catalog if message.id and _untranslated(message)]
+
+
+def _untranslated(message) -> bool:
+    """No translation yet (a plural message's string is a tuple of forms)."""
+    forms = message.string if isinstance(message.string, (list, tuple)) else (message.string,)
+    return not any(forms)
 
 
 def main() -> int:

@@ -444,6 +444,30 @@ def test_undo_takes_back_a_call_within_seconds(nurse_ready, browser):
     tablet.assert_clean()
 
 
+def test_a_station_whose_session_is_ended_goes_to_sign_in_and_comes_back_live_after_it(nurse_ready, browser):
+    """An admin signs the nurse out everywhere: the open station page is disconnected with a
+    reason, shows the sign-in page, and after the nurse signs in again it is back and live."""
+    process, api = nurse_ready
+    tablet = Tablet(browser, process.url)
+    page = tablet.open("consent", desk="B")
+    admin = Tablet(browser, process.url, user="admin")
+    admin.page.goto(f"{process.url}/users")
+    admin.page.locator("tr", has_text="nurse").get_by_role("button", name="Sign out everywhere").click()
+    expect(admin.page.locator("body")).to_contain_text("sessions of nurse ended")
+    page.wait_for_url(re.compile(r"/login"), timeout=5_000)
+    page.fill("input[name=username]", "nurse")
+    page.fill("input[name=password]", NURSE_PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(re.compile(r"/sites/demo/stations/consent"))
+    expect(page.locator("#connection")).to_have_attribute("data-state", "online", timeout=10_000)
+    person = api.post("/sites/demo/visits", gen_checkin()).json["visit"]
+    page.click("#call-next")
+    expect(page.locator("#current-ticket")).to_have_text(person["ticket"])
+    api.post(f"/sites/demo/visits/{person['id']}/cancel", {"reason": "test over"})
+    tablet.assert_clean()
+    admin.assert_clean()
+
+
 @pytest.mark.parametrize("lang", ["zh_Hans", "en"])
 def test_every_page_renders_in_both_languages_and_names_stay_text(nurse_ready, browser, lang):
     """Screenshots of every station page and the display in each language; a name made of

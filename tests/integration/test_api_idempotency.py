@@ -35,12 +35,12 @@ def test_a_repeated_check_in_returns_the_same_visit_and_creates_no_second(japi):
     assert len(_events(japi, first["visit"]["id"])) == 1
     # without the key the same body is a duplicate; a third repeat with the key is still a replay
     assert_error(japi.post("/sites/demo/visits", body), 409, "duplicate_visit")
-    third = japi.post("/sites/demo/visits", body, key="checkin-001")
+    third = japi.post("/sites/demo/visits", body, key="checkin-1")
     assert third.status_code == 201 and third.get_json() == first
     assert snapshot_seq(japi) == 1
     assert check_in(japi)["ticket"] == "A002"  # the repeat took no ticket number
     # a turned-away check-in is replayed too
-    turned = _twice(japi, "/sites/demo/visits", gen_checkin(health_code="red"), "door-7", status=201)
+    turned = _twice(japi, "/sites/demo/visits", gen_checkin(health_code="red"), "door-0007", status=201)
     assert turned["visit"]["state"] == "turned_away" and turned["visit"]["ticket"] is None
 
 
@@ -75,26 +75,26 @@ def test_the_same_key_on_another_action_or_visit_is_422(japi):
 
 
 def test_every_visit_action_repeated_with_its_key_is_replayed_without_a_second_event(japi, clock, tokens):
-    visit = _twice(japi, "/sites/demo/visits", gen_checkin(), "i-checkin", status=201)["visit"]
+    visit = _twice(japi, "/sites/demo/visits", gen_checkin(), "idem-checkin", status=201)["visit"]
     base = f"/sites/demo/visits/{visit['id']}"
-    called = _twice(japi, "/sites/demo/stations/consent/call-next", {"desk": "A"}, "i-call-consent")
+    called = _twice(japi, "/sites/demo/stations/consent/call-next", {"desk": "A"}, "idem-call-consent")
     assert called["visit"]["id"] == visit["id"] and called["visit"]["state"] == "called"
-    assert _twice(japi, base + "/recall", {}, "i-recall")["visit"]["recalls"] == 1
-    assert _twice(japi, base + "/start", {"desk": "A"}, "i-start")["visit"]["state"] == "serving"
-    assert _twice(japi, base + "/consent", gen_consent("A"), "i-consent")["visit"]["station"] == "injection"
-    _twice(japi, "/sites/demo/stations/injection/call-next", {"desk": "4"}, "i-call-injection")
+    assert _twice(japi, base + "/recall", {}, "idem-recall")["visit"]["recalls"] == 1
+    assert _twice(japi, base + "/start", {"desk": "A"}, "idem-start")["visit"]["state"] == "serving"
+    assert _twice(japi, base + "/consent", gen_consent("A"), "idem-consent")["visit"]["station"] == "injection"
+    _twice(japi, "/sites/demo/stations/injection/call-next", {"desk": "4"}, "idem-call-injection")
     # a no-show repeated sends the person to the back of the queue once
-    assert _twice(japi, base + "/no-show", {}, "i-no-show")["visit"]["requeues"] == 1
-    _twice(japi, "/sites/demo/stations/injection/call-next", {"desk": "4"}, "i-call-injection-2")
-    injected = _twice(japi, base + "/injection", gen_injection("4"), "i-injection")["visit"]
+    assert _twice(japi, base + "/no-show", {}, "idem-no-show")["visit"]["requeues"] == 1
+    _twice(japi, "/sites/demo/stations/injection/call-next", {"desk": "4"}, "idem-call-injection-2")
+    injected = _twice(japi, base + "/injection", gen_injection("4"), "idem-injection")["visit"]
     assert injected["state"] == "observing"
     clock.advance(minutes=5)
     aefi = {"symptoms": ["pallor"], "onset_at": (clock.now() - timedelta(minutes=1)).isoformat(), "severity": "minor"}
-    assert len(_twice(japi, base + "/aefi", aefi, "i-aefi")["visit"]["aefi"]) == 1
-    assert _twice(japi, base + "/aefi-outcome", {"outcome": "recovered"}, "i-aefi-outcome")["visit"]["state"] == \
+    assert len(_twice(japi, base + "/aefi", aefi, "idem-aefi")["visit"]["aefi"]) == 1
+    assert _twice(japi, base + "/aefi-outcome", {"outcome": "recovered"}, "idem-aefi-outcome")["visit"]["state"] == \
         "observing"
     clock.advance(minutes=25)
-    assert _twice(japi, base + "/release", {}, "i-release")["visit"]["state"] == "released"
+    assert _twice(japi, base + "/release", {}, "idem-release")["visit"]["state"] == "released"
     types = [event["type"] for event in _events(japi, visit["id"])]
     assert types == ["checked_in", "called", "recalled", "started", "consented", "called", "requeued", "called",
                      "injected", "aefi_reported", "aefi_resolved", "released"]
@@ -104,10 +104,10 @@ def test_every_visit_action_repeated_with_its_key_is_replayed_without_a_second_e
 def test_cancel_and_correct_are_replayed(japi, tokens):
     visit = check_in(japi)
     base = f"/sites/demo/visits/{visit['id']}"
-    assert _twice(japi, base + "/cancel", {"reason": "queue too long"}, "c-1")["visit"]["state"] == "left"
+    assert _twice(japi, base + "/cancel", {"reason": "queue too long"}, "cancel-0001")["visit"]["state"] == "left"
     seq = _events(japi, visit["id"])[-1]["seq"]
     body = {"reason": "cancelled by mistake", "state": "waiting", "station": "consent", "corrects_seq": seq}
-    assert _twice(japi, base + "/correct", body, "c-2", token=tokens.supervisor)["visit"]["state"] == "waiting"
+    assert _twice(japi, base + "/correct", body, "correct-0001", token=tokens.supervisor)["visit"]["state"] == "waiting"
     assert [event["type"] for event in _events(japi, visit["id"])] == ["checked_in", "cancelled", "corrected"]
 
 

@@ -56,7 +56,8 @@ SPECIFIED = {
     "api.trend": "dashboard.read", "api.what_if": "dashboard.read",
     "auth.choose_station": "account.self", "auth.login": PUBLIC, "auth.login_pin": PUBLIC,
     "auth.login_submit": PUBLIC, "auth.logout": "account.self", "auth.password": "account.password",
-    "auth.password_submit": "account.password",
+    "auth.password_submit": "account.password", "auth.my_sessions": "account.self",
+    "auth.end_my_session": "account.self",
     "devices.devices": "devices.manage", "devices.pair_display": "devices.manage",
     "devices.revoke_display": "devices.manage",
     # the TV: no account and no personal data (the pairing secret is the capability)
@@ -64,6 +65,7 @@ SPECIFIED = {
     "health.healthz": PUBLIC, "home.index": "account.self", "static": PUBLIC,
     "slips.ticket_slip": "visit.read", "slips.observation_slip": "visit.read",
     "users.add_user": "users.manage", "users.reset_password": "users.manage", "users.set_active": "users.manage",
+    "users.end_sessions": "users.manage",
     "users.users": "users.manage",
 }
 
@@ -100,7 +102,7 @@ def _path(rule, *, visit_id: str, station: str) -> str:
     values = {}
     for name in rule.arguments:
         values[name] = {"site": "demo", "visit_id": visit_id, "station": station, "token_id": 999_999,
-                        "username": "nobody-here"}.get(name, "x")
+                        "session_id": 999_999, "username": "nobody-here"}.get(name, "x")
     return rule.build(values, append_unknown=False)[1]
 
 

@@ -9,11 +9,20 @@ import re
 import pytest
 import websocket
 
-from app.flow import accounts, tokens as token_flow
+from app.flow import accounts
+from app.flow import tokens as token_flow
 from app.live import socketio
-from tests.support.live_servers import Api, create_tokens, free_port, init_database, run_cli, server_env
 from tests.support.factories import gen_checkin
-from tests.support.live_servers import ServerProcess, wait_until
+from tests.support.live_servers import (
+    Api,
+    ServerProcess,
+    create_tokens,
+    free_port,
+    init_database,
+    run_cli,
+    server_env,
+    wait_until,
+)
 
 HTML = {"Accept": "text/html"}
 PASSWORD = "correct-horse-1"
@@ -46,17 +55,11 @@ def _signed_in_socket(app, client, view: str = "supervisor"):
 
 
 def _closed_with_reason(live) -> bool:
-    """Disconnected within WITHIN seconds, having been told why."""
-    errors: list = []
-
-    def gone() -> bool:
-        if live.is_connected():
-            errors.extend(message for message in live.get_received() if message["name"] == "error")
-            return False
-        return True
-
-    closed = wait_until(gone, WITHIN)
-    return closed and any(message["args"][0]["code"] == "credential_ended" for message in errors)
+    """Disconnected within WITHIN seconds, having been told why (the test client keeps what
+    arrived in `queue`; its get_received() refuses once disconnected)."""
+    closed = wait_until(lambda: not live.is_connected(), WITHIN)
+    return closed and any(message["name"] == "error" and message["args"][0]["code"] == "credential_ended"
+                          for message in live.queue)
 
 
 @pytest.fixture
@@ -131,7 +134,8 @@ def test_an_idle_session_closes_its_socket_without_any_request(watching, service
 
 def test_the_user_sees_their_sessions_and_ends_one(watching, services):
     _supervisor(services)
-    here, lost = watching.test_client(), watching.test_client(environ_base={"HTTP_USER_AGENT": "LostTablet/1.0"})
+    here, lost = watching.test_client(), watching.test_client()
+    lost.environ_base["HTTP_USER_AGENT"] = "LostTablet/1.0"
     _login(here, "chen")
     _login(lost, "chen")
     page = here.get("/account/sessions", headers=HTML).get_data(as_text=True)
@@ -190,7 +194,7 @@ def test_a_foreign_origin_is_refused_before_any_data_and_audited(tmp_path):
     env["SITEFLOW_ALLOWED_ORIGINS"] = "https://screens.example"
     init_database(env)
     admin = create_tokens(env, {"admin": {"role": "admin"}})["admin"]
-    with ServerProcess(env, free_port(), log_dir=tmp_path).start() as server:
+    with ServerProcess(env, free_port(), log_dir=tmp_path) as server:
         url = server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
         with pytest.raises(websocket.WebSocketBadStatusException) as refused:
             websocket.create_connection(url, origin="https://evil.example", timeout=5)
@@ -207,7 +211,7 @@ def test_a_foreign_origin_is_refused_before_any_data_and_audited(tmp_path):
 def test_a_token_revoked_anywhere_closes_its_socket_on_every_process(tmp_path, postgres_database, redis_server):
     env = server_env(database_url=postgres_database, message_queue=redis_server.url)
     init_database(env)
-    display = create_tokens(env, {"tv": {"role": "display", "site": "demo"}})["tv"]
+    display = create_tokens(env, {"tv": {"role": "display", "site": "demo", "name": "tv"}})["tv"]
     servers = [ServerProcess(env, free_port(), log_dir=tmp_path, name=f"process{n}").spawn() for n in (1, 2)]
     try:
         for server in servers:

@@ -69,5 +69,5 @@ def test_a_page_follows_the_site_language_until_the_device_chooses(client, servi
 def test_the_language_chosen_before_sign_in_is_kept(app, services):
     _staff(services, "boss", "site_supervisor")
     client = app.test_client()
-    _sign_in(client, "boss", "password-123", lang="en")
+    _sign_in(client, "boss", "triage-lantern-8", lang="en")
     assert "Call next" in client.get("/sites/demo/stations/consent", headers=HTML).get_data(as_text=True)

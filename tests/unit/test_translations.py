@@ -34,12 +34,17 @@ def test_every_string_in_the_code_is_translated(extracted, locale):
     assert missing == [], f"run `python -m app.translations.catalogues` and translate: {missing}"
 
 
+def _key(text):
+    """A plural message's id and strings come as a list or a tuple, depending on the reader."""
+    return tuple(text) if isinstance(text, (list, tuple)) else text
+
+
 @pytest.mark.parametrize("locale", catalogues.LOCALES)
 def test_the_compiled_catalogue_matches_its_source(locale):
     with catalogues.po_path(locale).with_suffix(".mo").open("rb") as compiled:
-        shipped = {message.id: message.string for message in read_mo(compiled) if message.id}
+        shipped = {_key(message.id): _key(message.string) for message in read_mo(compiled) if message.id}
     with catalogues.po_path(locale).open("rb") as source:
-        wanted = {message.id: message.string for message in read_po(source, locale=locale) if message.id}
+        wanted = {_key(message.id): _key(message.string) for message in read_po(source, locale=locale) if message.id}
     assert shipped == wanted, "run `python -m app.translations.catalogues` to recompile"
 
 
