@@ -7,11 +7,18 @@ from typing import Any
 from app.domain.errors import ValidationFailed
 from app.domain.permissions import Principal, authorize, view_level
 from app.domain.privacy import event_view, visit_view
-from app.domain.vocabulary import (
-    AEFI_SERIOUS_CRITERIA, AEFI_SEVERITIES, CHECKLIST, DEFERRAL_REASONS, INJECTION_SITES, ROUTES,
-    SCREENING_QUESTIONS, STATION_LABELS, STATIONS,
-)
 from app.domain.visit import STATES
+from app.domain.vocabulary import (
+    AEFI_SERIOUS_CRITERIA,
+    AEFI_SEVERITIES,
+    CHECKLIST,
+    DEFERRAL_REASONS,
+    INJECTION_SITES,
+    ROUTES,
+    SCREENING_QUESTIONS,
+    STATION_LABELS,
+    STATIONS,
+)
 
 from . import audit
 from .services import Services
@@ -91,8 +98,10 @@ def get_visit(services: Services, principal: Principal, *, site_id: str, visit_i
 
 def list_visits(
     services: Services, principal: Principal, *, site_id: str, states: list[str] | None, station: str | None,
-    day: date | None, limit: int,
-) -> list[dict[str, Any]]:
+    day: date | None, limit: int, ticket: str | None = None, after: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a day's visits in queue order, and the cursor of the next page (None at the
+    end). `after` is the cursor the page before returned."""
     authorize(principal, "visit.list", site=site_id, station=station if principal.role == "station" else None)
     if principal.role == "station" and station is None:
         station = principal.station
@@ -106,11 +115,29 @@ def list_visits(
         day = services.clock.now().astimezone(site.tz).date()
     level = view_level(principal)
     now = services.clock.now()
-    visits = services.store.list_visits(site_id, states=tuple(states) if states else None, station=station, day=day, limit=limit)
-    if level == "full" and visits:
+    visits = services.store.list_visits(site_id, states=tuple(states) if states else None, station=station, day=day,
+                                        ticket=ticket.upper() if ticket else None, after=_after(after),
+                                        limit=limit + 1)
+    page, more = visits[:limit], len(visits) > limit
+    if level == "full" and page:
         audit.record(services, principal.actor, "record.listed", site=site_id, subject=f"visits:{day.isoformat()}",
-                     detail={"count": len(visits), "states": ",".join(states or ()), "station": station or ""})
-    return [visit_view(visit, level, now=now) for visit in visits]
+                     detail={"count": len(page), "states": ",".join(states or ()), "station": station or ""})
+    return [visit_view(visit, level, now=now) for visit in page], _cursor(page[-1]) if more else None
+
+
+def _cursor(visit) -> str:
+    """Where the next page starts: the last row's place in the order (no personal data)."""
+    return f"{int(visit.priority)}_{visit.queue_pos}_{visit.id}"
+
+
+def _after(cursor: str | None) -> tuple[bool, int, str] | None:
+    if cursor is None:
+        return None
+    priority, _, rest = cursor.partition("_")
+    queue_pos, _, visit_id = rest.partition("_")
+    if priority not in ("0", "1") or not queue_pos.isascii() or not queue_pos.isdigit() or not visit_id:
+        raise ValidationFailed("Bad cursor.", fields={"after": "must be the `next` of a page before"})
+    return priority == "1", int(queue_pos), visit_id
 
 
 def slip(services: Services, principal: Principal, *, site_id: str, visit_id: str) -> dict[str, Any]:

@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Iterator
 
-from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.errors import Conflict, NotFound
@@ -29,7 +40,6 @@ from .database import WRITE
 from .sealing import Sealer, seal_record, unseal_record
 from .staff_store import StaffStore
 from .tables import api_tokens, audit_log, day_rollups, events, sites, visits
-
 
 # The write path's statements, built once: building them per call (SQLAlchemy's coercion and
 # cache-key work) was a third of an action's time (docs/PERFORMANCE.md).
@@ -358,8 +368,11 @@ class Store:
 
     def list_visits(
         self, site_id: str, *, states: tuple[str, ...] | None = None, station: str | None = None,
-        day: date | None = None, limit: int = 500,
+        day: date | None = None, ticket: str | None = None, after: tuple[bool, int, str] | None = None,
+        limit: int = 500,
     ) -> list[Visit]:
+        """In queue order (priority first, then place in the queue, then id: a stable order);
+        `after` (priority, queue_pos, id) of the last row of the page before."""
         query = select(visits.c.data).where(visits.c.site_id == site_id)
         if states:
             query = query.where(visits.c.state.in_(states))
@@ -367,7 +380,15 @@ class Store:
             query = query.where(visits.c.station == station)
         if day:
             query = query.where(visits.c.day == day)
-        query = query.order_by(visits.c.priority.desc(), visits.c.queue_pos).limit(limit)
+        if ticket:
+            query = query.where(visits.c.ticket == ticket)
+        if after is not None:
+            priority, queue_pos, visit_id = after
+            later_in_class = or_(visits.c.queue_pos > queue_pos,
+                                 and_(visits.c.queue_pos == queue_pos, visits.c.id > visit_id))
+            lower_class = ~visits.c.priority if priority else false()  # priority people come first
+            query = query.where(or_(lower_class, and_(visits.c.priority == priority, later_in_class)))
+        query = query.order_by(visits.c.priority.desc(), visits.c.queue_pos, visits.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [self._visit(row.data) for row in conn.execute(query)]
 

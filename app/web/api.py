@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
@@ -16,7 +16,7 @@ from app.flow import visits as flow
 from app.flow.visits import Outcome
 from app.offload import off_loop
 
-from . import schemas
+from . import params, schemas
 from .access import public, requires
 from .context import principal, services
 from .openapi import documented
@@ -24,7 +24,6 @@ from .openapi import documented
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{8,128}")  # printable ASCII, no space
-LIMIT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 1000}
 
 
 _PATH_ARG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -123,32 +122,6 @@ def get_dashboard(site: str):
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-REPORT_QUERY = {"date": ("YYYY-MM-DD (default today)", {"type": "string", "format": "date"}),
-                "format": ("json (default), csv or xlsx", {"type": "string", "enum": list(report_files.FORMATS)})}
-
-
-def _query_date(fields: dict[str, str]) -> date | None:
-    """The `date` query parameter, or None; a bad one is added to `fields`."""
-    if not request.args.get("date"):
-        return None
-    try:
-        return date.fromisoformat(request.args["date"])
-    except ValueError:
-        fields["date"] = "must be YYYY-MM-DD"
-        return None
-
-
-def _report_args() -> tuple[date | None, str]:
-    fields: dict[str, str] = {}
-    day = _query_date(fields)
-    chosen = request.args.get("format", "json")
-    if chosen not in report_files.FORMATS:
-        fields["format"] = f"must be one of {', '.join(report_files.FORMATS)}"
-    if fields:
-        raise ValidationFailed("Bad query parameters.", fields=fields)
-    return day, chosen
-
-
 def _report_answer(report: dict, chosen: str, name: str) -> Response:
     # Files are built off the server's loop: an XLSX of a busy day takes tens of milliseconds.
     if chosen == "csv":
@@ -163,67 +136,51 @@ def _report_answer(report: dict, chosen: str, name: str) -> Response:
 
 @bp.get("/sites/<site>/reports/daily")
 @documented("The day's report: outcomes, hours, stations, doses, AEFI, closed loop", tag="reports",
-            response="DailyReport", query=REPORT_QUERY, files=("text/csv", XLSX))
+            response="DailyReport", query=params.ReportQuery, files=("text/csv", XLSX))
 @requires("report.read")
 def daily_report(site: str):
-    day, chosen = _report_args()
-    report = analytics.daily_report(services(), principal(), site_id=site, day=day)
-    return _report_answer(report, chosen, f"siteflow-{site}-{report['date']}")
+    query = params.parse(params.ReportQuery)
+    report = analytics.daily_report(services(), principal(), site_id=site, day=query.date)
+    return _report_answer(report, query.format, f"siteflow-{site}-{report['date']}")
 
 
 @bp.get("/sites/<site>/what-if")
 @documented("Simulate the rest of today with other desks or seats (an estimate)", tag="reports", response="WhatIf",
-            query={"consent": ("consent desks", {"type": "integer", "minimum": 1, "maximum": 500}),
-                   "injection": ("injection booths", {"type": "integer", "minimum": 1, "maximum": 500}),
-                   "seats": ("observation seats", {"type": "integer", "minimum": 1, "maximum": 5000})})
+            query=params.WhatIfQuery)
 @requires("dashboard.read")
 def what_if(site: str):
-    values, fields = {}, {}
-    for name in ("consent", "injection", "seats"):
-        raw = request.args.get(name, "")
-        if not raw.isdigit() or not 1 <= int(raw) <= 5000:
-            fields[name] = "must be a whole number from 1"
-        else:
-            values[name] = int(raw)
-    if fields:
-        raise ValidationFailed("Bad query parameters.", fields=fields)
-    servers = {"consent": values["consent"], "injection": values["injection"]}
-    return jsonify(simulation.what_if_today(services(), principal(), site_id=site, servers=servers,
-                                            seats=values["seats"]))
+    query = params.parse(params.WhatIfQuery)
+    return jsonify(simulation.what_if_today(services(), principal(), site_id=site,
+                                            servers={"consent": query.consent, "injection": query.injection},
+                                            seats=query.seats))
 
 
 @bp.get("/sites/<site>/trend")
 @documented("Doses on each of the last days (default 14)", tag="reports", response="Trend",
-            query={"days": ("1-31 (default 14)", {"type": "integer", "minimum": 1, "maximum": 31})})
+            query=params.TrendQuery)
 @requires("dashboard.read")
 def trend(site: str):
     return jsonify({"site": site, "days": analytics.doses_per_day(services(), principal(), site_id=site,
-                                                                  days=_trend_days())})
+                                                                  days=params.parse(params.TrendQuery).days)})
 
 
 @bp.get("/reports/city/trend")
 @documented("Doses on each of the last days (default 14) at every site the caller sees, in one answer",
             tag="reports", response="CityTrend",
-            query={"days": ("1-31 (default 14)", {"type": "integer", "minimum": 1, "maximum": 31})})
+            query=params.TrendQuery)
 @requires("report.read")
 def city_trend():
-    return jsonify(analytics.city_trend(services(), principal(), days=_trend_days()))
-
-
-def _trend_days() -> int:
-    days = request.args.get("days", "14")
-    if not days.isdigit() or not 1 <= int(days) <= 31:
-        raise ValidationFailed("Bad query parameters.", fields={"days": "must be a whole number from 1 to 31"})
-    return int(days)
+    return jsonify(analytics.city_trend(services(), principal(), days=params.parse(params.TrendQuery).days))
 
 
 @bp.get("/reports/city/daily")
 @documented("Every site's day against its target, ranked (排名通报)", tag="reports", response="CityReport",
-            query=REPORT_QUERY, files=("text/csv", XLSX))
+            query=params.ReportQuery, files=("text/csv", XLSX))
 @requires("report.read")
 def city_report():
-    day, chosen = _report_args()
-    report = analytics.city_report(services(), principal(), day=day)
+    query = params.parse(params.ReportQuery)
+    chosen = query.format
+    report = analytics.city_report(services(), principal(), day=query.date)
     if chosen == "json":
         return jsonify(report)
     header = ["rank", "site", "name_zh", "doses", "daily_target", "percent_of_target", "checked_in",
@@ -252,25 +209,25 @@ def check_in(site: str):
 
 
 @bp.get("/sites/<site>/visits")
-@documented("Visits of the day, in queue order, filtered by state and station", tag="visits", response="VisitList",
-            query={"state": "comma-separated states", "station": "station name",
-                   "date": ("YYYY-MM-DD (default today)", {"type": "string", "format": "date"}),
-                   "limit": ("1-1000 (default 500)", LIMIT_SCHEMA)})
+@documented("Visits of the day, in queue order, filtered by state, station or ticket; one page at a time "
+            "(follow `next`)", tag="visits", response="VisitList", query=params.VisitListQuery)
 @requires("visit.list")
 def list_visits(site: str):
-    states = [item for item in request.args.get("state", "").split(",") if item] or None
-    fields: dict[str, str] = {}
-    day = _query_date(fields)
-    limit = request.args.get("limit", "500")
-    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-        fields["limit"] = "must be a whole number from 1 to 1000"
-    if fields:
-        raise ValidationFailed("Bad query parameters.", fields=fields)
-    rows = queries.list_visits(
-        services(), principal(), site_id=site, states=states, station=request.args.get("station") or None,
-        day=day, limit=int(limit),
+    query = params.parse(params.VisitListQuery)
+    rows, cursor = queries.list_visits(
+        services(), principal(), site_id=site, states=query.state or None, station=query.station, day=query.date,
+        ticket=query.ticket, after=query.after, limit=query.limit,
     )
-    return jsonify({"visits": rows})
+    return jsonify({"visits": rows, "next": _next_page("after", cursor)})
+
+
+def _next_page(name: str, cursor: str | int | None) -> str | None:
+    """The link to the next page: this request with its cursor parameter set (None at the end)."""
+    if cursor is None:
+        return None
+    args = request.args.to_dict()
+    args[name] = str(cursor)
+    return f"{request.path}?{urlencode(args)}"
 
 
 @bp.get("/sites/<site>/visits/<visit_id>")
@@ -346,25 +303,15 @@ def me():
 
 @bp.get("/audit")
 @documented("The audit trail (newest first), filtered", tag="meta", response="AuditList",
-            query={"site": "site id", "actor": "part of the actor", "action": "action or its prefix",
-                   "before_id": ("entries older than this id (paging)",
-                                 {"type": "integer", "minimum": 1, "maximum": schemas.MAX_SEQ}),
-                   "limit": ("1-1000 (default 200)", LIMIT_SCHEMA)})
+            query=params.AuditQuery)
 @requires("audit.read")
 def audit_entries():
-    fields = {}
-    limit, before = request.args.get("limit", "200"), request.args.get("before_id", "")
-    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-        fields["limit"] = "must be a whole number from 1 to 1000"
-    if before and (not before.isdigit() or not 1 <= int(before) <= schemas.MAX_SEQ):
-        fields["before_id"] = "must be a whole number from 1 to 2^53"
-    if fields:
-        raise ValidationFailed("Bad query parameters.", fields=fields)
-    rows = audit.entries(
-        services(), principal(), site=request.args.get("site") or None, actor=request.args.get("actor") or None,
-        action=request.args.get("action") or None, limit=int(limit), before_id=int(before) if before else None,
-    )
-    return jsonify({"entries": rows})
+    query = params.parse(params.AuditQuery)
+    rows = audit.entries(services(), principal(), site=query.site, actor=query.actor, action=query.action,
+                         limit=query.limit + 1, before_id=query.before_id)
+    page = rows[:query.limit]
+    more = len(rows) > query.limit
+    return jsonify({"entries": page, "next": _next_page("before_id", page[-1]["id"] if more else None)})
 
 
 @bp.get("/openapi.json")

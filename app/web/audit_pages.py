@@ -5,9 +5,9 @@ from datetime import datetime, time, timedelta
 
 from flask import Blueprint, Response, render_template, request
 
-from app.domain.errors import ValidationFailed
 from app.flow import audit
 
+from . import params
 from .access import requires
 from .context import principal, services
 
@@ -18,25 +18,13 @@ EXPORT_LIMIT = 100_000
 
 
 def _filters() -> dict:
-    fields, values = {}, {}
-    for name in ("site", "actor", "action"):
-        value = request.args.get(name, "").strip()[:160]
-        values[name] = value or None
-    for name in ("since", "until"):
-        raw = request.args.get(name, "").strip()
-        if raw:
-            try:
-                day = datetime.fromisoformat(raw).date()
-            except ValueError:
-                fields[name] = "must be YYYY-MM-DD"
-                continue
-            start = datetime.combine(day, time(), tzinfo=services().clock.now().tzinfo)
-            values[name] = start + timedelta(days=1) if name == "until" else start
-        else:
-            values[name] = None
-    if fields:
-        raise ValidationFailed("Bad filter.", fields=fields)
-    return values
+    query = params.parse(params.AuditPageQuery)
+    midnight = time(tzinfo=services().clock.now().tzinfo)
+    return {
+        "site": query.site, "actor": query.actor, "action": query.action,
+        "since": datetime.combine(query.since, midnight) if query.since else None,
+        "until": datetime.combine(query.until + timedelta(days=1), midnight) if query.until else None,
+    }
 
 
 @bp.get("/audit")

@@ -3,15 +3,12 @@ The figures come from the API (app/flow/analytics.py); these views render the sh
 printable report."""
 from __future__ import annotations
 
-from datetime import date
+from flask import Blueprint, render_template
 
-from flask import Blueprint, render_template, request
-
-from app.domain.errors import ValidationFailed
 from app.domain.permissions import authorize, role_may
 from app.flow import analytics
 
-from . import ui_strings
+from . import params, ui_strings
 from .access import requires
 from .context import principal, services
 
@@ -29,12 +26,7 @@ def dashboard(site: str):
 @bp.get("/sites/<site>/reports/daily")
 @requires("report.read")
 def daily_report(site: str):
-    day = None
-    if request.args.get("date"):
-        try:
-            day = date.fromisoformat(request.args["date"])
-        except ValueError:
-            raise ValidationFailed("Bad date.", fields={"date": "must be YYYY-MM-DD"}) from None
+    day = params.parse(params.DayQuery).date
     report = analytics.daily_report(services(), principal(), site_id=site, day=day)
     return render_template("report_daily.html", report=report)
 

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 
 from app.domain.visit import EVENT_TYPES, STATES
 
+from .params import Query, parameters
+
 _NULLABLE_STR = {"type": ["string", "null"]}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
@@ -82,8 +84,9 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
     "VisitList": {
-        "type": "object", "required": ["visits"],
-        "properties": {"visits": {"type": "array", "items": {"$ref": "#/components/schemas/Visit"}}},
+        "type": "object", "required": ["visits", "next"],
+        "properties": {"visits": {"type": "array", "items": {"$ref": "#/components/schemas/Visit"}},
+                       "next": {"type": ["string", "null"], "description": "the next page's link; null at the end"}},
     },
     "Event": {
         "type": "object",
@@ -192,14 +195,14 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
     "AuditList": {
-        "type": "object", "required": ["entries"],
+        "type": "object", "required": ["entries", "next"],
         "properties": {"entries": {"type": "array", "items": {
             "type": "object", "required": ["id", "at", "actor", "action", "outcome", "site", "subject", "detail"],
             "properties": {"id": {"type": "integer"}, "at": {"type": "string"}, "actor": {"type": "string"},
                            "action": {"type": "string"}, "outcome": {"type": "string"},
                            "site": {"type": ["string", "null"]}, "subject": {"type": ["string", "null"]},
                            "detail": {"type": "object"}},
-        }}},
+        }}, "next": {"type": ["string", "null"], "description": "the next page's link; null at the end"}},
     },
 }
 
@@ -214,14 +217,14 @@ def documented(
     idempotent: bool = False,
     no_content: bool = False,
     public: bool = False,
-    query: dict[str, str | tuple[str, dict]] | None = None,
+    query: type[Query] | None = None,
     files: tuple[str, ...] = (),
 ) -> Callable:
     """`files`: other media types the answer may have (chosen with ?format=)."""
     def mark(view: Callable) -> Callable:
         view.openapi = {
             "summary": summary, "tag": tag, "response": response, "body": body, "status": status,
-            "idempotent": idempotent, "no_content": no_content, "public": public, "query": query or {},
+            "idempotent": idempotent, "no_content": no_content, "public": public, "query": query,
             "files": files,
         }
         return view
@@ -255,11 +258,8 @@ def _operation(rule, meta: dict, method: str, schemas: dict[str, Any]) -> dict[s
         ],
         "responses": {},
     }
-    for name, spec in meta["query"].items():
-        # A description, or (description, JSON schema) where the value has a stricter shape.
-        description, schema = spec if isinstance(spec, tuple) else (spec, {"type": "string"})
-        operation["parameters"].append({"name": name, "in": "query", "required": False,
-                                        "description": description, "schema": schema})
+    if meta["query"] is not None:
+        operation["parameters"] += parameters(meta["query"])
     if meta["idempotent"]:
         operation["parameters"].append({
             "name": "Idempotency-Key", "in": "header", "required": False,

@@ -5,19 +5,20 @@ from __future__ import annotations
 import io
 
 import segno
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint, make_response, render_template
 from markupsafe import Markup
 
 from app.domain.errors import Conflict
 from app.flow import queries
 
+from . import params
 from .access import requires
 from .context import principal, services
+from .params import PAPERS
 from .security import same_origin_frames
 
 bp = Blueprint("slips", __name__)
 
-PAPERS = ("58", "80", "a4")
 
 
 def qr_svg(payload: str) -> Markup:
@@ -29,9 +30,7 @@ def qr_svg(payload: str) -> Markup:
 
 
 def _render(template: str, slip: dict):
-    paper = request.args.get("paper", "80")
-    if paper not in PAPERS:
-        paper = "80"
+    paper = params.parse(params.SlipQuery).paper
     page = make_response(render_template(template, slip=slip, paper=paper, papers=PAPERS, qr=qr_svg(slip["qr"])))
     return same_origin_frames(page)  # the injection page prints the slip from a frame
 

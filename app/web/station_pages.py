@@ -6,6 +6,8 @@ idempotency key), and the pages stay current over Socket.IO (static/js/station/)
 """
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
@@ -18,6 +20,9 @@ from app.flow import queries
 from . import sessions, ui_strings
 from .access import requires
 from .context import principal, services
+
+TICKET = re.compile(r"[A-Z0-9]{1,16}")
+SLIPS_PAGE = 500
 
 bp = Blueprint("stations", __name__)
 
@@ -73,16 +78,21 @@ def display_preview(site: str):
 @bp.get("/sites/<site>/slips")
 @requires("visit.list")
 def slips(site: str):
-    """Reprint a slip: today's tickets (numbers and states only)."""
+    """Reprint a slip: find today's ticket by its number, or pick it from today's tickets
+    (numbers and states only), a page at a time."""
     caller = principal()
-    rows = queries.list_visits(services(), caller, site_id=site, states=None, station=None, day=None, limit=1000)
     wanted = request.args.get("ticket", "").strip().upper()
     if wanted:
-        for row in rows:
-            if row["ticket"] == wanted:
-                kind = "observation" if row["observation"] else "ticket"
-                return redirect(url_for(f"slips.{kind}_slip", site=site, visit_id=row["id"]))
+        found = []
+        if TICKET.fullmatch(wanted):
+            found, _ = queries.list_visits(services(), caller, site_id=site, states=None, station=None, day=None,
+                                           ticket=wanted, limit=1)
+        if found:
+            kind = "observation" if found[0]["observation"] else "ticket"
+            return redirect(url_for(f"slips.{kind}_slip", site=site, visit_id=found[0]["id"]))
+    rows, cursor = queries.list_visits(services(), caller, site_id=site, states=None, station=None, day=None,
+                                       after=request.args.get("after") or None, limit=SLIPS_PAGE)
     tickets = [{"ticket": row["ticket"], "id": row["id"], "state": row["state"],
                 "observation": row["observation"] is not None} for row in rows if row["ticket"]]
-    return render_template("slips.html", site=site, tickets=tickets, wanted=wanted,
-                           not_found=bool(wanted))
+    return render_template("slips.html", site=site, tickets=tickets, wanted=wanted, not_found=bool(wanted),
+                           next_page=url_for("stations.slips", site=site, after=cursor) if cursor else None)

@@ -1,0 +1,175 @@
+"""Query parameters: one pydantic model per list, report or page that takes them, parsed in one
+place (`parse`), described in the OpenAPI document from the same model (app/web/openapi.py).
+
+Every value is checked before anything reads it: whole numbers are written with the ASCII
+digits 0-9 only (`str.isdigit()` also accepts "²" and "①", which `int()` refuses), dates are
+YYYY-MM-DD within FIRST_DAY..LAST_DAY (a report of 9999-12-31 has no day after it), and names
+of states, stations, formats and papers are from their lists. A bad value is a 422 whose
+`fields` name the parameter; an empty value is the same as no value.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar
+
+from flask import request
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
+
+from app.domain.errors import ValidationFailed
+from app.domain.visit import STATES
+from app.domain.vocabulary import STATIONS
+
+from .schemas import MAX_SEQ
+
+FIRST_DAY, LAST_DAY = date(2020, 1, 1), date(2099, 12, 31)
+MAX_PAGE = 500  # rows in one page of any list
+_DIGITS = re.compile(r"[0-9]{1,16}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _whole_number(value: Any) -> Any:
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            raise ValueError("must be a whole number written with the digits 0-9")
+        return int(value)
+    return value
+
+
+def _day(value: Any) -> Any:
+    if isinstance(value, str):
+        if not _DAY.fullmatch(value):
+            raise ValueError("must be YYYY-MM-DD")
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be YYYY-MM-DD, a real date") from None
+    if isinstance(value, date) and not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
+    return value
+
+
+def _comma_separated(value: Any) -> Any:
+    return [item for item in value.split(",") if item] if isinstance(value, str) else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+Day = Annotated[date, BeforeValidator(_day),
+                WithJsonSchema({"type": "string", "format": "date"})]
+State = Literal[STATES]  # type: ignore[valid-type]
+Station = Literal[(*STATIONS, "emergency")]  # type: ignore[valid-type]
+Text = Annotated[str, Field(max_length=160)]
+
+
+class Query(BaseModel):
+    """Parameters not named here are ignored (a browser adds its own, such as `lang`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ReportQuery(Query):
+    date: Day | None = Field(None, description="the day, YYYY-MM-DD (default today)")
+    format: Literal["json", "csv", "xlsx"] = Field("json", description="json, csv or xlsx")
+
+
+class TrendQuery(Query):
+    days: WholeNumber = Field(14, ge=1, le=31, description="how many days, 1-31 (default 14)")
+
+
+class WhatIfQuery(Query):
+    consent: WholeNumber = Field(ge=1, le=500, description="consent desks")
+    injection: WholeNumber = Field(ge=1, le=500, description="injection booths")
+    seats: WholeNumber = Field(ge=1, le=5000, description="observation seats")
+
+
+class VisitListQuery(Query):
+    state: Annotated[list[State], BeforeValidator(_comma_separated),
+                     WithJsonSchema({"type": "string", "description": "comma-separated states"})] = Field(
+        default_factory=list, description=f"comma-separated states: {', '.join(STATES)}")
+    station: Station | None = Field(None, description="a station, or emergency")
+    date: Day | None = Field(None, description="the day, YYYY-MM-DD (default today)")
+    ticket: Annotated[str, Field(max_length=16, pattern=r"^[A-Za-z0-9]+$")] | None = Field(
+        None, description="one ticket number (a slip to reprint)")
+    limit: WholeNumber = Field(MAX_PAGE, ge=1, le=MAX_PAGE, description=f"rows per page, 1-{MAX_PAGE}")
+    after: Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] | None = Field(
+        None, description="where the page starts: the `next` of the page before")
+
+
+class AuditQuery(Query):
+    site: Text | None = Field(None, description="site id")
+    actor: Text | None = Field(None, description="part of the actor")
+    action: Text | None = Field(None, description="action or its prefix")
+    before_id: WholeNumber | None = Field(None, ge=1, le=MAX_SEQ,
+                                          description="entries older than this id: the `next` of the page before")
+    limit: WholeNumber = Field(200, ge=1, le=MAX_PAGE, description=f"rows per page, 1-{MAX_PAGE} (default 200)")
+
+
+class AuditPageQuery(Query):
+    site: Text | None = None
+    actor: Text | None = None
+    action: Text | None = None
+    since: Day | None = None
+    until: Day | None = None
+
+
+class DayQuery(Query):
+    date: Day | None = None
+
+
+PAPERS = ("58", "80", "a4")  # slip printers' paper: 58 or 80 mm rolls, or an A4 sheet
+
+
+class SlipQuery(Query):
+    paper: Literal[PAPERS] = "80"  # type: ignore[valid-type]
+
+
+Q = TypeVar("Q", bound=Query)
+
+
+def parse(model: type[Q]) -> Q:
+    """This request's query parameters as `model`; 422 naming each bad parameter."""
+    raw = {name: request.args[name].strip() for name in model.model_fields if request.args.get(name, "").strip()}
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        fields = {str(error["loc"][0]) if error["loc"] else "query": _message(error) for error in exc.errors()}
+        raise ValidationFailed("Bad query parameters.", fields=fields) from None
+
+
+def _message(error: dict) -> str:
+    message = error["msg"]
+    return message.removeprefix("Value error, ")
+
+
+def parameters(model: type[Query]) -> list[dict[str, Any]]:
+    """The model's parameters for the OpenAPI document."""
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    out = []
+    for name, field in schema["properties"].items():
+        field = dict(field)
+        description = field.pop("description", None) or model.model_fields[name].description or name
+        field.pop("title", None)
+        if field.get("default") in (None, []):
+            field.pop("default", None)
+        out.append({"name": name, "in": "query", "required": name in required, "description": description,
+                    "schema": _nullable_dropped(field)})
+    return out
+
+
+def _nullable_dropped(field: dict[str, Any]) -> dict[str, Any]:
+    """`X | None` is `anyOf: [X, null]` in JSON Schema; a query parameter is simply left out."""
+    options = field.get("anyOf")
+    if options:
+        kept = [option for option in options if option.get("type") != "null"]
+        if len(kept) == 1:
+            rest = {key: value for key, value in field.items() if key != "anyOf"}
+            return {**kept[0], **rest}
+    return field
