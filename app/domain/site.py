@@ -5,10 +5,20 @@ import re
 from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import NotFound, ValidationFailed
+from .text import name_problem, normalised
 from .vocabulary import STATIONS
+
+SITE_NAME_MAX = 120
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
@@ -79,6 +89,14 @@ class Site(_Frozen):
     name: str = Field(min_length=1)
     name_zh: str = Field(min_length=1)
     timezone: str
+
+    @field_validator("name", "name_zh", mode="after")
+    @classmethod
+    def _readable_name(cls, value: str) -> str:
+        value = normalised(value)
+        if problem := name_problem(value, max_length=SITE_NAME_MAX):
+            raise ValueError(problem)
+        return value
     daily_target: int = Field(ge=0)
     ticket_prefix: str = Field("A", pattern=r"^[A-Z]$")
     # The pages' language until a device chooses its own (zh_Hans or en).

@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from app.domain.errors import Unauthorized, ValidationFailed
 from app.domain.passwords import password_problem
 from app.domain.permissions import ROLES, SITE_BOUND, Principal
+from app.domain.text import name_problem, normalised
 from app.domain.vocabulary import STATIONS
 
 from . import audit
@@ -97,6 +98,9 @@ def _check_scope(services: Services, role: str, sites: Iterable[str], stations: 
     return fields
 
 
+DISPLAY_NAME_MAX = 120
+
+
 def create_user(
     services: Services, *, actor: str, username: str, display_name: str, role: str, sites: Iterable[str] = (),
     stations: Iterable[str] = (), password: str | None = None, pin: str | None = None,
@@ -107,8 +111,9 @@ def create_user(
     fields = _check_scope(services, role, sites, stations)
     if not USERNAME.fullmatch(username):
         fields["username"] = "2-64 characters: a-z, 0-9, dot, dash, underscore; starting with a letter or digit"
-    if not display_name.strip() or len(display_name) > 120 or not display_name.isprintable():
-        fields["display_name"] = "1-120 printable characters"
+    display_name = normalised(display_name)
+    if problem := name_problem(display_name, max_length=DISPLAY_NAME_MAX):
+        fields["display_name"] = problem
     generated = None
     if password is None:
         password = generated = generate_password()
@@ -119,7 +124,7 @@ def create_user(
     if fields:
         raise ValidationFailed("Cannot create that account.", fields=fields)
     user_id = services.store.staff.add_user(
-        at=services.clock.now(), username=username, display_name=display_name.strip(), role=role,
+        at=services.clock.now(), username=username, display_name=display_name, role=role,
         sites=sorted(set(sites)), stations=[s for s in STATIONS if s in set(stations)],
         password_hash=HASHER.hash(password), pin_hash=HASHER.hash(pin) if pin else None,
         must_change_password=generated is not None,

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.domain.errors import Forbidden, NotFound, ValidationFailed
 from app.domain.permissions import Principal, authorize, role_may
+from app.domain.text import name_problem, normalised
 from app.domain.vocabulary import STATIONS
 
 from . import audit, tokens
@@ -47,9 +48,9 @@ def start(services: Services) -> dict[str, Any]:
 def check_settings(services: Services, site_id: str, label: str, stations: list[str], language: str) -> dict[str, Any]:
     site = services.store.site(site_id).site
     fields = {}
-    label = label.strip()
-    if not label or len(label) > 60 or not label.isprintable():
-        fields["label"] = "1-60 printable characters, e.g. Hall A screen"
+    label = normalised(label)
+    if name_problem(label, max_length=60):
+        fields["label"] = "1-60 characters, no invisible or control characters, e.g. Hall A screen"
     unknown = [station for station in stations if station not in STATIONS]
     if unknown:
         fields["stations"] = f"unknown: {', '.join(unknown)}"

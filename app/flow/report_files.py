@@ -1,10 +1,14 @@
 """A daily report (app/domain/reports.py) as CSV or XLSX: the same figures as the JSON, in
-sections a spreadsheet user reads without a manual. Spreadsheet formulas are neutralised:
-a value starting with = + - @ is prefixed with ' (names come from people)."""
+sections a spreadsheet user reads without a manual. Every export goes through `_safe`:
+spreadsheet formulas are neutralised (a value starting with = + - @ is prefixed with ',
+names come from people), and characters that break a file (controls, surrogates,
+noncharacters such as U+FFFF, which an XLSX may not hold) become U+FFFD. New text is refused
+at the door (app/domain/text.py); this also covers what was stored before that rule."""
 from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any, Iterator
 
 from openpyxl import Workbook
@@ -12,9 +16,13 @@ from openpyxl import Workbook
 FORMATS = ("json", "csv", "xlsx")
 
 
+_BREAKS_FILES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+
+
 def _safe(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    if isinstance(value, str):
+        value = _BREAKS_FILES.sub("\ufffd", value)
+        return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
     if isinstance(value, (list, tuple)):
         return ", ".join(str(_safe(item)) for item in value)
     return value

@@ -4,23 +4,40 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
+from app.domain.text import NAME_MAX, name_problem, normalised, text_problem
 
 MAX_SEQ = 2**53  # larger than any sequence number, small enough for every database and JSON
 
 
-def _no_control_characters(value: Any) -> None:
+# Free text of these fields may span lines; every other text is one line.
+MULTILINE_FIELDS = frozenset({"actions", "notes"})
+
+
+def _cleaned(value: Any, *, multiline: bool) -> Any:
+    """Text in its stored form (NFC, trimmed), or ValueError naming the character refused
+    (app/domain/text.py); lists and objects are cleaned item by item."""
     if isinstance(value, str):
-        if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
-            raise ValueError("must not contain control characters")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _no_control_characters(key)
-            _no_control_characters(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _no_control_characters(item)
+        cleaned = normalised(value)
+        if value and not cleaned:
+            raise ValueError("must not be blank")
+        problem = text_problem(cleaned, multiline=multiline)
+        if problem:
+            raise ValueError(problem)
+        return cleaned
+    if isinstance(value, dict):
+        return {_cleaned(key, multiline=False): _cleaned(item, multiline=multiline) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(item, multiline=multiline) for item in value]
+    return value
 
 
 class Body(BaseModel):
@@ -29,13 +46,12 @@ class Body(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _printable(cls, value: Any) -> Any:
-        _no_control_characters(value)
-        return value
+    def _text(cls, value: Any, info: ValidationInfo) -> Any:
+        return _cleaned(value, multiline=info.field_name in MULTILINE_FIELDS)
 
 
 class CheckInBody(Body):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, description=f"1-{NAME_MAX} characters after trimming, any script")
     document_type: Literal["resident_id", "passport"]
     document_number: str = Field(min_length=1, max_length=40)
     phone: str | None = Field(None, max_length=30, pattern=r"^\+?[0-9][0-9 \-]{4,28}$")
@@ -43,6 +59,15 @@ class CheckInBody(Body):
     health_code: Literal["green", "yellow", "red"]
     priority: bool = False
     birth_date: date | None = Field(None, description="For passports: the birth date (for age checks).")
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = normalised(value)
+        problem = name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class DeskBody(Body):
