@@ -40,8 +40,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import live
     from .web import (
-        access, api, audit_pages, auth_pages, dashboard_pages, device_pages, errors, health, home, i18n, limits, proxies, security,
-        sessions, slip_pages, station_pages, user_pages,
+        access,
+        api,
+        audit_pages,
+        auth_pages,
+        dashboard_pages,
+        device_pages,
+        errors,
+        health,
+        home,
+        i18n,
+        limits,
+        proxies,
+        security,
+        sessions,
+        slip_pages,
+        station_pages,
+        user_pages,
     )
 
     proxies.init_app(app)

@@ -16,7 +16,7 @@ import random
 import statistics
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from app.domain.analytics import DayAnalytics
@@ -26,7 +26,7 @@ from app.domain.visit import Event
 from app.flow.report_files import to_xlsx
 
 ROOT = Path(__file__).resolve().parents[1]
-START = datetime(2026, 12, 3, 0, 0, tzinfo=timezone.utc)  # 08:00 at the demo site
+START = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)  # 08:00 at the demo site
 PROBE = 2_000  # events applied and timed at each size
 VIEWS = 50  # dashboard views timed at each size
 
@@ -76,7 +76,7 @@ def people_events(count: int, rng: random.Random, per_hour: float = PEOPLE_PER_H
                 "leave_at": (injected + timedelta(minutes=30)).isoformat()}))
             at_times.append(injected + timedelta(minutes=30 + rng.random() * 5))
             steps.append(("released", "observation", None, {"leave_at": (injected + timedelta(minutes=30)).isoformat()}))
-        for moment, (kind, station, desk, data) in zip(at_times, steps):
+        for moment, (kind, station, desk, data) in zip(at_times, steps, strict=True):
             timeline.append((moment, visit, kind, station, desk, data))
     timeline.sort(key=lambda item: item[0])
     return [Event(seq=seq, site="demo", visit_id=visit, type=kind, at=moment, actor="station:bench",

@@ -53,36 +53,48 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.push import (  # noqa: E402  (first: bench.push does gevent's monkey-patching)
-    ROOT, STATIONS, Clients, Driver, Process, arrival_times, baseline_spec, client_spec, ensure_node_clients,
-    free_port, http, latencies, percentile, rss_kb, serve_command,
+import argparse
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import traceback
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import gevent
+import gevent.event
+import greenlet
+
+from app.sim.bots import HttpActions
+from app.sim.day import DayPlan, run_day
+from bench.push import (
+    ROOT,
+    STATIONS,
+    Clients,
+    Driver,
+    Process,
+    arrival_times,
+    baseline_spec,
+    client_spec,
+    ensure_node_clients,
+    free_port,
+    http,
+    latencies,
+    percentile,
+    rss_kb,
+    serve_command,
 )
-
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-import urllib.request  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from datetime import datetime, timedelta, timezone  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
-
-import gevent  # noqa: E402
-import gevent.event  # noqa: E402
-import greenlet  # noqa: E402
-
-from app.sim.bots import HttpActions  # noqa: E402
-from app.sim.day import DayPlan, run_day  # noqa: E402
 
 # Arrivals per hour from 08:00 (relative): a morning peak, a lunch dip, an afternoon bump.
 ARRIVAL_WEIGHTS = (6, 12, 14, 11, 8, 9, 11, 10, 7, 4)
@@ -104,7 +116,7 @@ SITEFLOW = SimpleNamespace(kind="siteflow")  # what push.py's latencies() needs 
 
 def zone_with_local_hour(hour: int, at: datetime) -> str:
     """A fixed-offset zone in which `at` falls in the hour `hour` (so the site's day is where we want it)."""
-    offset = (hour - at.astimezone(timezone.utc).hour) % 24
+    offset = (hour - at.astimezone(UTC).hour) % 24
     offset = offset - 24 if offset > 11 else offset  # Etc zones go from UTC-12 to UTC+14
     if offset == 0:
         return "Etc/UTC"
@@ -351,7 +363,7 @@ def steady_load(harness: Harness, kind: str, seconds: float, prepared: Prepared 
     with `clients` clients spread over their rooms; with `minutes`, also the p99 of each minute."""
     if kind == "baseline":
         server, url = harness.baseline()
-        rooms = {site: {k: "" for k in ("display", "supervisor", *STATIONS)} for site in sites}
+        rooms = {site: dict.fromkeys(("display", "supervisor", *STATIONS), "") for site in sites}
         spec, kinds = client_spec(clients, rooms, sites)
         spec, driver = baseline_spec(kinds), Driver("baseline", url, sites=sites)
     else:
@@ -445,7 +457,7 @@ def day_plan(people: int, speed: float) -> DayPlan:
 def prepare_day(harness: Harness, speed: float, people: int) -> tuple[Prepared, str]:
     # The server's clock starts with its process (in ~10 s), then runs `speed` times faster while the
     # clients connect: pick the zone in which it starts 30 to 90 minutes before the opening.
-    starts = datetime.now(timezone.utc) + timedelta(seconds=10)
+    starts = datetime.now(UTC) + timedelta(seconds=10)
     zone = zone_with_local_hour(OPENS - 1 if starts.minute < 30 else OPENS - 2, starts)
     toml = site_toml(harness.template, "day", zone=zone, desks={"checkin": 4, "consent": 8, "injection": 8},
                      seats=200, target=max(people, 1))
@@ -529,7 +541,7 @@ def summarise_day(actions: list[dict], polls: list[dict], records, kinds, openin
 def prepare_stress(harness: Harness, name: str, events: int, sites: tuple[str, ...] = ("stress",)) -> Prepared:
     """Sites of 30 consent and injection desks (as bench/push.py's Driver uses); the first with
     `events` seeded from the opening (2.5 hours ago) to now."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     opened = now - timedelta(minutes=150)
     zone = zone_with_local_hour(10, now)
     tomls = {site: site_toml(harness.template, site, zone=zone, desks={"consent": 30, "injection": 30}, seats=5000,
@@ -618,7 +630,7 @@ def city_history(site_index: int, zone: ZoneInfo, now: datetime, days: int = 14)
 
 
 def run_city_phase(harness: Harness, args) -> dict:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     zone_name = zone_with_local_hour(14, now)
     zone = ZoneInfo(zone_name)
     sites = {f"city{n:03d}": site_toml(harness.template, f"city{n:03d}", zone=zone_name, desks={}, seats=60,
@@ -673,7 +685,7 @@ def print_table(title: str, rows: list[dict], columns: list[str]) -> None:
     print(f"\n{title}")
     print("  ".join(f"{c:>15}" for c in columns))
     for row in rows:
-        print("  ".join(f"{str(row.get(c, '')):>15}" for c in columns))
+        print("  ".join(f"{row.get(c, '')!s:>15}" for c in columns))
 
 
 def print_day(day: dict) -> None:
@@ -709,7 +721,7 @@ def markdown(results: dict) -> str:
            f", {results['started'][:10]})"]
     for phase, render in (("baseline", markdown_baseline), ("day", markdown_day), ("stress", markdown_stress),
                           ("load", markdown_load), ("city", markdown_city)):
-        if phase in results and results[phase]:
+        if results.get(phase):
             out += [""] + ([f"**{phase}: failed** — {results[phase]['error'].splitlines()[0]}"]
                            if "error" in results[phase] else render(results[phase]))
     return "\n".join(out)
@@ -873,7 +885,7 @@ def main() -> None:
     main_greenlet = greenlet.getcurrent()  # SIGTERM as Ctrl+C: so that everything started is stopped
     gevent.signal_handler(signal.SIGTERM, lambda: main_greenlet.throw(SystemExit(143)))
     harness = Harness(args)
-    results = {"started": datetime.now(timezone.utc).isoformat(), "quick": args.quick, "phases": args.phases,
+    results = {"started": datetime.now(UTC).isoformat(), "quick": args.quick, "phases": args.phases,
                "database": args.database, "queue": args.queue, "machine": {"cores": os.cpu_count()},
                "server": harness.describe()}
     try:
@@ -887,7 +899,7 @@ def main() -> None:
     finally:
         harness.close()
         results["server"]["app_package"] = harness.app_package
-        results["finished"] = datetime.now(timezone.utc).isoformat()
+        results["finished"] = datetime.now(UTC).isoformat()
         write_results(results, args.label)
     print("\n" + markdown(results))
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this checkout's seed.py, as `seed`
 
-import app  # noqa: E402  (the measured root's, from PYTHONPATH)
-from app import create_app  # noqa: E402
+import app
+from app import create_app
 
 
 def make_tokens(services, wanted: dict) -> dict:

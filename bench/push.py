@@ -26,7 +26,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
 from collections import Counter  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
@@ -62,7 +62,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def rss_kb(pid: int) -> int:
-    for line in open(f"/proc/{pid}/status"):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
@@ -96,7 +96,7 @@ def serve_command(port: int) -> list[str]:
 class Process:
     def __init__(self, args: list[str], env: dict, log: Path, ready: str, cwd: Path = ROOT, timeout: float = 120):
         self.args = args
-        self.log = open(log, "w")
+        self.log = open(log, "w")  # noqa: SIM115 - the process writes to it until stop() closes it
         self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -150,12 +150,12 @@ class Clients:
     def collect(self) -> list[tuple[str, int, int, float]]:
         """[(group, seq, clients of the group that got it, latest arrival time)], over all parts."""
         arrivals: dict[tuple[str, int], list] = {}
-        for offset, proc, out_path in self.parts:
+        for _offset, proc, _out_path in self.parts:
             os.kill(proc.pid, signal.SIGUSR1)
-        for offset, proc, out_path in self.parts:
+        for _offset, proc, out_path in self.parts:
             proc.proc.wait(timeout=60)
             proc.stop()
-            for group, seq, count, at in json.load(open(out_path)):
+            for group, seq, count, at in json.loads(Path(out_path).read_text()):
                 seen = arrivals.setdefault((group, seq), [0, at])
                 seen[0] += count
                 seen[1] = max(seen[1], at)
@@ -236,7 +236,7 @@ class Driver:
         bot = self.bots[site]
         consent_desk = str(next(self.desks[site][0]))
         injection_desk = str(next(self.desks[site][1]))
-        today = datetime.now(timezone.utc).date()
+        today = datetime.now(UTC).date()
         try:
             bot.check_in(dict(person(self.rng, today=today), health_code="green"))
             called = bot.call_next("consent", consent_desk)
@@ -297,7 +297,7 @@ def latencies(driver: Driver, records, kinds, since: int = 0, until: int | None 
         if not groups:
             continue
         got = [arrivals.get((group, action["seq"]), (0, 0.0)) for group in groups]
-        if any(count < clients[group] for group, (count, _) in zip(groups, got)):
+        if any(count < clients[group] for group, (count, _) in zip(groups, got, strict=True)):
             missing += 1
             continue
         values.append((max(at for _, at in got) - action["t0"]) * 1000)
@@ -327,7 +327,7 @@ class Bench:
         env = self.env(f"sqlite:///{self.template}")
         subprocess.run([sys.executable, "-m", "app.entry", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
         self.tokens = self.make_tokens(f"sqlite:///{self.template}")
-        self.results: dict = {"machine": {"cores": os.cpu_count()}, "started": datetime.now(timezone.utc).isoformat()}
+        self.results: dict = {"machine": {"cores": os.cpu_count()}, "started": datetime.now(UTC).isoformat()}
 
     def env(self, database_url: str, queue: str | None = None) -> dict:
         env = dict(os.environ, DATABASE_URL=database_url, SITEFLOW_SITES=str(self.sites_dir))
@@ -414,7 +414,7 @@ def print_rows(title: str, rows: list[dict]) -> None:
     columns = [c for c in columns if any(c in row for row in rows)]
     print("  ".join(f"{c:>13}" for c in columns))
     for row in rows:
-        print("  ".join(f"{str(row.get(c, '')):>13}" for c in columns))
+        print("  ".join(f"{row.get(c, '')!s:>13}" for c in columns))
 
 
 def ensure_node_clients() -> None:
@@ -464,7 +464,7 @@ def main() -> None:
         app = create_app({"DATABASE_URL": url})
         store = app.extensions["siteflow"].store
         started = time.monotonic()
-        seeded = sum(seed_events(store, site, count=25_000, start=datetime.now(timezone.utc).replace(hour=0, minute=1))
+        seeded = sum(seed_events(store, site, count=25_000, start=datetime.now(UTC).replace(hour=0, minute=1))
                      for site in SITES)
         store.engine.dispose()
         print(f"\nseeded {seeded} events in {time.monotonic() - started:.1f} s")

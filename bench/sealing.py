@@ -13,7 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="siteflow-seal-"))
     app = create_app({"DATABASE_URL": f"sqlite:///{folder / 'bench.db'}", "SECRET_KEY": "bench",
                       "DATA_KEYS": generate_master_key(), "LOOKUP_KEY": generate_lookup_key(),
-                      "CLOCK": FixedClock(datetime(2026, 11, 24, 1, tzinfo=timezone.utc))})
+                      "CLOCK": FixedClock(datetime(2026, 11, 24, 1, tzinfo=UTC))})
     services = app.extensions["siteflow"]
     store = services.store
     upgrade(store.engine)
@@ -101,7 +101,7 @@ def _p90(values: list[float]) -> float:
 
 
 def _now() -> datetime:
-    return datetime(2026, 11, 24, 1, tzinfo=timezone.utc)
+    return datetime(2026, 11, 24, 1, tzinfo=UTC)
 
 
 if __name__ == "__main__":

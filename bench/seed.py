@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from sqlalchemy import update
 
@@ -135,7 +135,7 @@ def _next_draft(site, visit, step, now, product, lot):
         return rules.decide_call(site, station="consent", desk=desk_consent, desk_visit=None, candidate=visit)
     if step == 2:
         return rules.decide_consent(visit, desk=desk_consent, outcome="eligible",
-                                    answers={code: False for code in SCREENING_QUESTIONS}, allergy_history=False,
+                                    answers=dict.fromkeys(SCREENING_QUESTIONS, False), allergy_history=False,
                                     deferral_reason=None, signature="confirmed")
     if step == 3:
         return rules.decide_call(site, station="injection", desk=desk_injection, desk_visit=None, candidate=visit)

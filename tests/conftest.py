@@ -1,7 +1,7 @@
 """Fixtures shared by all tests: a fixed clock, an app on a real database, tokens, an API client."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ pytest_plugins = ["tests.support.services"]
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "sites" / "demo.toml"
 # 09:00 in Asia/Shanghai, the demo site's time zone.
-START = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture

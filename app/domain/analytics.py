@@ -38,7 +38,8 @@ from .identity import age_on
 from .onsite import OnSite
 from .projections import snapshot
 from .site import Site
-from .visit import Event, Visit, apply as apply_event
+from .visit import Event, Visit
+from .visit import apply as apply_event
 from .vocabulary import QUEUE_STATIONS
 from .waits import expected_wait
 

@@ -6,7 +6,7 @@ queues: a snapshot costs the desks and the observation seats, not the people wai
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .visit import Visit
 

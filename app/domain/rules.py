@@ -4,17 +4,25 @@ Nothing here reads a clock or a database: `now` and everything looked up are pas
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from .errors import Conflict, Forbidden, ValidationFailed
 from .identity import Document, age_on, parse_document
 from .site import Site
 from .visit import Draft, Event, Visit, observation_end, restore_data
 from .vocabulary import (
-    AEFI_REPORT_HOURS, AEFI_SERIOUS_CRITERIA, AEFI_SEVERITIES, CHECKLIST, DEFERRAL_REASONS, HEALTH_CODES,
-    INJECTION_SITES, QUEUE_STATIONS, SCREENING_QUESTIONS,
+    AEFI_REPORT_HOURS,
+    AEFI_SERIOUS_CRITERIA,
+    AEFI_SEVERITIES,
+    CHECKLIST,
+    DEFERRAL_REASONS,
+    HEALTH_CODES,
+    INJECTION_SITES,
+    QUEUE_STATIONS,
+    SCREENING_QUESTIONS,
 )
 
 PRIORITY_AGE = 60

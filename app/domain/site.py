@@ -66,7 +66,7 @@ class Observation(_Frozen):
     seats: int = Field(ge=1, le=5000)
 
     @model_validator(mode="after")
-    def _extended_not_shorter(self) -> "Observation":
+    def _extended_not_shorter(self) -> Observation:
         if self.extended_minutes < self.minutes:
             raise ValueError("extended_minutes must be at least minutes")
         return self
@@ -135,7 +135,7 @@ class Site(_Frozen):
         return stations
 
     @model_validator(mode="after")
-    def _unique_products(self) -> "Site":
+    def _unique_products(self) -> Site:
         codes = [product.code for product in self.products]
         if len(set(codes)) != len(codes):
             raise ValueError("product codes must be unique")

@@ -3,9 +3,10 @@ figures (app/flow/figures.py). Today's are this process's fold, caught up with t
 every read; other days are folded once and kept."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from app.domain import reports
 from app.domain.analytics import DayAnalytics

@@ -5,8 +5,9 @@ data: a visit is named by its id and ticket, a person by nothing at all.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from app.domain.errors import Forbidden
 from app.domain.permissions import Principal, authorize, role_may

@@ -2,8 +2,8 @@
 about changes."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from app.clock import Clock
 from app.domain.visit import Event, Visit

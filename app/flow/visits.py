@@ -8,16 +8,16 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any
 
 from app.domain import rules
 from app.domain.errors import Forbidden, ValidationFailed
 from app.domain.identity import document_key
 from app.domain.permissions import REACH, Principal, allowed, authorize
 from app.domain.visit import Draft, Event, Visit, replay
-
 from app.store.event_store import SiteTransaction
 
 from . import audit

@@ -159,12 +159,12 @@ class LiveHub:
                 self._schedule(site_id, visit.id, visit.ticket, visit.leave_at)
         try:
             self._deliver(site_id, known=seq)
-        except Exception as exc:  # never fail the request that recorded the action
+        except Exception as exc:  # noqa: BLE001 - never fail the request that recorded the action
             log.error("live push for site %s failed: %s", site_id, type(exc).__name__)
         if isinstance(self.manager, ReportingRedisManager):
             try:
                 self.manager.announce_change(site_id, seq)
-            except Exception as exc:  # the others catch up at their next check
+            except Exception as exc:  # noqa: BLE001 - the others catch up at their next check
                 log.warning("change of site %s not announced: %s", site_id, type(exc).__name__)
 
     def on_heard(self, site_id: str, seq: int) -> None:
@@ -244,7 +244,7 @@ class LiveHub:
             while self._running:
                 try:
                     self._step()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a background worker must outlive any one failure
                     log.error("live worker step failed: %s", type(exc).__name__)
                 self._wake.wait(self._sleep_for())
                 self._wake.clear()
@@ -339,7 +339,7 @@ class LiveHub:
             try:
                 with reporting_failures(self.manager):
                     self.socketio.emit("ready", message, to=targets)
-            except Exception as exc:  # the queue lost it: we keep the lease and try again
+            except Exception as exc:  # noqa: BLE001 - the queue lost it: we keep the lease and try again
                 log.warning("ready not published: %s", type(exc).__name__)
                 with self._lock:
                     heapq.heappush(self._timers, (now + LEASE_RETRY, site_id, visit_id, ticket, leave_at))

@@ -46,7 +46,7 @@ class RedisLeases:
             if self._redis.set(name, self._me, nx=True, px=int(ttl_seconds * 1000)):
                 return True
             return self._redis.get(name) == self._me.encode()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a background worker must outlive any one failure
             log.warning("lease %s unavailable: %s", key.split(":", 1)[0], type(exc).__name__)
             raise LeaseUnavailable(key) from None
 

@@ -17,8 +17,8 @@ displays show the person as ready with their next snapshot (the board carries `r
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import socketio
 

@@ -9,8 +9,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from app.clock import Clock
 from app.domain.errors import Conflict
@@ -83,7 +84,7 @@ class DemoBots:
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="siteflow-demo-bots", daemon=True)
 
-    def start(self) -> "DemoBots":
+    def start(self) -> DemoBots:
         self.thread.start()
         return self
 

@@ -8,9 +8,10 @@ of a clock the caller owns.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from app.domain.errors import DomainError
 from app.domain.permissions import Principal
@@ -215,7 +216,7 @@ def _arrivals_per_step(plan: DayPlan, steps: int) -> list[float]:
 
 
 def consent_body(rng: random.Random, plan: DayPlan, desk: str) -> dict[str, Any]:
-    answers = {code: False for code in SCREENING_QUESTIONS}
+    answers = dict.fromkeys(SCREENING_QUESTIONS, False)
     roll = rng.random()
     if roll < plan.p_defer:
         answers["fever"] = True

@@ -86,9 +86,9 @@ def run_replication(scenario: Scenario, seed: int) -> Replication:
     # takes servers off duty ahead of the people waiting.
     resources = {s.name: (simpy.PriorityResource if s in rotas else simpy.Resource)(env, capacity=max(1, most[s.name]))
                  for s in scenario.stations}
-    waiting = {name: 0 for name in names}
+    waiting = dict.fromkeys(names, 0)
     result.waits = {name: [] for name in names}
-    result.busy = {name: 0.0 for name in names}
+    result.busy = dict.fromkeys(names, 0.0)
     result.queues = {name: [] for name in names}
     seats = simpy.Resource(env, capacity=scenario.observation.seats) if scenario.observation else None
     state = {"in_system": 0, "arrivals_done": False, "seats": 0, "changed": 0.0}

@@ -11,8 +11,8 @@ target, started from queueing theory and confirmed (and adjusted) by simulation.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from app.domain.analytics import erlang_c_wait
 

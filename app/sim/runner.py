@@ -3,8 +3,8 @@ whatever the number of processes."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable
 
 from .model import Replication, run_replication
 from .scenario import Scenario

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from datetime import time
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -154,7 +154,7 @@ class Empirical(_Model):
 
 
 Distribution = Annotated[
-    Union[Fixed, Uniform, Triangular, Normal, Offset, Lognormal, Exponential, ShiftedExponential, Empirical],
+    Fixed | Uniform | Triangular | Normal | Offset | Lognormal | Exponential | ShiftedExponential | Empirical,
     Field(discriminator="kind"),
 ]
 
@@ -212,7 +212,7 @@ class Appointments(_Model):
     enter_at: str | None = None  # the station they start at (people already waiting there: what-if)
 
 
-Arrivals = Annotated[Union[Poisson, Appointments], Field(discriminator="kind")]
+Arrivals = Annotated[Poisson | Appointments, Field(discriminator="kind")]
 
 
 class Scenario(_Model):
@@ -226,7 +226,7 @@ class Scenario(_Model):
     sample_every: float = Field(5.0, gt=0)  # minutes between queue-length samples
 
     @model_validator(mode="after")
-    def _check(self) -> "Scenario":
+    def _check(self) -> Scenario:
         if _minutes(self.closes) <= _minutes(self.opens):
             raise ValueError("closes must be after opens")
         names = [station.name for station in self.stations]

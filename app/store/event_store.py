@@ -11,10 +11,10 @@ Writers of different sites do not wait for each other on PostgreSQL.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Iterator
 
 from sqlalchemy import (
     Connection,

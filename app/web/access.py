@@ -7,7 +7,7 @@ the flow commands with the same table.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import quote
 
 from flask import Flask, current_app, g, redirect, request, url_for

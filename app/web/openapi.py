@@ -7,7 +7,8 @@ documented).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import current_app
 from pydantic import BaseModel

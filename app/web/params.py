@@ -139,13 +139,19 @@ def parse(model: type[Q]) -> Q:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        fields = {str(error["loc"][0]) if error["loc"] else "query": _message(error) for error in exc.errors()}
+        fields = {str(error["loc"][0]) if error["loc"] else "query": _message(model, error) for error in exc.errors()}
         raise ValidationFailed("Bad query parameters.", fields=fields) from None
 
 
-def _message(error: dict) -> str:
-    message = error["msg"]
-    return message.removeprefix("Value error, ")
+def _message(model: type[Query], error: Any) -> str:
+    """What a person reads: the range of a number, the choices of a list."""
+    if error["type"] in ("greater_than_equal", "less_than_equal") and error["loc"]:
+        bounds = {type(item).__name__: item for item in model.model_fields[str(error["loc"][0])].metadata}
+        if "Ge" in bounds and "Le" in bounds:
+            return f"must be a whole number from {bounds['Ge'].ge} to {bounds['Le'].le}"
+    if error["type"] == "literal_error":
+        return f"must be one of {error['ctx']['expected']}"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def parameters(model: type[Query]) -> list[dict[str, Any]]:

@@ -86,7 +86,7 @@ def test_the_dashboard_equals_a_brute_force_recomputation_all_day(day_app, clock
     assert loop["consistent"] and loop["accounted_for"] + len(loop["not_closed"]) == loop["checked_in"]
     assert sorted(row["ticket"] for row in loop["not_closed"]) == expected["open"]
     assert report["by_dose"] == {str(dose): n for dose, n in sorted(expected["doses_by_dose"].items())}
-    assert report["by_age_band"] == {band: n for band, n in sorted(expected["doses_by_age"].items())}
+    assert report["by_age_band"] == dict(sorted(expected["doses_by_age"].items()))
     assert sum(row["doses"] for row in report["by_hour"]) == expected["doses"]
     assert all(row["name"] for row in report["aefi"])  # a supervisor's report names the person
 

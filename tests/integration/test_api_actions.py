@@ -3,8 +3,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
-    act, assert_error, call_next, check_in, checker, japi, snapshot_seq, to_injection_queue, to_observation,
+from tests.integration.test_api_openapi import (
+    act,
+    assert_error,
+    call_next,
+    check_in,
+    checker,
+    japi,
+    snapshot_seq,
+    to_injection_queue,
+    to_observation,
 )
 from tests.support.factories import EXPIRED_LOT, gen_answers, gen_consent, gen_injection
 

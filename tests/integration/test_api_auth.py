@@ -4,8 +4,16 @@ from __future__ import annotations
 import json
 import re
 
-from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
-    PREFIX, act, api_rules, assert_error, call_next, check_in, checker, japi, load_site_variant,
+from tests.integration.test_api_openapi import (
+    PREFIX,
+    act,
+    api_rules,
+    assert_error,
+    call_next,
+    check_in,
+    checker,
+    japi,
+    load_site_variant,
     to_injection_queue,
 )
 from tests.support.factories import gen_checkin, gen_consent, gen_injection

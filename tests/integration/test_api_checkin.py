@@ -1,8 +1,15 @@
 """POST /sites/{site}/visits: check-in, tickets, health codes, input validation."""
 from __future__ import annotations
 
-from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
-    act, assert_error, check_in, checker, japi, load_site_variant, snapshot_seq, to_observation,
+from tests.integration.test_api_openapi import (
+    act,
+    assert_error,
+    check_in,
+    checker,
+    japi,
+    load_site_variant,
+    snapshot_seq,
+    to_observation,
 )
 from tests.support.factories import gen_checkin, gen_resident_id
 

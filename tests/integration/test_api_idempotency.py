@@ -3,8 +3,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
-    act, assert_error, call_next, check_in, checker, japi, load_site_variant, snapshot_seq,
+from tests.integration.test_api_openapi import (
+    act,
+    assert_error,
+    call_next,
+    check_in,
+    checker,
+    japi,
+    load_site_variant,
+    snapshot_seq,
 )
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
-    PREFIX, act, assert_error, call_next, check_in, checker, japi, openapi_document,
+from tests.integration.test_api_openapi import (
+    PREFIX,
+    act,
+    assert_error,
+    call_next,
+    check_in,
+    checker,
+    japi,
+    openapi_document,
 )
 from tests.support.factories import EXPIRED_LOT, gen_answers, gen_checkin, gen_consent, gen_injection
 

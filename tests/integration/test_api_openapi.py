@@ -11,8 +11,9 @@ Other modules import from here: `from tests.integration.test_api_openapi import 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -42,7 +43,7 @@ class OpenApiChecker:
         for template, segments in self._templates:
             if len(segments) == len(parts) and all(
                 seg == part or (seg.startswith("{") and seg.endswith("}") and part)
-                for seg, part in zip(segments, parts)
+                for seg, part in zip(segments, parts, strict=True)
             ):
                 literal = sum(1 for seg in segments if not seg.startswith("{"))
                 matches.append((literal, template))
@@ -299,7 +300,7 @@ def test_every_documented_operation_has_errors_security_and_resolvable_refs(clie
     for ref in set(iter_refs(document)):
         assert ref.startswith("#/components/schemas/"), ref
         assert ref.rsplit("/", 1)[1] in schemas, f"dangling $ref {ref}"
-    for name, schema in schemas.items():
+    for schema in schemas.values():
         Draft202012Validator.check_schema(schema)
 
 

@@ -3,8 +3,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
-    act, assert_error, call_next, check_in, checker, japi, load_site_variant, snapshot_seq, to_injection_queue,
+from tests.integration.test_api_openapi import (
+    act,
+    assert_error,
+    call_next,
+    check_in,
+    checker,
+    japi,
+    load_site_variant,
+    snapshot_seq,
+    to_injection_queue,
     to_observation,
 )
 from tests.support.factories import gen_consent, gen_injection, gen_resident_id

@@ -4,8 +4,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.domain.vocabulary import CHECKLIST, DEFERRAL_REASONS, SCREENING_QUESTIONS
-from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
-    act, call_next, check_in, checker, japi, snapshot_seq, to_observation,
+from tests.integration.test_api_openapi import (
+    act,
+    call_next,
+    check_in,
+    checker,
+    japi,
+    snapshot_seq,
+    to_observation,
 )
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 

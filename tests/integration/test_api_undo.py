@@ -5,8 +5,15 @@ import time
 
 from app.domain import rules
 from app.live import socketio
-from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
-    act, assert_error, call_next, check_in, checker, japi, snapshot_seq, to_observation,
+from tests.integration.test_api_openapi import (
+    act,
+    assert_error,
+    call_next,
+    check_in,
+    checker,
+    japi,
+    snapshot_seq,
+    to_observation,
 )
 from tests.integration.test_sealing import SIGNATURE, _all_stored_text
 from tests.support.factories import gen_answers, gen_consent

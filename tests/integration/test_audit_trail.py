@@ -12,8 +12,13 @@ from sqlalchemy.exc import DBAPIError
 
 from app.flow import accounts, audit
 from app.store.tables import audit_log
-from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
-    act, call_next, checker, japi, load_site_variant, to_observation,
+from tests.integration.test_api_openapi import (
+    act,
+    call_next,
+    checker,
+    japi,
+    load_site_variant,
+    to_observation,
 )
 from tests.support.factories import gen_checkin
 
@@ -109,7 +114,7 @@ def test_the_page_filters_and_the_export_is_csv_neutralised_and_audited(app, ser
     assert export.mimetype == "text/csv" and "attachment" in export.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(export.get_data(as_text=True))))
     assert rows[0] == list(audit.EXPORT_COLUMNS)
-    body = [dict(zip(rows[0], row)) for row in rows[1:]]
+    body = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert [row["action"] for row in body] == ["auth.login_failed"]
     assert body[0]["actor"].startswith("'=") and body[0]["detail"] == "reason=+1+cmd"
     assert any(e.action == "audit.exported" and e.actor == "city_supervisor:city" for e in _entries(services))
@@ -124,7 +129,6 @@ def test_cells_that_would_run_as_formulas_are_prefixed():
 
 def test_the_audit_log_cannot_be_edited(services):
     audit.record(services, "admin:root", "user.created")
-    with pytest.raises(DBAPIError, match="append-only"):
-        with services.store.engine.begin() as conn:
-            conn.execute(audit_log.update().values(actor="someone else"))
+    with pytest.raises(DBAPIError, match="append-only"), services.store.engine.begin() as conn:
+        conn.execute(audit_log.update().values(actor="someone else"))
     assert _entries(services)[-1].actor == "admin:root"

@@ -56,7 +56,7 @@ def test_eight_threads_on_four_desks_never_call_one_person_twice(services):
                 body = gen_consent(desk)
                 body.pop("desk")
                 flow.record_consent(services, me, site_id="demo", visit_id=outcome.visit.id, desk=desk, **body)
-        except BaseException as exc:  # surfaced below
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 
     threads = [threading.Thread(target=desk_worker, args=(i,)) for i in range(THREADS)]
@@ -91,7 +91,7 @@ def test_concurrent_check_ins_get_distinct_consecutive_tickets(services):
         try:
             for _ in range(5):
                 tickets.append(flow.check_in(services, admin, site_id="demo", **gen_checkin()).visit.ticket)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 
     threads = [threading.Thread(target=door, args=(i,)) for i in range(THREADS)]

@@ -99,7 +99,7 @@ def test_the_eleventh_wrong_code_within_ten_minutes_is_refused(app, services):
     supervisor, csrf = _signed_in(app, services, "chen", ["demo"])
     for _ in range(10):
         assert _pair(supervisor, csrf, "ZZZ-ZZZ").status_code == 404
-    tv, tv_csrf, request = _tv(app)
+    _unused, _unused_csrf, request = _tv(app)
     assert _pair(supervisor, csrf, request["code"]).status_code == 429
 
 

@@ -10,8 +10,13 @@ import pytest
 
 from app.domain.text import normalised, text_problem
 from app.web import schemas
-from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
-    act, call_next, check_in, checker, japi, to_observation,
+from tests.integration.test_api_openapi import (
+    act,
+    call_next,
+    check_in,
+    checker,
+    japi,
+    to_observation,
 )
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 

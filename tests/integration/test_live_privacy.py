@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import time
 
-
 from app.live import socketio
 from app.sim.day import DayPlan, FlowActions, run_day
 from app.store.tables import events

@@ -18,7 +18,7 @@ from app.flow import analytics, queries
 from app.flow import visits as flow
 from app.sim.day import DayPlan, FlowActions, run_day
 from tests.conftest import START, build_app
-from tests.support.brute_force import brute_force, brute_snapshot, compare_dashboard, comparable_snapshot
+from tests.support.brute_force import brute_force, brute_snapshot, comparable_snapshot, compare_dashboard
 
 BOT = Principal(name="bot", role="admin")
 BOSS = Principal(name="boss", role="site_supervisor", sites=frozenset({"demo"}))

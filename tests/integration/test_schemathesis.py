@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 from schemathesis.generation import GenerationMode
-from hypothesis import HealthCheck, given, settings
 
 from app.clock import FixedClock
 from app.flow import tokens as token_flow

@@ -16,8 +16,12 @@ from app.store import sealing
 from app.store.migrate import upgrade
 from app.store.tables import data_keys, events, sites, visits
 from tests.conftest import DEMO_SITE
-from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
-    act, assert_error, call_next, checker, japi,
+from tests.integration.test_api_openapi import (
+    act,
+    assert_error,
+    call_next,
+    checker,
+    japi,
 )
 from tests.support.factories import gen_answers, gen_checkin, gen_consent
 

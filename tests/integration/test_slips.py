@@ -2,9 +2,13 @@
 and nothing personal; they print on 58 mm, 80 mm or A4."""
 from __future__ import annotations
 
-
-from tests.integration.test_api_openapi import (  # noqa: F401  (fixtures)
-    act, call_next, check_in, checker, japi, to_observation,
+from tests.integration.test_api_openapi import (
+    act,
+    call_next,
+    check_in,
+    checker,
+    japi,
+    to_observation,
 )
 from tests.support.factories import gen_checkin
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 from app.domain.analytics import LOST_AFTER, WINDOW, age_band
 from app.domain.identity import age_on
 from app.domain.visit import apply
-from app.domain.waits import expected_wait
 from app.domain.vocabulary import STATIONS
+from app.domain.waits import expected_wait
 
 QUEUES = ("consent", "injection")
 OUTCOME_EVENTS = {"consent": ("consented", "deferred", "refused"), "injection": ("injected",)}

@@ -37,7 +37,7 @@ def gen_checkin(**overrides: Any) -> dict[str, Any]:
 
 
 def gen_answers(**yes: bool) -> dict[str, bool]:
-    answers = {code: False for code in SCREENING_QUESTIONS}
+    answers = dict.fromkeys(SCREENING_QUESTIONS, False)
     answers.update(yes)
     return answers
 

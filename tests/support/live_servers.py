@@ -32,14 +32,15 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import socketio
 
-from tests.support.services import LOG_TAIL_LINES, free_port, log_tail  # noqa: F401  (free_port: re-exported)
+from tests.support.services import LOG_TAIL_LINES, free_port, log_tail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -156,7 +157,7 @@ class ServerProcess:
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         return log_tail(self.log_path, lines)
 
-    def spawn(self) -> "ServerProcess":
+    def spawn(self) -> ServerProcess:
         """Start the process without waiting (see wait_ready); several can then start in parallel."""
         assert not self.running, f"{self.name} is already running"
         cmd = [sys.executable, "-m", "app.entry", "serve", "--port", str(self.port)]
@@ -169,7 +170,7 @@ class ServerProcess:
             )
         return self
 
-    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> "ServerProcess":
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> ServerProcess:
         """Until GET /healthz answers 200 (from this process: it must still be alive)."""
         assert self.proc is not None, "spawn() first"
         deadline = time.monotonic() + timeout
@@ -188,7 +189,7 @@ class ServerProcess:
             f"{self.name} on port {self.port}: {state}; tail of its log {self.log_path}:\n{self.log_tail()}"
         )
 
-    def start(self, timeout: float = STARTUP_TIMEOUT) -> "ServerProcess":
+    def start(self, timeout: float = STARTUP_TIMEOUT) -> ServerProcess:
         return self.spawn().wait_ready(timeout)
 
     def _signal(self, signum: int) -> None:
@@ -216,7 +217,7 @@ class ServerProcess:
 
     close = stop
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -399,13 +400,13 @@ class LiveClient:
             self.sio.on(event, self._recorder(event))
 
     # --- connection ---
-    def connect(self, url: str | None = None, *, timeout: float = 5.0) -> "LiveClient":
+    def connect(self, url: str | None = None, *, timeout: float = 5.0) -> LiveClient:
         if url is not None:
             self.url = url
         self.sio.connect(self.url, transports=["websocket"], auth={"token": self.token}, wait_timeout=timeout)
         return self
 
-    def connect_and_sync(self, url: str | None = None, *, timeout: float = 5.0) -> "LiveClient":
+    def connect_and_sync(self, url: str | None = None, *, timeout: float = 5.0) -> LiveClient:
         """Connect and wait for the join's snapshot."""
         snapshots = self.count("snapshot")
         self.connect(url, timeout=timeout)
@@ -573,7 +574,7 @@ def close_all(things: Iterable[Any]) -> None:
     for thing in reversed(list(things)):
         try:
             thing.close()
-        except Exception as exc:  # keep closing the others
+        except Exception as exc:  # noqa: BLE001 - keep closing the others
             errors.append(f"{thing!r}: {exc!r}")
     if errors:
         raise RuntimeError("cleanup failed: " + "; ".join(errors))

@@ -56,8 +56,9 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, NoReturn
+from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -422,7 +423,7 @@ class PostgresDatabaseFactory:
         for name in list(reversed(self.created)):
             try:
                 self.drop(name)
-            except Exception as exc:  # keep dropping the others
+            except Exception as exc:  # noqa: BLE001 - keep dropping the others
                 errors.append(f"{name}: {exc!r}")
         if errors:
             raise RuntimeError("could not drop test databases: " + "; ".join(errors))
@@ -539,7 +540,7 @@ class RedisServer:
             self.port = None
 
     @classmethod
-    def external(cls, url: str) -> "RedisServer":
+    def external(cls, url: str) -> RedisServer:
         return cls(url=url)
 
     @property
@@ -566,7 +567,7 @@ class RedisServer:
         if not self.managed:
             pytest.skip(f"cannot {what} an external Redis ({REDIS_URL_ENV} is set)")
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         """Start (or restart, on the same port) and wait until PING answers."""
         self._require_managed("start")
         if self.running:
@@ -622,12 +623,12 @@ class RedisServer:
         self._require_managed("stop")
         _stop_process(self.proc, signal.SIGTERM)
 
-    def restart(self) -> "RedisServer":
+    def restart(self) -> RedisServer:
         self.stop()
         return self.start()
 
     @contextlib.contextmanager
-    def outage(self) -> Iterator["RedisServer"]:
+    def outage(self) -> Iterator[RedisServer]:
         """``with redis_server.outage(): ...`` -- Redis is down inside the block, back up after."""
         self.stop()
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import tomllib
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from app.clock import FixedClock
@@ -21,7 +21,7 @@ from tests.conftest import DEMO_SITE, START
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 
 
-@lru_cache(maxsize=None)
+@cache
 def _demo_data() -> dict[str, Any]:
     with open(DEMO_SITE, "rb") as handle:
         return tomllib.load(handle)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ast
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -11,9 +11,9 @@ import pytest
 from app.clock import FixedClock
 from app.domain import rules
 from app.domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from app.domain.onsite import OnSite
 from app.domain.permissions import ROLES, RULES, Principal, allowed, authorize, view_level
 from app.domain.privacy import event_view, visit_view
-from app.domain.onsite import OnSite
 from app.domain.projections import snapshot
 from app.domain.visit import ACTIVE_STATES, STATES, TERMINAL_STATES, Event, apply, queue_order, replay
 from app.domain.vocabulary import CHECKLIST, DEFERRAL_REASONS, SCREENING_QUESTIONS, STATIONS
@@ -257,7 +257,7 @@ def test_priority_people_are_called_first_then_fifo_within_priority(log):
 
 def test_queue_order_sorts_priority_first_then_by_queue_position(log):
     visits = [log.check_in(), log.check_in(priority=True), log.check_in(), log.check_in(priority=True)]
-    ordered = sorted(reversed(visits), key=queue_order)
+    ordered = sorted(reversed(visits), key=queue_order)  # noqa: C414 - not in the order made
     assert [v.id for v in ordered] == [visits[1].id, visits[3].id, visits[0].id, visits[2].id]
 
 
@@ -1255,7 +1255,7 @@ def test_masked_event_view_has_no_data(log, private_visit):
 
 
 def test_full_event_view_replaces_the_signature(log, private_visit):
-    checked_in, called, consented = log.events[private_visit.id]
+    checked_in, _called, consented = log.events[private_visit.id]
     assert event_view(checked_in, "full")["data"]["person"]["name"] == NAME
     consent = event_view(consented, "full")["data"]["consent"]
     assert consent["signature"] == "(stored)"
@@ -1558,5 +1558,5 @@ def test_check_in_draft_has_no_ticket_for_a_turned_away_person():
 
 def test_site_day_is_the_date_in_the_site_time_zone():
     site = make_site()
-    assert rules.site_day(site, datetime(2026, 11, 24, 15, 59, tzinfo=timezone.utc)) == date(2026, 11, 24)
-    assert rules.site_day(site, datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)) == date(2026, 11, 25)
+    assert rules.site_day(site, datetime(2026, 11, 24, 15, 59, tzinfo=UTC)) == date(2026, 11, 24)
+    assert rules.site_day(site, datetime(2026, 11, 24, 16, 0, tzinfo=UTC)) == date(2026, 11, 25)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timezone
 
 import pytest
 
@@ -11,7 +11,7 @@ from app.store.database import make_engine
 from app.store.migrate import upgrade
 from app.store.tables import sites
 
-NOW = datetime(2026, 11, 24, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 1, tzinfo=UTC)
 PERSON = {"name": "张三", "document_type": "resident_id", "document_number": "11010519800101001X",
           "phone": "13800138000", "birth_date": "1980-01-01"}
 
@@ -86,10 +86,9 @@ def test_a_data_key_made_in_a_rolled_back_transaction_is_never_reused(engine):
     master, lookup = sealing.generate_master_key(), sealing.generate_lookup_key()
     sealer = make(master, lookup)
     day = date(2026, 11, 24)
-    with pytest.raises(RuntimeError):
-        with engine.begin() as conn:
-            lost = sealer.day_key(conn, "demo", day, NOW)
-            raise RuntimeError("the append failed")
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        lost = sealer.day_key(conn, "demo", day, NOW)
+        raise RuntimeError("the append failed")
     with engine.begin() as conn:
         kept = sealer.day_key(conn, "demo", day, NOW)
     assert kept[1] is not lost[1]
@@ -101,11 +100,10 @@ def test_a_data_key_made_in_a_rolled_back_transaction_is_never_reused(engine):
 def test_a_value_read_inside_a_rolled_back_transaction_does_not_leave_its_key_cached(engine):
     sealer = make()
     day = date(2026, 11, 24)
-    with pytest.raises(RuntimeError):
-        with engine.begin() as conn:
-            lost = sealer.day_key(conn, "demo", day, NOW)
-            assert sealer.unseal(conn, sealer.seal(lost, {"n": 1})) == {"n": 1}  # read back before the failure
-            raise RuntimeError("the append failed")
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        lost = sealer.day_key(conn, "demo", day, NOW)
+        assert sealer.unseal(conn, sealer.seal(lost, {"n": 1})) == {"n": 1}  # read back before the failure
+        raise RuntimeError("the append failed")
     with engine.begin() as conn:
         kept = sealer.day_key(conn, "demo", day, NOW)
     assert kept[0] == lost[0]  # SQLite gives the rolled-back id out again

@@ -72,8 +72,8 @@ def test_an_overloaded_station_grows_its_queue_linearly():
     slopes = []
     for seed in range(1, 6):
         run = run_replication(scenario, seed)
-        points = [(t, q) for t, q in zip(run.sample_times, run.queues["desk"]) if 60 <= t <= 1380]
-        times, queues = zip(*points)
+        points = [(t, q) for t, q in zip(run.sample_times, run.queues["desk"], strict=True) if 60 <= t <= 1380]
+        times, queues = zip(*points, strict=True)
         slope = statistics.linear_regression(times, queues).slope
         fit = statistics.correlation(times, queues)
         assert fit > 0.99  # a straight line

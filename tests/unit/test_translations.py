@@ -70,7 +70,7 @@ def test_every_translation_formats_with_its_placeholders(locale):
         names = set(re.findall(r"%\((\w+)\)s", message.id))
         for text in (message.id, message.string):
             try:
-                text % {name: "x" for name in names}
+                text % dict.fromkeys(names, "x")
             except (ValueError, KeyError, TypeError) as error:
                 broken.append((message.id, text, str(error)))
         if set(re.findall(r"%\((\w+)\)s", message.string)) != names:

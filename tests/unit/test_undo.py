@@ -10,8 +10,8 @@ import pytest
 from app.clock import FixedClock
 from app.domain import rules
 from app.domain.errors import Conflict, Forbidden, ValidationFailed
-from app.domain.privacy import event_view
 from app.domain.onsite import OnSite
+from app.domain.privacy import event_view
 from app.domain.projections import snapshot
 from app.domain.visit import EVENT_TYPES, RESTORED_FIELDS, Visit, replay
 from app.store.codec import visit_from_json, visit_to_json

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from app.clock import FixedClock
@@ -21,8 +22,14 @@ from app.domain.onsite import OnSite
 from app.domain.projections import snapshot
 from app.domain.visit import ACTIVE_STATES, STATES, TERMINAL_STATES, Visit, replay
 from app.domain.vocabulary import (
-    AEFI_SERIOUS_CRITERIA, AEFI_SEVERITIES, CHECKLIST, DEFERRAL_REASONS, HEALTH_CODES, QUEUE_STATIONS,
-    SCREENING_QUESTIONS, STATIONS,
+    AEFI_SERIOUS_CRITERIA,
+    AEFI_SEVERITIES,
+    CHECKLIST,
+    DEFERRAL_REASONS,
+    HEALTH_CODES,
+    QUEUE_STATIONS,
+    SCREENING_QUESTIONS,
+    STATIONS,
 )
 from tests.conftest import START
 from tests.support.factories import EXPIRED_LOT, gen_answers, gen_resident_id
@@ -412,9 +419,7 @@ class SiteFlow(RuleBasedStateMachine):
         for events in self.log.events.values():
             queued = False
             for event in events:
-                if event.type in ("checked_in", "requeued", "consented"):
-                    queued = True
-                elif event.type == "corrected" and event.data["to"]["state"] == "waiting":
+                if event.type in ("checked_in", "requeued", "consented") or (event.type == "corrected" and event.data["to"]["state"] == "waiting"):
                     queued = True
                 elif event.type == "reverted":  # an undo: back to whatever it was before
                     queued = event.data["restore"]["state"] == "waiting"
