@@ -50,6 +50,8 @@ class CredentialWatch:
             self.manager.on_credential_ended = self.heard
         self._running = False
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._worker = None
         self.disconnected = 0  # sockets closed for an ended credential (the tests read it)
 
     # --- told ---
@@ -90,10 +92,17 @@ class CredentialWatch:
             if self._running:
                 return
             self._running = True
-        self.socketio.start_background_task(self._run)
+            self._stopped = threading.Event()
+        self._worker = self.socketio.start_background_task(self._run)
 
     def stop(self) -> None:
+        """Stop checking, and wait for a check under way to finish (it may hold a database
+        connection, which must be back before the database goes away)."""
         self._running = False
+        self._stopped.set()
+        worker, self._worker = self._worker, None
+        if worker is not None and hasattr(worker, "join"):
+            worker.join(timeout=5)
 
     def _run(self) -> None:
         with self.app.app_context():
@@ -101,9 +110,9 @@ class CredentialWatch:
                 started = time.monotonic()
                 try:
                     self.check()
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 - the watch must outlive any one failure
                     log.error("credential check failed: %s", type(exc).__name__)
-                self.socketio.sleep(max(0.0, CHECK_EVERY - (time.monotonic() - started)))
+                self._stopped.wait(max(0.0, CHECK_EVERY - (time.monotonic() - started)))
 
     def check(self) -> None:
         """Close this process's sockets whose session or token is no longer valid."""

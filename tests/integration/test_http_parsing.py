@@ -4,43 +4,22 @@ key. Through real sockets against a real server process."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.support.factories import gen_checkin
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.live_servers import ServerProcess, create_token, free_port, init_database, server_env
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("served")
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{folder / 'siteflow.db'}", SITEFLOW_SITES=str(ROOT / "sites"),
-               SITEFLOW_INSTANCE_PATH=str(folder / "instance"), SITEFLOW_ADMIN_PASSWORD="Wide-Open-Fields-42")
-    command = [sys.executable, "-m", "app.entry"]
-    subprocess.run(command + ["init"], cwd=ROOT, env=env, check=True, capture_output=True)
-    token = subprocess.run(command + ["tokens", "create", "--role", "admin", "--name", "probe"], cwd=ROOT, env=env,
-                           check=True, capture_output=True, text=True).stdout.strip()
-    port = _free_port()
-    process = subprocess.Popen(command + ["serve", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        while "running at" not in (line := process.stdout.readline()):
-            assert line, "the server did not start"
-        yield port, token
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
+    env = server_env(database_url=f"sqlite:///{folder / 'siteflow.db'}")
+    init_database(env)
+    token = create_token(env, "admin")
+    with ServerProcess(env, free_port(), log_dir=folder) as process:
+        yield process.port, token
 
 
 def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
