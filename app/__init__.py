@@ -8,7 +8,7 @@ from flask import Flask
 
 from .clock import ScaledClock, SystemClock
 from .config import PROJECT_ROOT, check, from_environment
-from .flow.services import Services
+from .flow.services import Services, install, services_of
 from .store.database import make_engine
 from .store.event_store import Store
 from .store.sealing import sealer_from_config
@@ -36,7 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if speed != 1:  # counted on the fast clock: the same real time
         app.config["IDLE_MINUTES"] *= speed
         app.config["SESSION_HOURS"] *= speed
-    app.extensions["siteflow"] = Services(store=Store(engine, sealer), clock=clock)
+    install(app, Services(store=Store(engine, sealer), clock=clock))
 
     from . import live
     from .web import (
@@ -76,7 +76,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.context_processor
     def _clock():
         # The pages count down against the server's clock (static/js/clock.js).
-        return {"server_now": app.extensions["siteflow"].clock.now().isoformat(),
+        return {"server_now": services_of(app).clock.now().isoformat(),
                 "clock_speed": app.config.get("CLOCK_SPEED", 1)}
 
     return app

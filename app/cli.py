@@ -19,7 +19,7 @@ from app.flow import accounts as account_flow
 from app.flow import analytics, report_files
 from app.flow import sites as site_flow
 from app.flow import tokens as token_flow
-from app.flow.services import Services
+from app.flow.services import Services, services_of
 from app.store import sealing
 from app.store.migrate import upgrade
 
@@ -44,7 +44,7 @@ def _app(**config) -> Flask:
 
 
 def _services(app: Flask) -> Services:
-    return app.extensions["siteflow"]
+    return services_of(app)
 
 
 def _fail(exc: Exception) -> None:

@@ -9,6 +9,8 @@ import socket
 from flask import Flask
 from gevent.pywsgi import WSGIHandler, WSGIServer, headers_factory
 
+from app.flow.services import services_of
+
 MAX_HEADER_LINE = 65536
 MAX_HEADER_LINES = 100
 
@@ -19,7 +21,7 @@ def prepare_to_serve(app: Flask) -> None:
     imported code and the figures, ~200,000 objects) out of the garbage collector's full
     collections: they live as long as the process, and scanning them again on every full
     collection cost pauses of ~150 ms under load (docs/PERFORMANCE.md)."""
-    app.extensions["siteflow"].figures.warm_up()
+    services_of(app).figures.warm_up()
     gc.collect()
     gc.freeze()
 

@@ -37,7 +37,7 @@ from app.store.sealing import generate_lookup_key, generate_master_key
 folder = tempfile.mkdtemp(prefix="siteflow-actions-")
 app = create_app({"DATABASE_URL": f"sqlite:///{folder}/bench.db", "SECRET_KEY": "bench",
                   "DATA_KEYS": generate_master_key(), "LOOKUP_KEY": generate_lookup_key()})
-services = app.extensions["siteflow"]
+services = app.extensions["siteflow"]  # by the key: the other checkout may predate services_of
 upgrade(services.store.engine)
 site_flow.load_site_file(services, sys.argv[1])
 admin, rng, plan = Principal(name="bench", role="admin"), random.Random(1), DayPlan(p_defer=0, p_refuse=0, p_allergy=0)

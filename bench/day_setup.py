@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # this checkout's seed
 
 import app
 from app import create_app
+from app.flow.services import services_of
 
 
 def make_tokens(services, wanted: dict) -> dict:
@@ -58,7 +59,7 @@ def recent_events(store, sites: list[str], since: datetime) -> dict:
 def main() -> None:
     request = json.loads(Path(sys.argv[1]).read_text())
     flask_app = create_app({"DATABASE_URL": os.environ["DATABASE_URL"]})
-    services = flask_app.extensions["siteflow"]
+    services = services_of(flask_app)
     answer = {"app": str(Path(app.__file__).parent), "tokens": make_tokens(services, request.get("tokens", {}))}
     answer["seeded"] = seed_sites(services.store, request.get("seed", []))
     if request.get("recent_since"):

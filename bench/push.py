@@ -338,10 +338,11 @@ class Bench:
 
     def make_tokens(self, database_url: str) -> dict:
         from app import create_app
+        from app.flow.services import services_of
         from app.flow.tokens import create_token
 
         app = create_app({"DATABASE_URL": database_url})
-        services = app.extensions["siteflow"]
+        services = services_of(app)
         tokens = {"admin": create_token(services, role="admin", site_id=None, station=None, name="bench")}
         for site in SITES:
             tokens[site] = {"display": create_token(services, role="display", site_id=site, station=None, name="tv"),
@@ -456,13 +457,14 @@ def main() -> None:
             print_rows("throughput, 200 clients", throughput)
         # 3. The same steady load with 100,000 events already recorded today.
         from app import create_app
+        from app.flow.services import services_of
         from bench.seed import seed_events
 
         if "history" not in phases:
             return
         url = bench.fresh_db("seeded")
         app = create_app({"DATABASE_URL": url})
-        store = app.extensions["siteflow"].store
+        store = services_of(app).store
         started = time.monotonic()
         seeded = sum(seed_events(store, site, count=25_000, start=datetime.now(UTC).replace(hour=0, minute=1))
                      for site in SITES)

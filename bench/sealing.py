@@ -28,6 +28,7 @@ from app.domain.site import parse_site  # noqa: E402
 from app.domain.visit import ACTIVE_STATES  # noqa: E402
 from app.flow import sites as site_flow  # noqa: E402
 from app.flow import visits as flow  # noqa: E402
+from app.flow.services import services_of  # noqa: E402
 from app.store.migrate import upgrade  # noqa: E402
 from app.store.sealing import generate_lookup_key, generate_master_key, unseal_record  # noqa: E402
 from app.store.tables import visits  # noqa: E402
@@ -51,7 +52,7 @@ def main() -> None:
     app = create_app({"DATABASE_URL": f"sqlite:///{folder / 'bench.db'}", "SECRET_KEY": "bench",
                       "DATA_KEYS": generate_master_key(), "LOOKUP_KEY": generate_lookup_key(),
                       "CLOCK": FixedClock(datetime(2026, 11, 24, 1, tzinfo=UTC))})
-    services = app.extensions["siteflow"]
+    services = services_of(app)
     store = services.store
     upgrade(store.engine)
     demo = site_flow.read_site_file(ROOT / "sites" / "demo.toml").model_dump(mode="json")

@@ -32,7 +32,7 @@ from app.store.sealing import generate_lookup_key, generate_master_key
 folder = tempfile.mkdtemp(prefix="siteflow-sessions-")
 app = create_app({"DATABASE_URL": f"sqlite:///{folder}/bench.db", "SECRET_KEY": "bench",
                   "DATA_KEYS": generate_master_key(), "LOOKUP_KEY": generate_lookup_key()})
-services = app.extensions["siteflow"]
+services = app.extensions["siteflow"]  # by the key: the other checkout may predate services_of
 upgrade(services.store.engine)
 with app.app_context():
     account, _ = accounts.create_user(services, actor="bench", username="chen", display_name="chen",

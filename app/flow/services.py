@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.clock import Clock
 from app.domain.visit import Event, Visit
@@ -38,3 +39,18 @@ class Services:
         """Sessions or tokens have just ended: their live sockets must go."""
         for listener in self.credential_listeners:
             listener(kind, ids)
+
+
+# Where a Flask app keeps its Services (create_app puts them there): read them with
+# services_of(app), never by the key.
+_EXTENSION = "siteflow"
+
+
+def services_of(app: Any) -> Services:
+    """The Services of a Flask app made by create_app."""
+    services: Services = app.extensions[_EXTENSION]
+    return services
+
+
+def install(app: Any, services: Services) -> None:
+    app.extensions[_EXTENSION] = services

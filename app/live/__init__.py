@@ -12,6 +12,8 @@ socketio = SocketIO()
 
 
 def init_app(app: Flask) -> None:
+    from app.flow.services import services_of
+
     from . import handlers  # noqa: F401  (registers the Socket.IO event handlers)
     from .hub import LiveHub
     from .origins import origin_check
@@ -31,4 +33,4 @@ def init_app(app: Flask) -> None:
     )
     hub = LiveHub(app, socketio)
     app.extensions["siteflow_live"] = hub
-    app.extensions["siteflow"].listeners.append(hub.on_commit)
+    services_of(app).listeners.append(hub.on_commit)

@@ -22,6 +22,7 @@ from flask_socketio import SocketIO
 
 from app.domain.permissions import Principal
 from app.flow import staff_sessions, tokens
+from app.flow.services import services_of
 
 from . import handlers
 from .queue import ReportingRedisManager
@@ -43,7 +44,7 @@ class CredentialWatch:
     def __init__(self, app: Flask, socketio: SocketIO):
         self.app = app
         self.socketio = socketio
-        self.services = app.extensions["siteflow"]
+        self.services = services_of(app)
         self.manager = socketio.server.manager
         self.services.credential_listeners.append(self.ended)
         if isinstance(self.manager, ReportingRedisManager):

@@ -14,6 +14,7 @@ from flask_socketio import ConnectionRefusedError, disconnect, emit, join_room
 from app.domain.errors import DomainError, ValidationFailed
 from app.domain.permissions import Principal, authorize
 from app.flow import audit, tokens
+from app.flow.services import services_of
 from app.web.sessions import current_principal
 
 from . import rooms, socketio
@@ -30,7 +31,7 @@ def connections() -> dict[str, Principal]:
 
 
 def _services():
-    return current_app.extensions["siteflow"]
+    return services_of(current_app)
 
 
 def _hub():

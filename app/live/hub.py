@@ -37,7 +37,7 @@ from flask_socketio import SocketIO
 from app.domain.permissions import Principal, view_level
 from app.domain.visit import Event, Visit
 from app.domain.vocabulary import STATIONS
-from app.flow.services import Services
+from app.flow.services import Services, services_of
 
 from . import payloads, rooms
 from .credentials import CredentialWatch
@@ -63,7 +63,7 @@ class LiveHub:
     def __init__(self, app: Flask, socketio: SocketIO):
         self.app = app
         self.socketio = socketio
-        self.services: Services = app.extensions["siteflow"]
+        self.services: Services = services_of(app)
         self.display_interval = app.config.get("LIVE_DISPLAY_INTERVAL", DISPLAY_INTERVAL)
         self.display_refresh = app.config.get("LIVE_DISPLAY_REFRESH", DISPLAY_REFRESH)
         self.leases = leases_for(app.config["SOCKETIO_MESSAGE_QUEUE"])

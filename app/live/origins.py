@@ -15,6 +15,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.flow import audit
+from app.flow.services import services_of
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def origin_check(app: Flask) -> Callable[[str | None, dict], bool]:
             return True
         log.warning("live connection refused: origin %s is not allowed", origin[:200])
         with app.app_context():
-            audit.record(app.extensions["siteflow"], "anonymous", "live.origin_refused", outcome="refused",
+            audit.record(services_of(app), "anonymous", "live.origin_refused", outcome="refused",
                          subject=f"origin:{origin[:120]}", detail={"origin": origin[:200]},
                          remote_addr=environ.get("REMOTE_ADDR"))
         return False

@@ -5,11 +5,11 @@ from flask import current_app, g
 
 from app.domain.errors import Unauthorized
 from app.domain.permissions import Principal
-from app.flow.services import Services
+from app.flow.services import Services, services_of
 
 
 def services() -> Services:
-    return current_app.extensions["siteflow"]
+    return services_of(current_app)
 
 
 def principal() -> Principal:

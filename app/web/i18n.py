@@ -10,6 +10,7 @@ from flask import Flask, current_app, request, session
 from flask_babel import Babel
 
 from app.domain.errors import DomainError
+from app.flow.services import services_of
 
 LANGUAGES = ("zh_Hans", "en")
 DEFAULT = "zh_Hans"
@@ -27,7 +28,7 @@ def select_locale() -> str:
     site_id = (request.view_args or {}).get("site")
     if site_id:
         try:
-            return current_app.extensions["siteflow"].store.site(site_id).site.language
+            return services_of(current_app).store.site(site_id).site.language
         except DomainError:
             pass  # an unknown site: its page answers 404 in the browser's language
     best = request.accept_languages.best_match(["zh", "zh-CN", "zh-Hans", "en"])
