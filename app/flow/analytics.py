@@ -16,6 +16,7 @@ from app.store.event_store import SiteRow
 from . import audit
 from .figures import day_bounds, site_today
 from .services import Services
+from .sites import visible_sites
 
 
 @contextmanager
@@ -90,7 +91,7 @@ def city_trend(services: Services, principal: Principal, *, days: int = 14) -> d
 
 def _covered_sites(services: Services, principal: Principal, action: str) -> list[SiteRow]:
     """The sites the caller sees, read in one go (a city has hundreds)."""
-    rows = [row for row in services.store.sites() if principal.covers(row.site.id)]
+    rows = visible_sites(services, principal)
     for row in rows:
         authorize(principal, action, site=row.site.id)
     return rows

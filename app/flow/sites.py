@@ -4,7 +4,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from app.domain.permissions import Principal
 from app.domain.site import Site, SiteConfigError, parse_site
+from app.store.event_store import SiteRow
 
 from .services import Services
 
@@ -28,3 +30,9 @@ def load_site_file(services: Services, path: Path) -> tuple[Site, str]:
 
 def load_site_folder(services: Services, folder: Path) -> list[tuple[Site, str]]:
     return [load_site_file(services, path) for path in sorted(Path(folder).glob("*.toml"))]
+
+
+def visible_sites(services: Services, principal: Principal) -> list[SiteRow]:
+    """The sites this caller may see (their scope), in id order, read in one go: the one place
+    that filters sites by who is asking."""
+    return [row for row in services.store.sites() if principal.covers(row.site.id)]

@@ -14,6 +14,7 @@ from app.domain.permissions import view_level
 from app.domain.privacy import visit_view
 from app.flow import analytics, audit, queries, report_files, simulation
 from app.flow import visits as flow
+from app.flow.sites import visible_sites
 from app.flow.visits import Outcome
 from app.offload import off_loop
 
@@ -91,12 +92,9 @@ def _visit_json(outcome: Outcome, status: int = 200) -> Response | tuple[str, in
 @documented("List the sites this token may see", tag="sites", response="SiteList")
 @requires("site.read")
 def list_sites():
-    caller = principal()
-    ids = services().store.site_ids()
-    visible = [site_id for site_id in ids if caller.covers(site_id)]
     return jsonify({"sites": [
         {"id": row.site.id, "name": row.site.name, "name_zh": row.site.name_zh}
-        for row in (services().store.site(site_id) for site_id in visible)
+        for row in visible_sites(services(), principal())
     ]})
 
 

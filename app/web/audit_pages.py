@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 from flask import Blueprint, Response, render_template, request
 
 from app.flow import audit
+from app.flow.sites import visible_sites
 
 from . import params
 from .access import requires
@@ -31,7 +32,7 @@ def _filters() -> dict:
 @requires("audit.read")
 def audit_page():
     rows = audit.entries(services(), principal(), limit=PAGE, **_filters())
-    sites = [site_id for site_id in services().store.site_ids() if principal().covers(site_id)]
+    sites = [row.site.id for row in visible_sites(services(), principal())]
     return render_template("audit.html", rows=rows, sites=sites, actions=audit.ACTIONS, args=request.args, page=PAGE)
 
 

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from app.domain.errors import DomainError
 from app.domain.vocabulary import STATIONS
 from app.flow import pairing
+from app.flow.sites import visible_sites
 
 from . import ui_strings
 from .access import public, requires
@@ -49,8 +50,7 @@ def display():
 # --- for supervisors ----------------------------------------------------------------------------
 
 def _sites() -> list[str]:
-    caller = principal()
-    return [site_id for site_id in services().store.site_ids() if caller.covers(site_id)]
+    return [row.site.id for row in visible_sites(services(), principal())]
 
 
 @bp.get("/devices")

@@ -5,6 +5,7 @@ from flask import Blueprint, render_template
 
 from app.domain.permissions import allowed, role_may
 from app.domain.vocabulary import STATIONS
+from app.flow.sites import visible_sites
 
 from . import sessions
 from .access import requires
@@ -19,7 +20,7 @@ bp = Blueprint("home", __name__)
 def index():
     caller = principal()
     account = sessions.current_account()
-    sites = [site_id for site_id in services().store.site_ids() if caller.covers(site_id)]
+    sites = [row.site.id for row in visible_sites(services(), caller)]
     # The station pages this person may open: a station account's own stations, everything for overseers.
     mine = account.stations if account is not None and caller.role == "station" else STATIONS
     stations = {
