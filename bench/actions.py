@@ -11,15 +11,7 @@ action and the statements per action; writes bench/results/actions.json.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import statistics
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from interleaved import compare
 
 CHILD = r"""
 import json, random, sys, tempfile, time
@@ -68,36 +60,5 @@ print(json.dumps({"ms_per_action": rounds, "statements_per_action": statements[0
 """
 
 
-def run(root: Path) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(root / "sites" / "demo.toml")], cwd=root,
-                          env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"{root}: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--against", help="another checkout to measure in the same run")
-    args = parser.parse_args()
-    roots = {"this": ROOT} | ({"against": Path(args.against).resolve()} if args.against else {})
-    samples: dict[str, list[float]] = {name: [] for name in roots}
-    statements: dict[str, float] = {}
-    for _ in range(3):  # alternating, so both see the same machine
-        for name, root in roots.items():
-            answer = run(root)
-            samples[name] += answer["ms_per_action"]
-            statements[name] = answer["statements_per_action"]
-    results = {name: {"root": str(roots[name]), "ms_per_action_median": round(statistics.median(values), 2),
-                      "ms_per_action_min": round(min(values), 2), "statements_per_action": round(statements[name], 2)}
-               for name, values in samples.items()}
-    if "against" in results:
-        results["ratio_this_over_against"] = round(
-            results["this"]["ms_per_action_median"] / results["against"]["ms_per_action_median"], 2)
-    out = ROOT / "bench" / "results" / "actions.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    compare(__doc__, CHILD, unit="action", result="actions.json", decimals=2, child_args=lambda root: [str(root / "sites" / "demo.toml")])
