@@ -9,6 +9,7 @@ from flask_babel import ngettext
 
 from app.domain.errors import DomainError, Unauthorized, ValidationFailed
 from app.flow import accounts, audit, staff_sessions
+from app.flow.staff_sessions import StaffSession
 
 from . import sessions
 from .access import public, requires
@@ -99,6 +100,14 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _own_session() -> StaffSession:
+    """The signed-in person's session; a bearer token has no password and no sessions (401)."""
+    here = sessions.current_session()
+    if here is None:
+        raise Unauthorized("Sign in with your account first.", code="not_signed_in")
+    return here
+
+
 @bp.get("/account/password")
 @requires("account.password")
 def password():
@@ -108,15 +117,14 @@ def password():
 @bp.post("/account/password")
 @requires("account.password")
 def password_submit():
-    account = sessions.current_account()
-    if account is None:  # a bearer token has no password
-        raise Unauthorized("Sign in with your account to change its password.", code="not_signed_in")
+    here = _own_session()
+    account = here.account
     if request.form.get("new_password", "") != request.form.get("repeat_password", ""):
         errors = {"repeat_password": _("The two new passwords differ.")}
         return render_template("password.html", errors=errors, next=request.form.get("next", "")), 422
     try:
         accounts.change_password(services(), account, current=request.form.get("current_password", ""),
-                                 new=request.form.get("new_password", ""), session_id=sessions.current_session().id)
+                                 new=request.form.get("new_password", ""), session_id=here.id)
     except DomainError as exc:
         return render_template("password.html", errors=exc.fields, next=request.form.get("next", "")), 422
     return redirect(_next_url())
@@ -126,9 +134,7 @@ def password_submit():
 @requires("account.self")
 def my_sessions():
     """The account's open sessions: device, address, since, last seen; any other one can be ended."""
-    here = sessions.current_session()
-    if here is None:  # a bearer token has no sessions
-        raise Unauthorized("Sign in with your account to see its sessions.", code="not_signed_in")
+    here = _own_session()
     listed = staff_sessions.open_sessions(services(), here.account.id, idle=sessions.idle_limit())
     return render_template("sessions.html", sessions=listed, current=here.id)
 
@@ -136,8 +142,7 @@ def my_sessions():
 @bp.post("/account/sessions/<int:session_id>/end")
 @requires("account.self")
 def end_my_session(session_id: int):
-    if sessions.current_session() is None:
-        raise Unauthorized("Sign in with your account to end its sessions.", code="not_signed_in")
+    _own_session()
     staff_sessions.end_own(services(), principal(), session_id)
     return redirect(url_for("auth.my_sessions"))
 
