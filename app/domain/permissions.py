@@ -6,9 +6,28 @@ and every flow command calls `authorize` with its action name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from .errors import Forbidden
-from .vocabulary import QUEUE_STATIONS
+from .vocabulary import QUEUE_STATIONS, STATIONS, Station
+
+
+class Action(StrEnum):
+    """What a station (or a supervisor) does to a visit: one command each (app/flow/commands.py)."""
+
+    CHECK_IN = "visit.check_in"
+    CALL_NEXT = "visit.call_next"
+    START = "visit.start"
+    RECALL = "visit.recall"
+    NO_SHOW = "visit.no_show"
+    CANCEL = "visit.cancel"
+    CONSENT = "visit.consent"
+    INJECTION = "visit.injection"
+    RELEASE = "visit.release"
+    AEFI = "visit.aefi"
+    AEFI_OUTCOME = "visit.aefi_outcome"
+    CORRECT = "visit.correct"
+    UNDO = "visit.undo"
 
 ROLES = ("admin", "city_supervisor", "site_supervisor", "station", "display")
 # Those who run a site: everything at their sites, overrides and corrections included.
@@ -47,11 +66,11 @@ class Principal:
 
 # Whose visits a station's staff act on: the people at these stations.
 REACH = {
-    "checkin": ("consent",),  # someone who just checked in and leaves again
-    "consent": ("consent",),
-    "injection": ("injection", "observation"),  # an adverse event right after the injection
-    "observation": ("observation", "emergency"),
-    "exit": ("observation", "emergency"),
+    Station.CHECKIN: (Station.CONSENT,),  # someone who just checked in and leaves again
+    Station.CONSENT: (Station.CONSENT,),
+    Station.INJECTION: (Station.INJECTION, Station.OBSERVATION),  # an adverse event right after the injection
+    Station.OBSERVATION: (Station.OBSERVATION, Station.EMERGENCY),
+    Station.EXIT: (Station.OBSERVATION, Station.EMERGENCY),
 }
 
 
@@ -64,34 +83,34 @@ class Rule:
 
 RULES: dict[str, Rule] = {
     # Sites and their live counts.
-    "site.read": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),
-    "snapshot.read": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),
-    "visit.list": Rule(READERS, stations=("checkin", "consent", "injection", "observation", "exit")),
-    "visit.read": Rule(READERS, stations=("checkin", "consent", "injection", "observation", "exit")),
-    "visit.check_in": Rule(STAFF, stations=("checkin",)),
-    "visit.call_next": Rule(STAFF, stations=QUEUE_STATIONS),
-    "visit.start": Rule(STAFF, stations=QUEUE_STATIONS),
-    "visit.recall": Rule(STAFF, stations=QUEUE_STATIONS),
-    "visit.no_show": Rule(STAFF, stations=QUEUE_STATIONS),
-    "visit.cancel": Rule(STAFF, stations=("checkin", "consent", "injection")),
-    "visit.consent": Rule(STAFF, stations=("consent",)),
-    "visit.injection": Rule(STAFF, stations=("injection",)),
-    "visit.release": Rule(STAFF, stations=("observation", "exit")),
+    "site.read": Rule(EVERYONE, stations=STATIONS),
+    "snapshot.read": Rule(EVERYONE, stations=STATIONS),
+    "visit.list": Rule(READERS, stations=STATIONS),
+    "visit.read": Rule(READERS, stations=STATIONS),
+    Action.CHECK_IN: Rule(STAFF, stations=(Station.CHECKIN,)),
+    Action.CALL_NEXT: Rule(STAFF, stations=QUEUE_STATIONS),
+    Action.START: Rule(STAFF, stations=QUEUE_STATIONS),
+    Action.RECALL: Rule(STAFF, stations=QUEUE_STATIONS),
+    Action.NO_SHOW: Rule(STAFF, stations=QUEUE_STATIONS),
+    Action.CANCEL: Rule(STAFF, stations=(Station.CHECKIN, Station.CONSENT, Station.INJECTION)),
+    Action.CONSENT: Rule(STAFF, stations=(Station.CONSENT,)),
+    Action.INJECTION: Rule(STAFF, stations=(Station.INJECTION,)),
+    Action.RELEASE: Rule(STAFF, stations=(Station.OBSERVATION, Station.EXIT)),
     "visit.release_early": Rule(OVERSEERS),
-    "visit.aefi": Rule(STAFF, stations=("injection", "observation", "exit")),
-    "visit.aefi_outcome": Rule(STAFF, stations=("observation", "exit")),
-    "visit.correct": Rule(OVERSEERS),
+    Action.AEFI: Rule(STAFF, stations=(Station.INJECTION, Station.OBSERVATION, Station.EXIT)),
+    Action.AEFI_OUTCOME: Rule(STAFF, stations=(Station.OBSERVATION, Station.EXIT)),
+    Action.CORRECT: Rule(OVERSEERS),
     # A desk takes back its own last action within a few seconds (rules.UNDO_SECONDS).
-    "visit.undo": Rule(STAFF, stations=("checkin", "consent", "injection", "observation", "exit")),
+    Action.UNDO: Rule(STAFF, stations=STATIONS),
     # Live views (Socket.IO rooms).
-    "live.display": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),
-    "live.station": Rule(STAFF, stations=("checkin", "consent", "injection", "observation", "exit")),
+    "live.display": Rule(EVERYONE, stations=STATIONS),
+    "live.station": Rule(STAFF, stations=STATIONS),
     "live.supervisor": Rule(SUPERVISORS),
     "live.dashboard": Rule(SUPERVISORS),  # aggregates only: the dashboard refreshes on them
     "live.city": Rule(("admin", "city_supervisor")),  # the city room shows every site
     # Accounts, devices and the audit trail.
-    "account.self": Rule(EVERYONE, stations=("checkin", "consent", "injection", "observation", "exit")),
-    "account.password": Rule(PEOPLE, stations=("checkin", "consent", "injection", "observation", "exit")),
+    "account.self": Rule(EVERYONE, stations=STATIONS),
+    "account.password": Rule(PEOPLE, stations=STATIONS),
     "audit.read": Rule(SUPERVISORS),
     # The supervisor dashboard, the daily reports and the city overview.
     "dashboard.read": Rule(SUPERVISORS),

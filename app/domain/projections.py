@@ -10,10 +10,10 @@ from datetime import datetime
 
 from .onsite import OnSite
 from .site import Site
-from .visit import Visit
-from .vocabulary import STATIONS
+from .visit import State, Visit
+from .vocabulary import STATIONS, Station
 
-BUSY = ("called", "serving")
+BUSY = (State.CALLED, State.SERVING)
 
 
 def snapshot(
@@ -29,19 +29,19 @@ def snapshot(
             for visit in on_site.at(name, state):
                 if visit.desk in desks:
                     desks[visit.desk] = {"state": state, "ticket": visit.ticket}
-                if state == "called":
+                if state == State.CALLED:
                     calling.append({"ticket": visit.ticket, "station": name, "desk": visit.desk, "at": visit.called_at})
         stations[name] = {
-            "waiting": on_site.count(name, "waiting"),
-            "called": on_site.count(name, "called"),
-            "serving": on_site.count(name, "serving"),
+            "waiting": on_site.count(name, State.WAITING),
+            "called": on_site.count(name, State.CALLED),
+            "serving": on_site.count(name, State.SERVING),
             "desks": desks,
         }
         if waits is not None and name in waits:
             stations[name]["expected_wait_minutes"] = waits[name]["minutes"]
             stations[name]["desks_open"] = waits[name]["desks_open"]
     calling.sort(key=lambda call: call["at"], reverse=True)
-    observing = list(on_site.at("observation", "observing"))
+    observing = list(on_site.at(Station.OBSERVATION, State.OBSERVING))
     ready = sorted((visit.leave_at, visit.ticket) for visit in observing if visit.may_leave(now))
     return {
         "site": site.id,
@@ -52,11 +52,11 @@ def snapshot(
         "observation": {
             "count": len(observing),
             "capacity": site.observation.seats,
-            "heading": on_site.count("injection", "called") + on_site.count("injection", "serving"),
+            "heading": on_site.count(Station.INJECTION, State.CALLED) + on_site.count(Station.INJECTION, State.SERVING),
             "ready": [ticket for _, ticket in ready],
             "board": observation_board(observing, now),
         },
-        "emergency": {"count": on_site.count("emergency", "emergency")},
+        "emergency": {"count": on_site.count(Station.EMERGENCY, State.EMERGENCY)},
     }
 
 

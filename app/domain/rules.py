@@ -12,7 +12,7 @@ from typing import Any
 from .errors import Conflict, Forbidden, ValidationFailed
 from .identity import Document, age_on, parse_document
 from .site import Site
-from .visit import Draft, Event, Visit, observation_end, restore_data
+from .visit import Draft, Event, EventType, State, Visit, observation_end, restore_data
 from .vocabulary import (
     AEFI_REPORT_HOURS,
     AEFI_SERIOUS_CRITERIA,
@@ -23,6 +23,8 @@ from .vocabulary import (
     INJECTION_SITES,
     QUEUE_STATIONS,
     SCREENING_QUESTIONS,
+    ConsentOutcome,
+    Station,
 )
 
 PRIORITY_AGE = 60
@@ -163,9 +165,9 @@ def decide_check_in(
     }
     if check_in.health_code != "green":
         data["reason"] = f"health_code_{check_in.health_code}"
-        return Draft("turned_away", data, station="checkin")
+        return Draft(EventType.TURNED_AWAY, data, station=Station.CHECKIN)
     data["ticket"] = format_ticket(site.ticket_prefix, next_ticket())
-    return Draft("checked_in", data, station="checkin")
+    return Draft(EventType.CHECKED_IN, data, station=Station.CHECKIN)
 
 
 # --- queue actions ----------------------------------------------------------------------------
@@ -194,33 +196,33 @@ def decide_call(site: Site, *, station: str, desk: str, desk_visit: Visit | None
         )
     if candidate is None:
         return None
-    if candidate.state != "waiting" or candidate.station != station:
+    if candidate.state != State.WAITING or candidate.station != station:
         raise _state_conflict(candidate, "be called")
-    return Draft("called", {"ticket": candidate.ticket}, station=station, desk=desk)
+    return Draft(EventType.CALLED, {"ticket": candidate.ticket}, station=station, desk=desk)
 
 
 def decide_recall(site: Site, visit: Visit) -> Draft:
-    _require(visit, "be recalled", states=("called",))
+    _require(visit, "be recalled", states=(State.CALLED,))
     if visit.recalls >= site.queue.max_recalls:
         raise Conflict(
             f"Ticket {visit.ticket} was already recalled {visit.recalls} times: mark as no-show.",
             code="recall_limit",
         )
-    return Draft("recalled", {"ticket": visit.ticket, "recall": visit.recalls + 1}, station=visit.station, desk=visit.desk)
+    return Draft(EventType.RECALLED, {"ticket": visit.ticket, "recall": visit.recalls + 1}, station=visit.station, desk=visit.desk)
 
 
 def decide_start(visit: Visit, *, desk: str) -> Draft:
-    _require(visit, "start being served", states=("called",))
+    _require(visit, "start being served", states=(State.CALLED,))
     _require_desk(visit, desk)
-    return Draft("started", {}, station=visit.station, desk=desk)
+    return Draft(EventType.STARTED, {}, station=visit.station, desk=desk)
 
 
 def decide_no_show(site: Site, visit: Visit) -> Draft:
     """A called person did not come: back of the same queue, or out after too many times."""
-    _require(visit, "be marked as a no-show", states=("called",))
+    _require(visit, "be marked as a no-show", states=(State.CALLED,))
     if visit.requeues >= site.queue.max_requeues:
-        return Draft("no_show", {"requeues": visit.requeues}, station=visit.station, desk=visit.desk)
-    return Draft("requeued", {"requeues": visit.requeues + 1}, station=visit.station, desk=visit.desk)
+        return Draft(EventType.NO_SHOW, {"requeues": visit.requeues}, station=visit.station, desk=visit.desk)
+    return Draft(EventType.REQUEUED, {"requeues": visit.requeues + 1}, station=visit.station, desk=visit.desk)
 
 
 def decide_cancel(visit: Visit, *, reason: str) -> Draft:
@@ -229,11 +231,11 @@ def decide_cancel(visit: Visit, *, reason: str) -> Draft:
             "A vaccinated person leaves through release (or an adverse-event transfer), not cancel.",
             code="invalid_transition",
         )
-    _require(visit, "leave the flow", states=("waiting", "called", "serving"))
+    _require(visit, "leave the flow", states=(State.WAITING, State.CALLED, State.SERVING))
     reason = reason.strip()
     if not reason:
         raise ValidationFailed("A reason is required.", fields={"reason": "must not be empty"})
-    return Draft("cancelled", {"reason": reason}, station=visit.station, desk=visit.desk)
+    return Draft(EventType.CANCELLED, {"reason": reason}, station=visit.station, desk=visit.desk)
 
 
 # --- consent ----------------------------------------------------------------------------------
@@ -248,7 +250,7 @@ def decide_consent(
     deferral_reason: str | None,
     signature: str | None,
 ) -> Draft:
-    _require(visit, "record consent", states=("called", "serving"), station="consent")
+    _require(visit, "record consent", states=(State.CALLED, State.SERVING), station=Station.CONSENT)
     _require_desk(visit, desk)
     fields: dict[str, str] = {}
     missing = [code for code in SCREENING_QUESTIONS if code not in answers]
@@ -259,9 +261,9 @@ def decide_consent(
         fields["answers"] = f"unknown questions: {', '.join(unknown)}"
     if outcome not in ("eligible", "deferred", "refused"):
         fields["outcome"] = "must be eligible, deferred or refused"
-    if outcome == "deferred" and deferral_reason not in DEFERRAL_REASONS:
+    if outcome == ConsentOutcome.DEFERRED and deferral_reason not in DEFERRAL_REASONS:
         fields["deferral_reason"] = f"a deferral needs a reason: one of {', '.join(DEFERRAL_REASONS)}"
-    if outcome != "deferred" and deferral_reason is not None:
+    if outcome != ConsentOutcome.DEFERRED and deferral_reason is not None:
         fields["deferral_reason"] = "only a deferral has a reason"
     if outcome == "eligible":
         positive = [code for code in SCREENING_QUESTIONS if answers.get(code)]
@@ -283,8 +285,9 @@ def decide_consent(
         "signature": signature if outcome == "eligible" else None,
         "desk": desk,
     }
-    kind = {"eligible": "consented", "deferred": "deferred", "refused": "refused"}[outcome]
-    return Draft(kind, {"consent": consent}, station="consent", desk=desk)
+    kind = {ConsentOutcome.ELIGIBLE: EventType.CONSENTED, ConsentOutcome.DEFERRED: EventType.DEFERRED,
+            ConsentOutcome.REFUSED: EventType.REFUSED}[outcome]
+    return Draft(kind, {"consent": consent}, station=Station.CONSENT, desk=desk)
 
 
 # --- injection --------------------------------------------------------------------------------
@@ -303,7 +306,7 @@ def decide_injection(
     vaccinator: str,
     now: datetime,
 ) -> Draft:
-    _require(visit, "be injected", states=("called", "serving"), station="injection")
+    _require(visit, "be injected", states=(State.CALLED, State.SERVING), station=Station.INJECTION)
     _require_desk(visit, desk)
     fields: dict[str, str] = {}
     missing = [code for code in CHECKLIST if code not in checklist]
@@ -348,13 +351,13 @@ def decide_injection(
         "checklist": list(CHECKLIST),
         "observation_minutes": minutes,
     }
-    return Draft("injected", {"injection": injection, "leave_at": leave_at.isoformat()}, station="injection", desk=desk)
+    return Draft(EventType.INJECTED, {"injection": injection, "leave_at": leave_at.isoformat()}, station=Station.INJECTION, desk=desk)
 
 
 # --- observation and exit ---------------------------------------------------------------------
 
 def decide_release(visit: Visit, *, now: datetime, override_reason: str | None, may_override: bool, station: str) -> Draft:
-    _require(visit, "be released", states=("observing",))
+    _require(visit, "be released", states=(State.OBSERVING,))
     assert visit.leave_at is not None
     data: dict[str, Any] = {"leave_at": visit.leave_at.isoformat()}
     if now < visit.leave_at:
@@ -374,7 +377,7 @@ def decide_release(visit: Visit, *, now: datetime, override_reason: str | None, 
             raise ValidationFailed("An early release needs a reason.", fields={"override_reason": "must not be empty"})
         data["override_reason"] = override_reason.strip()
         data["early_by_seconds"] = int(remaining.total_seconds())
-    return Draft("released", data, station=station)
+    return Draft(EventType.RELEASED, data, station=station)
 
 
 def aefi_report_due(severity: str, known_at: datetime) -> datetime:
@@ -394,7 +397,7 @@ def decide_aefi(
 ) -> Draft:
     if not visit.vaccinated:
         raise Conflict("An adverse event following immunisation needs an injection first.", code="invalid_transition")
-    _require(visit, "report an adverse event", states=("observing", "emergency"))
+    _require(visit, "report an adverse event", states=(State.OBSERVING, State.EMERGENCY))
     fields: dict[str, str] = {}
     symptoms = [item.strip() for item in symptoms if item.strip()]
     if not symptoms:
@@ -425,19 +428,19 @@ def decide_aefi(
         "reported_at": now.isoformat(),
         "report_due_at": aefi_report_due(severity, now).isoformat(),
     }
-    return Draft("aefi_reported", {"aefi": report}, station=visit.station)
+    return Draft(EventType.AEFI_REPORTED, {"aefi": report}, station=visit.station)
 
 
 def decide_aefi_outcome(visit: Visit, *, outcome: str, notes: str) -> Draft:
-    _require(visit, "resolve an adverse event", states=("emergency",))
+    _require(visit, "resolve an adverse event", states=(State.EMERGENCY,))
     if outcome not in ("recovered", "transferred"):
         raise ValidationFailed("Unknown outcome.", fields={"outcome": "must be recovered or transferred"})
-    return Draft("aefi_resolved", {"outcome": outcome, "notes": notes.strip()}, station="emergency")
+    return Draft(EventType.AEFI_RESOLVED, {"outcome": outcome, "notes": notes.strip()}, station=Station.EMERGENCY)
 
 
 # --- supervisor corrections -------------------------------------------------------------------
 
-CORRECTION_TARGETS = ("waiting", "left")
+CORRECTION_TARGETS = (State.WAITING, State.LEFT)
 
 
 def decide_correction(visit: Visit, *, reason: str, state: str, station: str | None, corrects_seq: int, corrected_type: str) -> Draft:
@@ -451,9 +454,9 @@ def decide_correction(visit: Visit, *, reason: str, state: str, station: str | N
         fields["reason"] = "a correction needs a reason"
     if state not in CORRECTION_TARGETS:
         fields["state"] = f"must be one of {', '.join(CORRECTION_TARGETS)}"
-    if state == "waiting" and station not in QUEUE_STATIONS:
+    if state == State.WAITING and station not in QUEUE_STATIONS:
         fields["station"] = f"must be one of {', '.join(QUEUE_STATIONS)}"
-    if state == "waiting" and station == "injection" and not (visit.consent and visit.consent.get("outcome") == "eligible"):
+    if state == State.WAITING and station == Station.INJECTION and not (visit.consent and visit.consent.get("outcome") == ConsentOutcome.ELIGIBLE):
         fields["station"] = "only someone with an eligible consent can be put in the injection queue"
     if fields:
         raise ValidationFailed("The correction is not valid.", fields=fields)
@@ -461,18 +464,18 @@ def decide_correction(visit: Visit, *, reason: str, state: str, station: str | N
         raise Conflict(
             "A vaccinated person's visit cannot be moved back: the dose was given.", code="invalid_transition"
         )
-    if state == "waiting" and visit.ticket is None:
+    if state == State.WAITING and visit.ticket is None:
         raise Conflict("A person turned away at the door has no ticket: check them in again.", code="invalid_transition")
-    if state == "left" and not visit.active:
+    if state == State.LEFT and not visit.active:
         raise Conflict(f"Ticket {visit.ticket} is already closed ({visit.state}).", code="invalid_transition")
     return Draft(
-        "corrected",
+        EventType.CORRECTED,
         {
             "reason": reason.strip(),
             "corrects_seq": corrects_seq,
             "corrects_type": corrected_type,
             "from": {"state": visit.state, "station": visit.station},
-            "to": {"state": state, "station": station if state == "waiting" else None},
+            "to": {"state": state, "station": station if state == State.WAITING else None},
         },
         station=station,
     )
@@ -482,8 +485,8 @@ def decide_correction(visit: Visit, *, reason: str, state: str, station: str | N
 
 # What a desk may take back within UNDO_SECONDS: its own queue moves and outcomes. An injection,
 # an adverse event, a check-in or a correction is never undone: a supervisor corrects it.
-UNDOABLE = ("called", "recalled", "started", "requeued", "no_show", "consented", "deferred", "refused", "released",
-            "cancelled")
+UNDOABLE = (EventType.CALLED, EventType.RECALLED, EventType.STARTED, EventType.REQUEUED, EventType.NO_SHOW, EventType.CONSENTED, EventType.DEFERRED, EventType.REFUSED, EventType.RELEASED,
+            EventType.CANCELLED)
 UNDO_SECONDS = 15
 
 
@@ -536,7 +539,7 @@ def decide_undo(
             f"it was recorded {int(elapsed.total_seconds())} s ago; an undo is possible for {UNDO_SECONDS} s, "
             "after that ask a supervisor for a correction.",
         )
-    if previous.state in ("called", "serving") and desk_visit is not None and desk_visit.id != visit.id:
+    if previous.state in (State.CALLED, State.SERVING) and desk_visit is not None and desk_visit.id != visit.id:
         raise _undo_refused(
             visit, seq,
             f"desk {previous.desk} at {previous.station} has meanwhile called ticket {desk_visit.ticket}.",
@@ -548,7 +551,7 @@ def decide_undo(
                     visit, seq, f"the person has meanwhile an open visit (ticket {other.ticket}, {other.state}).",
                 )
     return Draft(
-        "reverted",
+        EventType.REVERTED,
         {"reverts_seq": seq, "reverts_type": last_event.type, "restore": restore_data(previous)},
         station=last_event.station,
         desk=last_event.desk,

@@ -6,20 +6,62 @@ result next to the event in one transaction; replaying a visit's events through
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-# Where a person can be. Active states carry a station; terminal states close the loop.
-ACTIVE_STATES = ("waiting", "called", "serving", "observing", "emergency")
-TERMINAL_STATES = ("turned_away", "deferred", "refused", "no_show", "left", "transferred", "released")
-STATES = ACTIVE_STATES + TERMINAL_STATES
+from .vocabulary import AefiOutcome, Station
 
-EVENT_TYPES = (
-    "checked_in", "turned_away", "called", "recalled", "started", "requeued", "no_show",
-    "consented", "deferred", "refused", "injected", "released", "aefi_reported",
-    "aefi_resolved", "cancelled", "corrected", "reverted",
-)
+
+class State(StrEnum):
+    """Where a person can be. Active states carry a station; terminal states close the loop."""
+
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    OBSERVING = "observing"
+    EMERGENCY = "emergency"
+    TURNED_AWAY = "turned_away"
+    DEFERRED = "deferred"
+    REFUSED = "refused"
+    NO_SHOW = "no_show"
+    LEFT = "left"
+    TRANSFERRED = "transferred"
+    RELEASED = "released"
+
+
+ACTIVE_STATES = (State.WAITING, State.CALLED, State.SERVING, State.OBSERVING, State.EMERGENCY)
+TERMINAL_STATES = tuple(state for state in State if state not in ACTIVE_STATES)
+STATES = tuple(State)
+# At a desk: called to it, or being served there.
+AT_DESK = (State.CALLED, State.SERVING)
+
+
+class EventType(StrEnum):
+    """What can happen to a visit: the `type` of its events."""
+
+    CHECKED_IN = "checked_in"
+    TURNED_AWAY = "turned_away"
+    CALLED = "called"
+    RECALLED = "recalled"
+    STARTED = "started"
+    REQUEUED = "requeued"
+    NO_SHOW = "no_show"
+    CONSENTED = "consented"
+    DEFERRED = "deferred"
+    REFUSED = "refused"
+    INJECTED = "injected"
+    RELEASED = "released"
+    AEFI_REPORTED = "aefi_reported"
+    AEFI_RESOLVED = "aefi_resolved"
+    CANCELLED = "cancelled"
+    CORRECTED = "corrected"
+    REVERTED = "reverted"
+
+
+EVENT_TYPES = tuple(EventType)
 
 # The visit fields a `reverted` event puts back (as they were before the event it undoes),
 # and which of them are datetimes (ISO text in the event, or null).
@@ -102,14 +144,14 @@ class Visit:
         return self.injected_at is not None
 
     def may_leave(self, now: datetime) -> bool:
-        return self.state == "observing" and self.leave_at is not None and now >= self.leave_at
+        return self.state == State.OBSERVING and self.leave_at is not None and now >= self.leave_at
 
 
 class ReplayError(RuntimeError):
     """An event does not fit the state it is applied to: the log is inconsistent."""
 
 
-def _expect(visit: Visit | None, event: Event, states: tuple[str, ...]) -> Visit:
+def _expect(visit: Visit | None, event: Event, states: tuple[State, ...]) -> Visit:
     if visit is None or visit.state not in states:
         current = visit.state if visit else "nothing"
         raise ReplayError(f"event {event.type} #{event.seq} cannot follow state {current}")
@@ -136,120 +178,155 @@ def _close(visit: Visit, event: Event, state: str, reason: str | None) -> Visit:
     return _bump(visit, event, state=state, station=None, desk=None, closed_reason=reason, closed_at=event.at)
 
 
+def _arrive(visit: Visit | None, event: Event) -> Visit:
+    if visit is not None:
+        raise ReplayError(f"{event.type} #{event.seq} for a visit that already exists")
+    data = event.data
+    person = data["person"]
+    born = person.get("birth_date")
+    checked_in = event.type == EventType.CHECKED_IN
+    return Visit(
+        id=event.visit_id,
+        site=event.site,
+        day=date.fromisoformat(data["day"]),
+        ticket=data.get("ticket"),
+        state=State.WAITING if checked_in else State.TURNED_AWAY,
+        station=Station.CONSENT if checked_in else None,
+        desk=None,
+        priority=bool(data["priority"]),
+        queue_pos=event.seq,
+        person=Person(
+            name=person["name"],
+            document_type=person["document_type"],
+            document_number=person["document_number"],
+            phone=person.get("phone"),
+            birth_date=date.fromisoformat(born) if born else None,
+        ),
+        dose_number=int(data["dose_number"]),
+        health_code=data["health_code"],
+        checked_in_at=event.at,
+        closed_reason=data.get("reason"),
+        closed_at=None if checked_in else event.at,
+        version=1,
+        last_seq=event.seq,
+    )
+
+
+def _called(visit: Visit, event: Event) -> Visit:
+    return _bump(visit, event, state=State.CALLED, desk=event.desk, called_at=event.at, recalls=0)
+
+
+def _recalled(visit: Visit, event: Event) -> Visit:
+    return _bump(visit, event, called_at=event.at, recalls=visit.recalls + 1)
+
+
+def _started(visit: Visit, event: Event) -> Visit:
+    return _bump(visit, event, state=State.SERVING)
+
+
+def _requeued(visit: Visit, event: Event) -> Visit:
+    return _bump(visit, event, state=State.WAITING, desk=None, called_at=None, queue_pos=event.seq,
+                 requeues=visit.requeues + 1)
+
+
+def _no_show(visit: Visit, event: Event) -> Visit:
+    return _close(visit, event, State.NO_SHOW, State.NO_SHOW)
+
+
+def _consented(visit: Visit, event: Event) -> Visit:
+    consent = event.data["consent"]
+    return _bump(visit, event, state=State.WAITING, station=Station.INJECTION, desk=None, called_at=None,
+                 queue_pos=event.seq, consent=dict(consent), extended_observation=bool(consent.get("allergy_history")))
+
+
+def _not_consented(visit: Visit, event: Event) -> Visit:
+    consent = event.data["consent"]
+    state = State.DEFERRED if event.type == EventType.DEFERRED else State.REFUSED
+    closed = _close(visit, event, state, consent.get("deferral_reason") or state)
+    return replace(closed, consent=dict(consent))
+
+
+def _injected(visit: Visit, event: Event) -> Visit:
+    return _bump(visit, event, state=State.OBSERVING, station=Station.OBSERVATION, desk=None,
+                 injection=dict(event.data["injection"]), injected_at=event.at,
+                 leave_at=datetime.fromisoformat(event.data["leave_at"]))
+
+
+def _released(visit: Visit, event: Event) -> Visit:
+    closed = _close(visit, event, State.RELEASED, None)
+    return replace(closed, released_at=event.at, release_override=event.data.get("override_reason"))
+
+
+def _after_aefi(visit: Visit, event: Event, outcome: str | None, reports: tuple[dict[str, Any], ...]) -> Visit:
+    """Where an adverse event leaves the person: hospital, back to observation, or emergency care."""
+    if outcome == AefiOutcome.TRANSFERRED:
+        return replace(_close(visit, event, State.TRANSFERRED, "aefi_transferred"), aefi=reports)
+    if outcome == AefiOutcome.RECOVERED:
+        return _bump(visit, event, state=State.OBSERVING, station=Station.OBSERVATION, aefi=reports)
+    return _bump(visit, event, state=State.EMERGENCY, station=Station.EMERGENCY, desk=None, aefi=reports)
+
+
+def _aefi_reported(visit: Visit, event: Event) -> Visit:
+    report = dict(event.data["aefi"], seq=event.seq)
+    return _after_aefi(visit, event, report.get("outcome"), visit.aefi + (report,))
+
+
+def _aefi_resolved(visit: Visit, event: Event) -> Visit:
+    outcome = event.data["outcome"]
+    reports = tuple(
+        dict(report, outcome=outcome, outcome_at=event.at.isoformat()) if report.get("outcome") is None else report
+        for report in visit.aefi
+    )
+    return _after_aefi(visit, event, outcome, reports)
+
+
+def _cancelled(visit: Visit, event: Event) -> Visit:
+    return _close(visit, event, State.LEFT, event.data.get("reason") or State.LEFT)
+
+
+def _corrected(visit: Visit, event: Event) -> Visit:
+    target = event.data["to"]
+    if target["state"] == State.WAITING:
+        return _bump(visit, event, state=State.WAITING, station=target["station"], desk=None, called_at=None,
+                     queue_pos=event.seq, closed_reason=None, closed_at=None)
+    return _close(visit, event, target["state"], event.data["reason"])
+
+
+def _reverted(visit: Visit, event: Event) -> Visit:
+    """A desk's undo: the fields its last action changed go back to what they were."""
+    return _bump(visit, event, **restored_fields(event.data["restore"]))
+
+
+ANY_STATE = tuple(State)
+# For each event on an existing visit: the states it may follow, and how it changes the visit.
+_STEPS: dict[str, tuple[tuple[State, ...], Callable[[Visit, Event], Visit]]] = {
+    EventType.CALLED: ((State.WAITING,), _called),
+    EventType.RECALLED: ((State.CALLED,), _recalled),
+    EventType.STARTED: ((State.CALLED,), _started),
+    EventType.REQUEUED: ((State.CALLED,), _requeued),
+    EventType.NO_SHOW: ((State.CALLED,), _no_show),
+    EventType.CONSENTED: (AT_DESK, _consented),
+    EventType.DEFERRED: (AT_DESK, _not_consented),
+    EventType.REFUSED: (AT_DESK, _not_consented),
+    EventType.INJECTED: (AT_DESK, _injected),
+    EventType.RELEASED: ((State.OBSERVING,), _released),
+    EventType.AEFI_REPORTED: ((State.OBSERVING, State.EMERGENCY), _aefi_reported),
+    EventType.AEFI_RESOLVED: ((State.EMERGENCY,), _aefi_resolved),
+    EventType.CANCELLED: ((State.WAITING, State.CALLED, State.SERVING), _cancelled),
+    EventType.CORRECTED: (ANY_STATE, _corrected),
+    EventType.REVERTED: (ANY_STATE, _reverted),
+}
+
+
 def apply(visit: Visit | None, event: Event) -> Visit:
     """Fold one event into a visit. Pure; raises ReplayError if the event does not fit."""
-    data = event.data
-    kind = event.type
-    if kind in ("checked_in", "turned_away"):
-        if visit is not None:
-            raise ReplayError(f"{kind} #{event.seq} for a visit that already exists")
-        person = data["person"]
-        born = person.get("birth_date")
-        new = Visit(
-            id=event.visit_id,
-            site=event.site,
-            day=date.fromisoformat(data["day"]),
-            ticket=data.get("ticket"),
-            state="waiting" if kind == "checked_in" else "turned_away",
-            station="consent" if kind == "checked_in" else None,
-            desk=None,
-            priority=bool(data["priority"]),
-            queue_pos=event.seq,
-            person=Person(
-                name=person["name"],
-                document_type=person["document_type"],
-                document_number=person["document_number"],
-                phone=person.get("phone"),
-                birth_date=date.fromisoformat(born) if born else None,
-            ),
-            dose_number=int(data["dose_number"]),
-            health_code=data["health_code"],
-            checked_in_at=event.at,
-            closed_reason=data.get("reason"),
-            closed_at=event.at if kind == "turned_away" else None,
-            version=1,
-            last_seq=event.seq,
-        )
-        return new
-    if kind == "called":
-        visit = _expect(visit, event, ("waiting",))
-        return _bump(visit, event, state="called", desk=event.desk, called_at=event.at, recalls=0)
-    if kind == "recalled":
-        visit = _expect(visit, event, ("called",))
-        return _bump(visit, event, called_at=event.at, recalls=visit.recalls + 1)
-    if kind == "started":
-        visit = _expect(visit, event, ("called",))
-        return _bump(visit, event, state="serving")
-    if kind == "requeued":
-        visit = _expect(visit, event, ("called",))
-        return _bump(
-            visit, event, state="waiting", desk=None, called_at=None, queue_pos=event.seq,
-            requeues=visit.requeues + 1,
-        )
-    if kind == "no_show":
-        visit = _expect(visit, event, ("called",))
-        return _close(visit, event, "no_show", "no_show")
-    if kind == "consented":
-        visit = _expect(visit, event, ("called", "serving"))
-        return _bump(
-            visit, event, state="waiting", station="injection", desk=None, called_at=None,
-            queue_pos=event.seq, consent=dict(data["consent"]),
-            extended_observation=bool(data["consent"].get("allergy_history")),
-        )
-    if kind in ("deferred", "refused"):
-        visit = _expect(visit, event, ("called", "serving"))
-        closed = _close(visit, event, kind, data["consent"].get("deferral_reason") or kind)
-        return replace(closed, consent=dict(data["consent"]))
-    if kind == "injected":
-        visit = _expect(visit, event, ("called", "serving"))
-        return _bump(
-            visit, event, state="observing", station="observation", desk=None,
-            injection=dict(data["injection"]), injected_at=event.at,
-            leave_at=datetime.fromisoformat(data["leave_at"]),
-        )
-    if kind == "released":
-        visit = _expect(visit, event, ("observing",))
-        closed = _close(visit, event, "released", None)
-        return replace(closed, released_at=event.at, release_override=data.get("override_reason"))
-    if kind == "aefi_reported":
-        visit = _expect(visit, event, ("observing", "emergency"))
-        report = dict(data["aefi"], seq=event.seq)
-        reports = visit.aefi + (report,)
-        outcome = report.get("outcome")
-        if outcome == "transferred":
-            return replace(_close(visit, event, "transferred", "aefi_transferred"), aefi=reports)
-        if outcome == "recovered":
-            return _bump(visit, event, state="observing", station="observation", aefi=reports)
-        return _bump(visit, event, state="emergency", station="emergency", desk=None, aefi=reports)
-    if kind == "aefi_resolved":
-        visit = _expect(visit, event, ("emergency",))
-        reports = tuple(
-            dict(report, outcome=data["outcome"], outcome_at=event.at.isoformat())
-            if report.get("outcome") is None else report
-            for report in visit.aefi
-        )
-        if data["outcome"] == "transferred":
-            return replace(_close(visit, event, "transferred", "aefi_transferred"), aefi=reports)
-        return _bump(visit, event, state="observing", station="observation", aefi=reports)
-    if kind == "cancelled":
-        visit = _expect(visit, event, ("waiting", "called", "serving"))
-        return _close(visit, event, "left", data.get("reason") or "left")
-    if kind == "corrected":
-        if visit is None:
-            raise ReplayError(f"corrected #{event.seq} for a visit that does not exist")
-        target = data["to"]
-        if target["state"] == "waiting":
-            return _bump(
-                visit, event, state="waiting", station=target["station"], desk=None, called_at=None,
-                queue_pos=event.seq, closed_reason=None, closed_at=None,
-            )
-        return _close(visit, event, target["state"], data["reason"])
-    if kind == "reverted":
-        # A desk's undo: the fields its last action changed go back to what they were.
-        if visit is None:
-            raise ReplayError(f"reverted #{event.seq} for a visit that does not exist")
-        return _bump(visit, event, **restored_fields(data["restore"]))
-    raise ReplayError(f"unknown event type {kind!r}")
+    if event.type in (EventType.CHECKED_IN, EventType.TURNED_AWAY):
+        return _arrive(visit, event)
+    step = _STEPS.get(event.type)
+    if step is None:
+        raise ReplayError(f"unknown event type {event.type!r}")
+    states, change = step
+    return change(_expect(visit, event, states), event)
 
 
 def restore_data(visit: Visit) -> dict[str, Any]:

@@ -4,8 +4,34 @@ These codes are part of the API contract: tablets send them, reports group by th
 """
 from __future__ import annotations
 
-STATIONS = ("checkin", "consent", "injection", "observation", "exit")
-QUEUE_STATIONS = ("consent", "injection")  # stations with a call-next queue
+from enum import StrEnum
+
+
+class Station(StrEnum):
+    """Where a person is in the site. The first five are staffed stations with tablets;
+    EMERGENCY is where someone with an adverse event is looked after."""
+
+    CHECKIN = "checkin"
+    CONSENT = "consent"
+    INJECTION = "injection"
+    OBSERVATION = "observation"
+    EXIT = "exit"
+    EMERGENCY = "emergency"
+
+
+STATIONS = (Station.CHECKIN, Station.CONSENT, Station.INJECTION, Station.OBSERVATION, Station.EXIT)
+QUEUE_STATIONS = (Station.CONSENT, Station.INJECTION)  # stations with a call-next queue
+
+
+class ConsentOutcome(StrEnum):
+    ELIGIBLE = "eligible"
+    DEFERRED = "deferred"
+    REFUSED = "refused"
+
+
+class AefiOutcome(StrEnum):
+    RECOVERED = "recovered"
+    TRANSFERRED = "transferred"
 
 STATION_LABELS = {
     "checkin": {"zh": "登记", "en": "Check-in"},

@@ -157,7 +157,7 @@ def sign_in(services: Services, username: str, password: str, *, remote_addr: st
     good = _verify(row.password_hash if row else _DUMMY_HASH, password)
     if row is None or not good or not row.active:
         reason = "unknown user" if row is None else ("wrong password" if not good else "account disabled")
-        audit.record(services, f"user:{name}", "auth.login_failed", outcome="failed", site=_home_site(row),
+        audit.record(services, f"user:{name}", "auth.login_failed", outcome=audit.Outcome.FAILED, site=_home_site(row),
                      subject=f"user:{name}", detail={"reason": reason}, remote_addr=remote_addr)
         raise Unauthorized("Wrong username or password.", code="bad_credentials")
     if HASHER.check_needs_rehash(row.password_hash):
@@ -186,7 +186,7 @@ def sign_in_with_pin(
             reason = "wrong PIN" if failures < PIN_ATTEMPTS else "wrong PIN; PIN locked until a password sign-in"
         else:
             reason = "PIN sign-in not available for this account here"
-        audit.record(services, f"user:{name}", "auth.pin_failed", outcome="failed", site=site,
+        audit.record(services, f"user:{name}", "auth.pin_failed", outcome=audit.Outcome.FAILED, site=site,
                      subject=f"user:{name}", detail={"reason": reason}, remote_addr=remote_addr)
         raise Unauthorized("Wrong username or PIN, or PIN sign-in is not available: sign in with the password.",
                            code="bad_credentials")

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from app.domain.errors import Forbidden
 from app.domain.permissions import Principal, authorize, role_may
-from app.domain.visit import Event
+from app.domain.visit import Event, EventType
 
 from . import report_files
 from .services import Services
@@ -24,11 +25,21 @@ ACTIONS = (
     "user.password_reset", "token.created", "token.revoked", "display.paired", "record.viewed",
     "record.listed", "override.release_early", "override.correction", "audit.exported",
 )
+
+
+class Outcome(StrEnum):
+    """How an audited attempt ended."""
+
+    OK = "ok"
+    FAILED = "failed"
+    REFUSED = "refused"
+
+
 EXPORT_COLUMNS = ("id", "at", "actor", "action", "outcome", "site", "subject", "detail", "remote_addr")
 
 
 def record(
-    services: Services, actor: str, action: str, *, outcome: str = "ok", site: str | None = None,
+    services: Services, actor: str, action: str, *, outcome: Outcome = Outcome.OK, site: str | None = None,
     subject: str | None = None, detail: dict[str, Any] | None = None, remote_addr: str | None = None,
 ) -> None:
     services.store.staff.audit(
@@ -39,16 +50,16 @@ def record(
 
 def override_entry(event: Event) -> dict[str, Any] | None:
     """The audit entry an event needs besides itself: supervisor overrides, with their reason."""
-    if event.type == "released" and event.data.get("override_reason"):
+    if event.type == EventType.RELEASED and event.data.get("override_reason"):
         action, detail = "override.release_early", {"reason": event.data["override_reason"]}
-    elif event.type == "corrected":
+    elif event.type == EventType.CORRECTED:
         action = "override.correction"
         detail = {"reason": event.data["reason"], "corrects_seq": event.data.get("corrects_seq"),
                   "to": event.data.get("to")}
     else:
         return None
     return dict(
-        at=event.at, actor=event.actor, action=action, outcome="ok", site_id=event.site,
+        at=event.at, actor=event.actor, action=action, outcome=Outcome.OK, site_id=event.site,
         subject=f"visit:{event.visit_id}", detail=dict(detail, seq=event.seq), remote_addr=None,
     )
 

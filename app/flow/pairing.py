@@ -71,7 +71,7 @@ def approve(
     now = services.clock.now()
     row = services.store.staff.pending_pairing_by_code(_digest(normalise_code(code)), now=now)
     if row is None:
-        audit.record(services, principal.actor, "display.paired", outcome="failed", site=site_id,
+        audit.record(services, principal.actor, "display.paired", outcome=audit.Outcome.FAILED, site=site_id,
                      detail={"reason": "no display waiting with this code"}, remote_addr=remote_addr)
         raise NotFound("No display is waiting with this code: check it, or reload the pairing page on the TV.",
                        code="unknown_pairing_code")

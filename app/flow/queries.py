@@ -18,6 +18,7 @@ from app.domain.vocabulary import (
     SCREENING_QUESTIONS,
     STATION_LABELS,
     STATIONS,
+    Station,
 )
 
 from . import audit
@@ -106,7 +107,7 @@ def list_visits(
     if principal.role == "station" and station is None:
         station = principal.station
     site = services.store.site(site_id).site
-    if station is not None and station not in STATIONS + ("emergency",):
+    if station is not None and station not in tuple(Station):
         raise ValidationFailed("Unknown station.", fields={"station": f"must be one of {', '.join(STATIONS)}, emergency"})
     unknown = [state for state in states or () if state not in STATES]
     if unknown:

@@ -16,8 +16,9 @@ from typing import Any
 from app.domain import rules
 from app.domain.errors import Forbidden, ValidationFailed
 from app.domain.identity import document_key
-from app.domain.permissions import REACH, Principal, allowed, authorize
-from app.domain.visit import Draft, Event, Visit, replay
+from app.domain.permissions import REACH, Action, Principal, allowed, authorize
+from app.domain.visit import Draft, Event, State, Visit, replay
+from app.domain.vocabulary import Station
 from app.store.event_store import SiteTransaction
 
 from . import audit
@@ -125,7 +126,7 @@ def check_in(
     birth_date: date | None = None,
     idempotency_key: str | None = None,
 ) -> Outcome:
-    authorize(principal, "visit.check_in", site=site_id, station="checkin")
+    authorize(principal, Action.CHECK_IN, site=site_id, station=Station.CHECKIN)
 
     def decide(tx: SiteTransaction, now: datetime) -> Decision:
         valid = rules.validate_check_in(
@@ -157,12 +158,12 @@ def call_next(
     idempotency_key: str | None = None,
 ) -> Outcome:
     """Call the next waiting person to a desk. Outcome.visit is None when nobody is waiting."""
-    authorize(principal, "visit.call_next", site=site_id, station=station)
+    authorize(principal, Action.CALL_NEXT, site=site_id, station=station)
 
     def decide(tx: SiteTransaction, now: datetime) -> Decision:
         tx.site.require_station(station)
         tx.site.require_desk(station, desk)
-        if station == "injection":
+        if station == Station.INJECTION:
             observing, heading = tx.observation_load()
             rules.observation_gate(observing=observing, heading_to_observation=heading, seats=tx.site.observation.seats)
         candidate = tx.next_waiting(station)
@@ -208,7 +209,7 @@ def start(services: Services, principal: Principal, *, site_id: str, visit_id: s
           idempotency_key: str | None = None) -> Outcome:
     """The called person arrived at the desk."""
     return _visit_command(
-        services, principal, site_id=site_id, visit_id=visit_id, action="visit.start", request={"desk": desk},
+        services, principal, site_id=site_id, visit_id=visit_id, action=Action.START, request={"desk": desk},
         idempotency_key=idempotency_key, rule=lambda tx, visit, now: rules.decide_start(visit, desk=desk),
     )
 
@@ -217,7 +218,7 @@ def recall(services: Services, principal: Principal, *, site_id: str, visit_id: 
            idempotency_key: str | None = None) -> Outcome:
     """Announce the call again."""
     return _visit_command(
-        services, principal, site_id=site_id, visit_id=visit_id, action="visit.recall", request={},
+        services, principal, site_id=site_id, visit_id=visit_id, action=Action.RECALL, request={},
         idempotency_key=idempotency_key, rule=lambda tx, visit, now: rules.decide_recall(tx.site, visit),
     )
 
@@ -226,7 +227,7 @@ def no_show(services: Services, principal: Principal, *, site_id: str, visit_id:
             idempotency_key: str | None = None) -> Outcome:
     """The called person did not come: back of the same queue, or closed as no-show."""
     return _visit_command(
-        services, principal, site_id=site_id, visit_id=visit_id, action="visit.no_show", request={},
+        services, principal, site_id=site_id, visit_id=visit_id, action=Action.NO_SHOW, request={},
         idempotency_key=idempotency_key, rule=lambda tx, visit, now: rules.decide_no_show(tx.site, visit),
     )
 
@@ -235,7 +236,7 @@ def cancel(services: Services, principal: Principal, *, site_id: str, visit_id: 
            idempotency_key: str | None = None) -> Outcome:
     """The person leaves the flow before vaccination."""
     return _visit_command(
-        services, principal, site_id=site_id, visit_id=visit_id, action="visit.cancel", request={"reason": reason},
+        services, principal, site_id=site_id, visit_id=visit_id, action=Action.CANCEL, request={"reason": reason},
         idempotency_key=idempotency_key, rule=lambda tx, visit, now: rules.decide_cancel(visit, reason=reason),
     )
 
@@ -250,7 +251,7 @@ def record_consent(
     request = dict(desk=desk, outcome=outcome, answers=answers, allergy_history=allergy_history,
                    deferral_reason=deferral_reason, signature=signature)
     return _visit_command(
-        services, principal, site_id=site_id, visit_id=visit_id, action="visit.consent", request=request,
+        services, principal, site_id=site_id, visit_id=visit_id, action=Action.CONSENT, request=request,
         idempotency_key=idempotency_key,
         rule=lambda tx, visit, now: rules.decide_consent(visit, **request),
     )
@@ -263,7 +264,7 @@ def record_injection(
     request = dict(desk=desk, product=product, lot=lot, dose_number=dose_number, injection_site=injection_site,
                    route=route, checklist=checklist)
     return _visit_command(
-        services, principal, site_id=site_id, visit_id=visit_id, action="visit.injection", request=request,
+        services, principal, site_id=site_id, visit_id=visit_id, action=Action.INJECTION, request=request,
         idempotency_key=idempotency_key,
         rule=lambda tx, visit, now: rules.decide_injection(
             tx.site, visit, vaccinator=principal.name, now=now, **request
@@ -279,11 +280,11 @@ def release(
 ) -> Outcome:
     may_override = allowed(principal, "visit.release_early", site=site_id)
     return _visit_command(
-        services, principal, site_id=site_id, visit_id=visit_id, action="visit.release",
+        services, principal, site_id=site_id, visit_id=visit_id, action=Action.RELEASE,
         request={"override_reason": override_reason}, idempotency_key=idempotency_key,
         rule=lambda tx, visit, now: rules.decide_release(
             visit, now=now, override_reason=override_reason, may_override=may_override,
-            station=principal.station or "observation",
+            station=principal.station or Station.OBSERVATION,
         ),
     )
 
@@ -296,7 +297,7 @@ def report_aefi(
     request = dict(symptoms=list(symptoms), onset_at=onset_at, severity=severity, actions=actions, outcome=outcome,
                    serious_criteria=list(serious_criteria))
     return _visit_command(
-        services, principal, site_id=site_id, visit_id=visit_id, action="visit.aefi", request=request,
+        services, principal, site_id=site_id, visit_id=visit_id, action=Action.AEFI, request=request,
         idempotency_key=idempotency_key,
         rule=lambda tx, visit, now: rules.decide_aefi(visit, now=now, **request),
     )
@@ -307,7 +308,7 @@ def record_aefi_outcome(
     idempotency_key: str | None = None,
 ) -> Outcome:
     return _visit_command(
-        services, principal, site_id=site_id, visit_id=visit_id, action="visit.aefi_outcome",
+        services, principal, site_id=site_id, visit_id=visit_id, action=Action.AEFI_OUTCOME,
         request={"outcome": outcome, "notes": notes}, idempotency_key=idempotency_key,
         rule=lambda tx, visit, now: rules.decide_aefi_outcome(visit, outcome=outcome, notes=notes),
     )
@@ -332,7 +333,7 @@ def correct(
         )
 
     return _visit_command(
-        services, principal, site_id=site_id, visit_id=visit_id, action="visit.correct",
+        services, principal, site_id=site_id, visit_id=visit_id, action=Action.CORRECT,
         request={"reason": reason, "state": state, "station": station, "corrects_seq": corrects_seq},
         idempotency_key=idempotency_key, rule=rule,
     )
@@ -350,7 +351,7 @@ def undo(
     a consent although the person already waits at injection. The event must have happened at
     the tablet's station (or a station it reaches: check-in cancels someone waiting at consent).
     """
-    authorize(principal, "visit.undo", site=site_id)
+    authorize(principal, Action.UNDO, site=site_id)
 
     def decide(tx: SiteTransaction, now: datetime) -> Decision:
         visit = tx.visit(visit_id)
@@ -373,7 +374,7 @@ def undo(
             # Not the last event (or the first one, a check-in): the rule names why.
             previous = visit
         desk_visit = None
-        if previous.state in ("called", "serving") and previous.station and previous.desk:
+        if previous.state in (State.CALLED, State.SERVING) and previous.station and previous.desk:
             desk_visit = tx.visit_at_desk(previous.station, previous.desk)
         same = []
         if previous.active and not visit.active:
@@ -386,6 +387,6 @@ def undo(
         return visit.id, visit, draft
 
     return _execute(
-        services, principal, site_id, action="visit.undo", request={"site": site_id, "visit": visit_id, "seq": seq},
+        services, principal, site_id, action=Action.UNDO, request={"site": site_id, "visit": visit_id, "seq": seq},
         idempotency_key=idempotency_key, decide=decide,
     )

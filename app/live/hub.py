@@ -35,8 +35,8 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from app.domain.permissions import Principal, view_level
-from app.domain.visit import Event, Visit
-from app.domain.vocabulary import STATIONS
+from app.domain.visit import Event, EventType, State, Visit
+from app.domain.vocabulary import STATIONS, Station
 from app.flow.services import Services, services_of
 
 from . import payloads, rooms
@@ -155,7 +155,7 @@ class LiveHub:
         """This process has just recorded `changes` (already folded into its figures)."""
         seq = changes[-1][0].seq
         for event, visit in changes:  # whoever listens, here or elsewhere, hears "OK to leave" on time
-            if event.type == "injected" and visit.leave_at is not None and visit.ticket:
+            if event.type == EventType.INJECTED and visit.leave_at is not None and visit.ticket:
                 self._schedule(site_id, visit.id, visit.ticket, visit.leave_at)
         try:
             self._deliver(site_id, known=seq)
@@ -320,7 +320,7 @@ class LiveHub:
                 due.append(heapq.heappop(self._timers))
         for _due, site_id, visit_id, ticket, leave_at in due:
             visit = self.services.store.visit(site_id, visit_id)
-            if visit.state != "observing":
+            if visit.state != State.OBSERVING:
                 continue  # released early or in the emergency area
             try:
                 if not self.leases.acquire(f"ready:{site_id}:{visit_id}", ttl_seconds=3600):
@@ -332,8 +332,8 @@ class LiveHub:
             message = payloads.ready_message(site_id, ticket, leave_at)
             targets = [
                 rooms.display_room(site_id),
-                rooms.station_room(site_id, "observation"),
-                rooms.station_room(site_id, "exit"),
+                rooms.station_room(site_id, Station.OBSERVATION),
+                rooms.station_room(site_id, Station.EXIT),
                 rooms.supervisor_room(site_id),
             ]
             try:

@@ -39,7 +39,7 @@ def origin_check(app: Flask) -> Callable[[str | None, dict], bool]:
             return True
         log.warning("live connection refused: origin %s is not allowed", origin[:200])
         with app.app_context():
-            audit.record(services_of(app), "anonymous", "live.origin_refused", outcome="refused",
+            audit.record(services_of(app), "anonymous", "live.origin_refused", outcome=audit.Outcome.REFUSED,
                          subject=f"origin:{origin[:120]}", detail={"origin": origin[:200]},
                          remote_addr=environ.get("REMOTE_ADDR"))
         return False

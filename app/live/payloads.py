@@ -11,10 +11,10 @@ from typing import Any
 
 from app.domain.analytics import DayAnalytics
 from app.domain.privacy import visit_view
-from app.domain.visit import Event, Visit
+from app.domain.visit import Event, EventType, Visit
 
 # Which event types are announced as calls on the waiting-area screens.
-CALL_EVENTS = ("called", "recalled")
+CALL_EVENTS = (EventType.CALLED, EventType.RECALLED)
 
 
 def display_snapshot(figures: DayAnalytics, *, now: datetime) -> dict[str, Any]:

@@ -33,7 +33,8 @@ from sqlalchemy.exc import IntegrityError
 from app.domain.errors import Conflict, NotFound
 from app.domain.identity import document_key
 from app.domain.site import Site, parse_site
-from app.domain.visit import Draft, Event, Visit, apply
+from app.domain.visit import Draft, Event, State, Visit, apply
+from app.domain.vocabulary import Station
 
 from .codec import visit_from_json, visit_to_json
 from .database import WRITE
@@ -50,17 +51,17 @@ _EVENT_BY_KEY = select(events).where(events.c.site_id == bindparam("site"), even
 _EVENT_BY_SEQ = select(events).where(events.c.site_id == bindparam("site"), events.c.seq == bindparam("seq"))
 _NEXT_WAITING = (
     select(visits.c.data)
-    .where(visits.c.site_id == bindparam("site"), visits.c.station == bindparam("station"), visits.c.state == "waiting")
+    .where(visits.c.site_id == bindparam("site"), visits.c.station == bindparam("station"), visits.c.state == State.WAITING)
     .order_by(visits.c.priority.desc(), visits.c.queue_pos)
     .limit(1)
 )
 _AT_DESK = select(visits.c.data).where(
     visits.c.site_id == bindparam("site"), visits.c.station == bindparam("station"), visits.c.desk == bindparam("desk"),
-    visits.c.state.in_(("called", "serving")),
+    visits.c.state.in_((State.CALLED, State.SERVING)),
 )
-_HEADING = (visits.c.station == "injection") & visits.c.state.in_(("called", "serving"))
+_HEADING = (visits.c.station == Station.INJECTION) & visits.c.state.in_((State.CALLED, State.SERVING))
 _OBSERVATION_LOAD = select(
-    func.coalesce(func.sum(case((visits.c.state == "observing", 1), else_=0)), 0),
+    func.coalesce(func.sum(case((visits.c.state == State.OBSERVING, 1), else_=0)), 0),
     func.coalesce(func.sum(case((_HEADING, 1), else_=0)), 0),
 ).where(visits.c.site_id == bindparam("site"), visits.c.active.is_(True))
 _INSERT_EVENT = events.insert()
@@ -420,7 +421,7 @@ class Store:
     def observations_ending(self, *, after: datetime, before: datetime) -> list[tuple[str, str, str, datetime]]:
         """(site, visit id, ticket, leave_at) of everyone observing whose time ends in the window."""
         query = select(visits.c.site_id, visits.c.id, visits.c.ticket, visits.c.leave_at).where(
-            visits.c.state == "observing", visits.c.leave_at > after, visits.c.leave_at <= before
+            visits.c.state == State.OBSERVING, visits.c.leave_at > after, visits.c.leave_at <= before
         )
         with self.engine.connect() as conn:
             return [tuple(row) for row in conn.execute(query)]

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from app.domain.errors import BadRequest, DomainError, NotFound, ValidationFailed
-from app.domain.permissions import view_level
+from app.domain.permissions import Action, view_level
 from app.domain.privacy import visit_view
 from app.flow import analytics, audit, queries, report_files, simulation
 from app.flow import visits as flow
@@ -198,7 +198,7 @@ def city_report():
 @bp.post("/sites/<site>/visits")
 @documented("Check a person in; a green health code gets a ticket", tag="visits", body=schemas.CheckInBody,
             response="VisitEnvelope", status=201, idempotent=True)
-@requires("visit.check_in")
+@requires(Action.CHECK_IN)
 def check_in(site: str):
     body = _body(schemas.CheckInBody)
     outcome = flow.check_in(
@@ -241,7 +241,7 @@ def get_visit(site: str, visit_id: str):
 @bp.post("/sites/<site>/stations/<station>/call-next")
 @documented("Call the next waiting person to a desk (204: nobody waiting; 409: blocked)", tag="queues",
             body=schemas.DeskBody, response="VisitEnvelope", idempotent=True, no_content=True)
-@requires("visit.call_next")
+@requires(Action.CALL_NEXT)
 def call_next(site: str, station: str):
     body = _body(schemas.DeskBody)
     outcome = flow.call_next(

@@ -55,7 +55,7 @@ def locked(limit: RequestLimit) -> None:
     seconds = max(1, math.ceil(limit.reset_at - time.time()))
     g.retry_after_minutes = math.ceil(seconds / 60)
     name = _username()
-    audit.record(services(), f"user:{name}", "auth.locked", outcome="refused", subject=f"user:{name}",
+    audit.record(services(), f"user:{name}", "auth.locked", outcome=audit.Outcome.REFUSED, subject=f"user:{name}",
                  detail={"limit": str(limit.limit), "retry_after_seconds": seconds}, remote_addr=request.remote_addr)
 
 

@@ -25,7 +25,7 @@ from pydantic import (
 
 from app.domain.errors import ValidationFailed
 from app.domain.visit import STATES
-from app.domain.vocabulary import STATIONS
+from app.domain.vocabulary import Station
 
 from .schemas import MAX_SEQ
 
@@ -63,8 +63,8 @@ def _comma_separated(value: Any) -> Any:
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 Day = Annotated[date, BeforeValidator(_day),
                 WithJsonSchema({"type": "string", "format": "date"})]
-State = Literal[STATES]  # type: ignore[valid-type]
-Station = Literal[(*STATIONS, "emergency")]  # type: ignore[valid-type]
+StateCode = Literal[STATES]  # type: ignore[valid-type]
+StationCode = Literal[tuple(Station)]  # type: ignore[valid-type]
 Text = Annotated[str, Field(max_length=160)]
 
 
@@ -90,10 +90,10 @@ class WhatIfQuery(Query):
 
 
 class VisitListQuery(Query):
-    state: Annotated[list[State], BeforeValidator(_comma_separated),
+    state: Annotated[list[StateCode], BeforeValidator(_comma_separated),
                      WithJsonSchema({"type": "string", "description": "comma-separated states"})] = Field(
         default_factory=list, description=f"comma-separated states: {', '.join(STATES)}")
-    station: Station | None = Field(None, description="a station, or emergency")
+    station: StationCode | None = Field(None, description="a station, or emergency")
     date: Day | None = Field(None, description="the day, YYYY-MM-DD (default today)")
     ticket: Annotated[str, Field(max_length=16, pattern=r"^[A-Za-z0-9]+$")] | None = Field(
         None, description="one ticket number (a slip to reprint)")

@@ -14,6 +14,8 @@ from pydantic import (
 )
 
 from app.domain.text import NAME_MAX, name_problem, normalised, text_problem
+from app.domain.visit import State
+from app.domain.vocabulary import AefiOutcome, ConsentOutcome
 
 MAX_SEQ = 2**53  # larger than any sequence number, small enough for every database and JSON
 
@@ -84,7 +86,7 @@ class CancelBody(Body):
 
 class ConsentBody(Body):
     desk: str = Field(min_length=1, max_length=20)
-    outcome: Literal["eligible", "deferred", "refused"]
+    outcome: Literal[tuple(ConsentOutcome)]  # type: ignore[valid-type]
     answers: dict[str, bool]
     allergy_history: bool
     deferral_reason: str | None = None
@@ -111,17 +113,17 @@ class AefiBody(Body):
     severity: Literal["minor", "severe", "serious"]
     serious_criteria: list[str] = Field(default_factory=list, max_length=5)
     actions: str = Field("", max_length=2000)
-    outcome: Literal["recovered", "transferred"] | None = None
+    outcome: Literal[tuple(AefiOutcome)] | None = None  # type: ignore[valid-type]
 
 
 class AefiOutcomeBody(Body):
-    outcome: Literal["recovered", "transferred"]
+    outcome: Literal[tuple(AefiOutcome)]  # type: ignore[valid-type]
     notes: str = Field("", max_length=2000)
 
 
 class CorrectionBody(Body):
     reason: str = Field(min_length=1, max_length=500)
-    state: Literal["waiting", "left"]
+    state: Literal[State.WAITING, State.LEFT]
     station: Literal["consent", "injection"] | None = None
     corrects_seq: int = Field(ge=1, le=MAX_SEQ)
 

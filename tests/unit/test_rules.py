@@ -12,7 +12,7 @@ from app.clock import FixedClock
 from app.domain import rules
 from app.domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from app.domain.onsite import OnSite
-from app.domain.permissions import ROLES, RULES, Principal, allowed, authorize, view_level
+from app.domain.permissions import ROLES, RULES, Action, Principal, allowed, authorize, view_level
 from app.domain.privacy import event_view, visit_view
 from app.domain.projections import snapshot
 from app.domain.visit import ACTIVE_STATES, STATES, TERMINAL_STATES, Event, apply, queue_order, replay
@@ -1350,14 +1350,20 @@ def _flow_action_names() -> set[str]:
             func = node.func
             called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
             if called in ("authorize", "allowed") and len(node.args) >= 2:
-                arg = node.args[1]
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    names.add(arg.value)
-            if called == "_visit_command":
-                for keyword in node.keywords:
-                    if keyword.arg == "action" and isinstance(keyword.value, ast.Constant):
-                        names.add(keyword.value.value)
+                names.update(_action_name(node.args[1]))
+            for keyword in node.keywords:
+                if keyword.arg == "action":
+                    names.update(_action_name(keyword.value))
     return names
+
+
+def _action_name(node: ast.expr) -> set[str]:
+    """The action a call names: a string constant, or a member of the Action enum."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "Action":
+        return {Action[node.attr].value}
+    return set()
 
 
 def test_every_action_the_flow_authorizes_exists_in_the_rules():
