@@ -1,0 +1,173 @@
+"""`siteflow init`, `serve` and `demo` (with the demo's staff accounts and bots)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from app.domain.errors import DomainError
+from app.domain.site import SiteConfigError
+from app.domain.vocabulary import STATIONS
+from app.flow import accounts as account_flow
+from app.flow import sites as site_flow
+from app.flow import tokens as token_flow
+from app.flow.services import Services
+from app.store.migrate import upgrade
+
+from .common import CLI_ACTOR, _app, _fail, _services
+
+DEMO_ADMIN = "demo-admin"
+DEMO_BOTS = "demo-bots"
+FIRST_ADMIN = "admin"
+# Demo staff, one per kind of work; their passwords are new on every `siteflow demo`.
+DEMO_STAFF = (
+    ("demo-supervisor", "Demo site supervisor", "site_supervisor", ("demo",), ()),
+    ("demo-city", "Demo city supervisor", "city_supervisor", (), ()),
+    ("demo-checkin", "Demo check-in volunteer", "station", ("demo",), ("checkin",)),
+    ("demo-nurse", "Demo nurse (consent, injection, observation)", "station", ("demo",),
+     ("consent", "injection", "observation", "exit")),
+)
+
+
+def _init(app: Flask) -> None:
+    services = _services(app)
+    upgrade(services.store.engine)
+    click.echo(f"database ready: {_safe_url(app.config['DATABASE_URL'])}")
+    for site, status in site_flow.load_site_folder(services, Path(app.config["SITEFLOW_SITES"])):
+        click.echo(f"site {site.id}: {status}")
+    if services.store.staff.count_users() == 0:
+        password = app.config["ADMIN_PASSWORD"]
+        account, generated = account_flow.create_user(
+            services, actor=CLI_ACTOR, username=FIRST_ADMIN, display_name="Administrator", role="admin",
+            password=password,
+        )
+        if generated:
+            click.echo(f"\nFirst admin created. Sign in as '{account.username}' with this password "
+                       f"(shown only now; you choose your own at first sign-in):\n  {generated}\n")
+        else:
+            click.echo(f"first admin '{account.username}' created with the password from SITEFLOW_ADMIN_PASSWORD")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.command()
+def init() -> None:
+    """Create or upgrade the database and load every site file from SITEFLOW_SITES."""
+    app = _app()
+    try:
+        _init(app)
+    except (SiteConfigError, DomainError) as exc:
+        _fail(exc)
+
+
+def _serve(app: Flask, host: str, port: int, on_ready=None) -> None:
+    # What socketio.run() does in gevent mode (WebSockets come from simple-websocket), but
+    # bound before the URL is printed, so whoever reads the URL can connect at once.
+    from app.serving import Server, prepare_to_serve
+
+    prepare_to_serve(app)
+    server = Server((host, port), app, log=None)
+    server.start()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    click.echo(f"SiteFlow is running at http://{shown}:{server.server_port}  (Ctrl+C to stop)")
+    if on_ready is not None:
+        on_ready(f"http://{shown}:{server.server_port}")
+    app.extensions["siteflow_live"].start()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve SiteFlow with gevent (one process; the embedded default)."""
+    _serve(_app(SOCKETIO_ASYNC_MODE="gevent"), host, port)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--speed", default=10.0, show_default=True, type=click.FloatRange(1, 120),
+              help="How much faster than real time the demo's clock runs (30 min of observation: 3 min at 10).")
+@click.option("--bots/--no-bots", default=True, show_default=True,
+              help="Bots play arriving people and staff through the API (desk B and booth 6 are left to you).")
+def demo(host: str, port: int, speed: float, bots: bool) -> None:
+    """Initialise the database with the demo site, print sign-ins and a demo admin token, serve,
+    and run bots that keep the site moving at an accelerated clock."""
+    app = _app(SOCKETIO_ASYNC_MODE="gevent", CLOCK_SPEED=speed)
+    try:
+        _init(app)
+    except (SiteConfigError, DomainError) as exc:
+        _fail(exc)
+    services = _services(app)
+    token_flow.revoke(services, name=DEMO_ADMIN)
+    token = token_flow.create_token(services, role="admin", site_id=None, station=None, name=DEMO_ADMIN)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    click.echo("\nDemo sign-ins (new passwords on every `siteflow demo`; PIN 2468 for quick switch on a tablet):")
+    for username, password in _demo_staff(services):
+        click.echo(f"  {username:<16} {password}")
+    click.echo(
+        f"\nDemo admin token (valid until the next `siteflow demo`):\n  {token}\n\n"
+        f"Try it:\n  curl -H 'Authorization: Bearer {token}' {base}/api/v1/sites/demo/snapshot\n"
+        f"Sign in: {base}/login   Pair a TV: open {base}/pair on it\n"
+        f"\nStation tablets (demo-checkin, demo-nurse or demo-supervisor):\n"
+        + "".join(f"  {name:<12} {base}/sites/demo/stations/{name}\n" for name in STATIONS)
+        + f"Waiting-area display: {base}/sites/demo/display\n"
+        f"Supervisor dashboard (demo-supervisor): {base}/sites/demo/dashboard   City overview (demo-city): {base}/city\n"
+        f"Printed slips: the Print buttons after check-in and injection, or {base}/sites/demo/slips\n"
+        f"API description: {base}/api/v1/openapi.json   Walk-through: docs/API.md\n"
+    )
+    click.echo(f"The demo clock runs {speed:g} times faster than real time."
+               + (" Bots keep the site moving; consent desk B and injection booth 6 are yours." if bots else ""))
+    started = []
+
+    def start_bots(url: str) -> None:
+        if bots:
+            started.append(_demo_bots(services, url, speed))
+
+    try:
+        _serve(app, host, port, on_ready=start_bots)
+    finally:
+        for running in started:
+            running.stop()
+
+
+def _demo_bots(services: Services, url: str, speed: float):
+    from app.sim.bots import DemoBots, HttpActions
+    from app.sim.day import DayPlan
+
+    token_flow.revoke(services, name=DEMO_BOTS)
+    token = token_flow.create_token(services, role="admin", site_id=None, station=None, name=DEMO_BOTS)
+    # About 45 people an hour for the one consent desk the bots use: busy, so the dashboard has a
+    # bottleneck to show, and desk B (yours) makes the difference.
+    plan = DayPlan(people=360, hours=8, step_minutes=0.5, consent_minutes=1.2,
+                   keep_free=(("consent", "B"), ("injection", "6")))
+    return DemoBots(HttpActions(url, token, "demo", services.clock), plan, speed=speed).start()
+
+
+def _demo_staff(services: Services) -> list[tuple[str, str]]:
+    shown = []
+    for username, display_name, role, sites, stations in DEMO_STAFF:
+        password = account_flow.generate_password()
+        if account_flow.get_account(services, username=username) is None:
+            account_flow.create_user(
+                services, actor=CLI_ACTOR, username=username, display_name=display_name, role=role, sites=sites,
+                stations=stations, password=password, pin="2468" if role == "station" else None,
+            )
+        else:
+            account_flow.reset_password(services, username, actor=CLI_ACTOR, password=password)
+            account_flow.set_active(services, username, active=True, actor=CLI_ACTOR)
+        services.store.staff.update_user(
+            account_flow.get_account(services, username=username).id, at=services.clock.now(),
+            must_change_password=False,
+        )
+        shown.append((username, password))
+    return shown
