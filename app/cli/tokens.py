@@ -19,7 +19,7 @@ def tokens() -> None:
 @tokens.command("create")
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--site", default=None, help="The site the token belongs to (station and display tokens).")
-@click.option("--station", default=None, type=click.Choice(STATIONS), help="For station tokens.")
+@click.option("--station", default=None, type=click.Choice([station.value for station in STATIONS]), help="For station tokens.")
 @click.option("--name", default=None, help="Who or what uses it (shown in the event log).")
 def tokens_create(role: str, site: str | None, station: str | None, name: str | None) -> None:
     """Create a token and print it (it is stored hashed and cannot be shown again)."""

@@ -21,7 +21,7 @@ def users() -> None:
 @click.option("--role", required=True, type=click.Choice([r for r in ROLES if r != "display"]))
 @click.option("--name", "display_name", default=None, help="The name shown on screens (default: the username).")
 @click.option("--site", "sites", multiple=True, help="A site the account works at (repeat for several).")
-@click.option("--station", "stations", multiple=True, type=click.Choice(STATIONS), help="For station staff (repeatable).")
+@click.option("--station", "stations", multiple=True, type=click.Choice([station.value for station in STATIONS]), help="For station staff (repeatable).")
 @click.option("--pin", default=None, help="4-8 digits for quick switch on station tablets.")
 def users_add(username: str, role: str, display_name: str | None, sites: tuple[str, ...], stations: tuple[str, ...],
               pin: str | None) -> None:

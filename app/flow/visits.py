@@ -146,7 +146,7 @@ def check_in(
         dose_number=dose_number, health_code=health_code, priority=priority, birth_date=birth_date,
     )
     return _execute(
-        services, principal, site_id, action="check_in", request=request, idempotency_key=idempotency_key,
+        services, principal, site_id, action=Action.CHECK_IN, request=request, idempotency_key=idempotency_key,
         decide=decide,
     )
 
@@ -175,7 +175,7 @@ def call_next(
         return candidate.id, candidate, draft
 
     return _execute(
-        services, principal, site_id, action="call_next",
+        services, principal, site_id, action=Action.CALL_NEXT,
         request={"site": site_id, "station": station, "desk": desk},
         idempotency_key=idempotency_key, decide=decide,
     )
