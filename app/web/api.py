@@ -10,15 +10,15 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from app.domain.errors import BadRequest, DomainError, NotFound, ValidationFailed
-from app.domain.permissions import Action, view_level
+from app.domain.permissions import view_level
 from app.domain.privacy import visit_view
 from app.flow import analytics, audit, queries, report_files, simulation
-from app.flow import visits as flow
+from app.flow.commands import COMMANDS, Command
 from app.flow.sites import visible_sites
 from app.flow.visits import Outcome
 from app.offload import off_loop
 
-from . import params, schemas
+from . import params
 from .access import public, requires
 from .context import principal, services
 from .openapi import documented
@@ -195,18 +195,6 @@ def city_report():
 
 # --- visits -----------------------------------------------------------------------------------
 
-@bp.post("/sites/<site>/visits")
-@documented("Check a person in; a green health code gets a ticket", tag="visits", body=schemas.CheckInBody,
-            response="VisitEnvelope", status=201, idempotent=True)
-@requires(Action.CHECK_IN)
-def check_in(site: str):
-    body = _body(schemas.CheckInBody)
-    outcome = flow.check_in(
-        services(), principal(), site_id=site, idempotency_key=_idempotency_key(), **body.model_dump()
-    )
-    return _visit_json(outcome, 201)
-
-
 @bp.get("/sites/<site>/visits")
 @documented("Visits of the day, in queue order, filtered by state, station or ticket; one page at a time "
             "(follow `next`)", tag="visits", response="VisitList", query=params.VisitListQuery)
@@ -238,53 +226,23 @@ def get_visit(site: str, visit_id: str):
     return jsonify({"visit": view, "events": events})
 
 
-@bp.post("/sites/<site>/stations/<station>/call-next")
-@documented("Call the next waiting person to a desk (204: nobody waiting; 409: blocked)", tag="queues",
-            body=schemas.DeskBody, response="VisitEnvelope", idempotent=True, no_content=True)
-@requires(Action.CALL_NEXT)
-def call_next(site: str, station: str):
-    body = _body(schemas.DeskBody)
-    outcome = flow.call_next(
-        services(), principal(), site_id=site, station=station, desk=body.desk, idempotency_key=_idempotency_key()
-    )
-    return _visit_json(outcome)
-
-
-def _action(command: Callable[..., Outcome], model: type[BaseModel], *, rename: dict[str, str] | None = None):
-    def view(site: str, visit_id: str):
-        values = _body(model).model_dump()
-        for old, new in (rename or {}).items():
-            values[new] = values.pop(old)
-        outcome = command(
-            services(), principal(), site_id=site, visit_id=visit_id, idempotency_key=_idempotency_key(), **values
-        )
-        return _visit_json(outcome)
+def _command_view(command: Command) -> Callable[..., Response | tuple[str, int]]:
+    """The one REST handler of every command: parse its request, run it, answer with the visit."""
+    def view(**path: str) -> Response | tuple[str, int]:
+        request_body = _body(command.request)
+        outcome = command.execute(services(), principal(), request_body, idempotency_key=_idempotency_key(), **path)
+        return _visit_json(outcome, command.status)
 
     return view
 
 
-ACTIONS: list[tuple[str, Callable[..., Outcome], type[BaseModel], str, dict[str, str] | None]] = [
-    ("start", flow.start, schemas.DeskBody, "The called person arrived at the desk", None),
-    ("recall", flow.recall, schemas.EmptyBody, "Announce the call again", None),
-    ("no-show", flow.no_show, schemas.EmptyBody, "Called person did not come: back of the queue, or out", None),
-    ("cancel", flow.cancel, schemas.CancelBody, "The person leaves the flow before vaccination", None),
-    ("consent", flow.record_consent, schemas.ConsentBody, "Record screening answers and consent", None),
-    ("injection", flow.record_injection, schemas.InjectionBody, "Record the injection; starts observation",
-     {"site": "injection_site"}),
-    ("release", flow.release, schemas.ReleaseBody, "Release from observation (early only by a supervisor)", None),
-    ("aefi", flow.report_aefi, schemas.AefiBody, "Report an adverse event following immunisation", None),
-    ("aefi-outcome", flow.record_aefi_outcome, schemas.AefiOutcomeBody, "Record the outcome of an adverse event",
-     None),
-    ("correct", flow.correct, schemas.CorrectionBody, "A supervisor's correction, with its reason", None),
-    ("undo", flow.undo, schemas.UndoBody, "Undo this desk's last action within a few seconds", None),
-]
-
-for _name, _command, _model, _summary, _rename in ACTIONS:
-    _endpoint = "visit_" + _name.replace("-", "_")
-    _view = documented(_summary, tag="visits", body=_model, response="VisitEnvelope", idempotent=True)(
-        requires("visit." + _name.replace("-", "_"))(_action(_command, _model, rename=_rename))
+for _command in COMMANDS.values():
+    _view = documented(_command.summary, tag="visits", body=_command.request, response="VisitEnvelope",
+                       status=_command.status, idempotent=True, no_content=_command.no_content)(
+        requires(_command.action)(_command_view(_command))
     )
-    bp.add_url_rule(f"/sites/<site>/visits/<visit_id>/{_name}", _endpoint, _view, methods=["POST"])
+    _rule = re.sub(r"\{(\w+)\}", r"<\1>", _command.path)
+    bp.add_url_rule(_rule, _command.action.value.replace(".", "_"), _view, methods=["POST"])
 
 
 @bp.get("/me")

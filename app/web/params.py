@@ -26,8 +26,7 @@ from pydantic import (
 from app.domain.errors import ValidationFailed
 from app.domain.visit import STATES
 from app.domain.vocabulary import Station
-
-from .schemas import MAX_SEQ
+from app.flow.requests import MAX_SEQ
 
 FIRST_DAY, LAST_DAY = date(2020, 1, 1), date(2099, 12, 31)
 MAX_PAGE = 500  # rows in one page of any list

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from app.domain.text import normalised, text_problem
-from app.web import schemas
+from app.flow import requests as schemas
 from tests.integration.test_api_openapi import (
     act,
     call_next,

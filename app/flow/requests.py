@@ -1,4 +1,5 @@
-"""Request bodies of the REST API (also the source of their OpenAPI schemas)."""
+"""The request of each command (app/flow/commands.py): validated once, at whichever door it came in
+(REST, the command line, the typed client); also the source of their OpenAPI schemas."""
 from __future__ import annotations
 
 from datetime import date
@@ -44,7 +45,7 @@ def _cleaned(value: Any, *, multiline: bool) -> Any:
 
 class Body(BaseModel):
     # Strict: "2" is not a dose number, and unknown fields are typos, not extensions.
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", populate_by_name=True)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -98,7 +99,8 @@ class InjectionBody(Body):
     product: str = Field(min_length=1, max_length=40)
     lot: str = Field(min_length=1, max_length=40)
     dose_number: int = Field(ge=1, le=4)
-    site: Literal["left_deltoid", "right_deltoid"]
+    # "site" on the wire (where on the body), injection_site in Python (not the vaccination site).
+    injection_site: Literal["left_deltoid", "right_deltoid"] = Field(alias="site")
     route: Literal["IM"]
     checklist: list[str] = Field(max_length=20)
 
