@@ -117,6 +117,7 @@ RULES: dict[str, Rule] = {
     "report.read": Rule(SUPERVISORS),
     "devices.manage": Rule(OVERSEERS),  # pair, list and revoke displays
     "users.manage": Rule(("admin",)),
+    "tokens.read": Rule(("admin",)),  # every API token and paired display, of every site
 }
 
 

@@ -8,13 +8,14 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.domain.errors import Unauthorized, ValidationFailed
 from app.domain.passwords import password_problem
-from app.domain.permissions import ROLES, SITE_BOUND, Principal
+from app.domain.permissions import ROLES, SITE_BOUND, Principal, authorize
 from app.domain.text import name_problem, normalised
 from app.domain.vocabulary import STATIONS
 
@@ -141,6 +142,24 @@ def get_account(services: Services, *, user_id: int | None = None, username: str
 
 def list_accounts(services: Services) -> list[Account]:
     return [_account(row) for row in services.store.staff.list_users()]
+
+
+def accounts_page(services: Services, principal: Principal, *, after: int, limit: int,
+                  ) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of accounts in id order (never a password or PIN, nor their hashes), and the
+    `after` of the next page (None at the end)."""
+    authorize(principal, "users.manage", site="*")
+    rows, next_after = services.store.staff.users_page(after=after, limit=limit)
+    return [_listed(row) for row in rows], next_after
+
+
+def _listed(row) -> dict[str, Any]:
+    return {
+        "id": row.id, "username": row.username, "display_name": row.display_name, "role": row.role,
+        "sites": list(row.sites) if row.role in SITE_BOUND else None, "stations": list(row.stations),
+        "active": row.active, "has_pin": row.pin_hash is not None, "must_change_password": row.must_change_password,
+        "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+    }
 
 
 def _verify(hash_: str, secret: str) -> bool:

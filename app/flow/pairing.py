@@ -104,15 +104,19 @@ def collect(services: Services, secret: str) -> dict[str, Any]:
     return {"status": "paired", "token": token, "site": row.site_id, "settings": settings}
 
 
-def displays(services: Services, principal: Principal) -> list[dict[str, Any]]:
+def displays(services: Services, principal: Principal, *, after: int, limit: int,
+             ) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of the paired displays of the caller's sites in id order, and the `after` of the
+    next page (None at the end)."""
     if not role_may(principal.role, "devices.manage"):
         raise Forbidden(f"{principal.role} {principal.name!r} may not manage displays.")
-    rows = services.store.list_tokens(role="display", sites=principal.sites, active=True)
+    rows, next_after = services.store.tokens_page(role="display", sites=principal.sites, active=True, after=after,
+                                                  limit=limit)
     return [
         {"id": row.id, "name": row.name, "site": row.site_id, "settings": row.settings or {},
          "created_at": row.created_at.isoformat(), "created_by": row.created_by}
         for row in rows
-    ]
+    ], next_after
 
 
 def revoke_display(services: Services, principal: Principal, token_id: int) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from typing import Any
 
 from app.domain.errors import Unauthorized, ValidationFailed
-from app.domain.permissions import ROLES, SITE_BOUND, Principal
+from app.domain.permissions import ROLES, SITE_BOUND, Principal, authorize
 from app.domain.vocabulary import STATIONS
 
 from . import audit
@@ -97,3 +98,20 @@ def revoke(
         audit.record(services, actor, "token.revoked", subject=f"token:{','.join(map(str, ids))}" if ids else None,
                      detail={"name": name, "count": count} if name else {"count": count})
     return count
+
+
+def tokens_page(services: Services, principal: Principal, *, after: int, limit: int,
+                ) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of every token (API tokens and paired displays, revoked ones too) in id order,
+    and the `after` of the next page (None at the end). Never a token or its hash."""
+    authorize(principal, "tokens.read", site="*")
+    rows, next_after = services.store.tokens_page(after=after, limit=limit)
+    return [_listed(row) for row in rows], next_after
+
+
+def _listed(row) -> dict[str, Any]:
+    return {
+        "id": row.id, "name": row.name, "role": row.role, "sites": [row.site_id] if row.site_id else None,
+        "station": row.station, "settings": row.settings, "created_at": row.created_at.isoformat(),
+        "created_by": row.created_by, "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }

@@ -19,6 +19,8 @@ from datetime import date, datetime
 from sqlalchemy import (
     Connection,
     Engine,
+    Row,
+    Select,
     and_,
     bindparam,
     case,
@@ -38,6 +40,7 @@ from app.domain.vocabulary import Station
 
 from .codec import visit_from_json, visit_to_json
 from .database import WRITE
+from .keyset import page_by_id
 from .sealing import Sealer, seal_record, unseal_record
 from .staff_store import StaffStore
 from .tables import api_tokens, audit_log, day_rollups, events, sites, visits
@@ -470,15 +473,14 @@ class Store:
             ).first()
 
     def list_tokens(self, *, role: str | None = None, sites: frozenset[str] | None = None, active: bool = False):
-        query = select(api_tokens).order_by(api_tokens.c.id)
-        if role is not None:
-            query = query.where(api_tokens.c.role == role)
-        if sites is not None:
-            query = query.where(api_tokens.c.site_id.in_(sorted(sites)))
-        if active:
-            query = query.where(api_tokens.c.revoked_at.is_(None))
         with self.engine.connect() as conn:
-            return conn.execute(query).all()
+            return conn.execute(_tokens(role, sites, active).order_by(api_tokens.c.id)).all()
+
+    def tokens_page(self, *, after: int, limit: int, role: str | None = None, sites: frozenset[str] | None = None,
+                    active: bool = False) -> tuple[list[Row], int | None]:
+        """Tokens in id order after the id `after`, and the `after` of the next page (None at the end)."""
+        with self.engine.connect() as conn:
+            return page_by_id(conn, _tokens(role, sites, active), api_tokens.c.id, after=after, limit=limit)
 
     def revoke_tokens(self, *, ids: list[int] | None = None, name: str | None = None, at: datetime) -> list[int]:
         """Revoke tokens by id or name; the ids of those that were still valid."""
@@ -501,3 +503,15 @@ class Store:
             valid = set(conn.execute(select(api_tokens.c.id).where(
                 api_tokens.c.id.in_(token_ids), api_tokens.c.revoked_at.is_(None))).scalars())
         return set(token_ids) - valid
+
+
+def _tokens(role: str | None, sites: frozenset[str] | None, active: bool) -> Select:
+    """Tokens of a role, of some sites, still valid: each filter only when given."""
+    query = select(api_tokens)
+    if role is not None:
+        query = query.where(api_tokens.c.role == role)
+    if sites is not None:
+        query = query.where(api_tokens.c.site_id.in_(sorted(sites)))
+    if active:
+        query = query.where(api_tokens.c.revoked_at.is_(None))
+    return query

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, Row, func, insert, select, update
 from app.domain.errors import Conflict, NotFound
 
 from .database import WRITE
+from .keyset import page_by_id
 from .tables import audit_log, pairings, staff_sessions, users
 
 
@@ -43,6 +44,11 @@ class StaffStore:
     def list_users(self) -> list[Row]:
         with self.engine.connect() as conn:
             return conn.execute(select(users).order_by(users.c.username)).all()
+
+    def users_page(self, *, after: int, limit: int) -> tuple[list[Row], int | None]:
+        """Accounts in id order after the id `after`, and the `after` of the next page (None at the end)."""
+        with self.engine.connect() as conn:
+            return page_by_id(conn, select(users), users.c.id, after=after, limit=limit)
 
     def count_users(self) -> int:
         with self.engine.connect() as conn:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from app.domain.errors import BadRequest, DomainError, NotFound, ValidationFailed
 from app.domain.permissions import view_level
 from app.domain.privacy import visit_view
-from app.flow import analytics, audit, queries, report_files, simulation
+from app.flow import accounts, analytics, audit, queries, report_files, simulation, tokens
 from app.flow.commands import COMMANDS, Command
 from app.flow.sites import visible_sites
 from app.flow.visits import Outcome
@@ -269,6 +269,26 @@ def audit_entries():
     page = rows[:query.limit]
     more = len(rows) > query.limit
     return jsonify({"entries": page, "next": _next_page("before_id", page[-1]["id"] if more else None)})
+
+
+@bp.get("/users")
+@documented("Staff accounts in id order, one page at a time (follow `next`); never a password or PIN",
+            tag="accounts", response="UserList", query=params.IdPageQuery)
+@requires("users.manage")
+def list_users():
+    query = params.parse(params.IdPageQuery)
+    rows, after = accounts.accounts_page(services(), principal(), after=query.after, limit=query.limit)
+    return jsonify({"users": rows, "next": _next_page("after", after)})
+
+
+@bp.get("/tokens")
+@documented("API tokens and paired displays (revoked ones too) in id order, one page at a time (follow `next`); "
+            "never a token or its hash", tag="accounts", response="TokenList", query=params.IdPageQuery)
+@requires("tokens.read")
+def list_tokens():
+    query = params.parse(params.IdPageQuery)
+    rows, after = tokens.tokens_page(services(), principal(), after=query.after, limit=query.limit)
+    return jsonify({"tokens": rows, "next": _next_page("after", after)})
 
 
 @bp.get("/openapi.json")

@@ -9,7 +9,7 @@ from app.domain.vocabulary import STATIONS
 from app.flow import pairing
 from app.flow.sites import visible_sites
 
-from . import ui_strings
+from . import params, ui_strings
 from .access import public, requires
 from .context import principal, services
 from .limits import FAILED_PAIRINGS_PER_CALLER, PAIRING_REQUESTS_PER_ADDRESS, failed, limiter
@@ -56,9 +56,13 @@ def _sites() -> list[str]:
 @bp.get("/devices")
 @requires("devices.manage")
 def devices(errors: dict | None = None, status: int = 200):
+    """The pairing form and one page of displays (the next from the "More displays" link)."""
+    displays, after = pairing.displays(services(), principal(), after=params.parse(params.AfterIdQuery).after,
+                                       limit=params.PAGE)
     return render_template(
-        "devices.html", displays=pairing.displays(services(), principal()), sites=_sites(), stations=STATIONS,
-        languages=pairing.LANGUAGES, errors=errors or {}, form=request.form,
+        "devices.html", displays=displays, sites=_sites(), stations=STATIONS, languages=pairing.LANGUAGES,
+        errors=errors or {}, form=request.form,
+        next_page=url_for("devices.devices", after=after) if after is not None else None,
     ), status
 
 

@@ -19,6 +19,8 @@ from .params import Query, parameters
 
 _NULLABLE_STR = {"type": ["string", "null"]}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+_TIME = {"type": "string", "format": "date-time"}
+_NEXT = {"type": ["string", "null"], "description": "the next page's link; null at the end"}
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
@@ -87,7 +89,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "VisitList": {
         "type": "object", "required": ["visits", "next"],
         "properties": {"visits": {"type": "array", "items": {"$ref": "#/components/schemas/Visit"}},
-                       "next": {"type": ["string", "null"], "description": "the next page's link; null at the end"}},
+                       "next": _NEXT},
     },
     "Event": {
         "type": "object",
@@ -203,7 +205,36 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                            "action": {"type": "string"}, "outcome": {"type": "string"},
                            "site": {"type": ["string", "null"]}, "subject": {"type": ["string", "null"]},
                            "detail": {"type": "object"}},
-        }}, "next": {"type": ["string", "null"], "description": "the next page's link; null at the end"}},
+        }}, "next": _NEXT},
+    },
+    "UserList": {
+        "type": "object", "required": ["users", "next"],
+        "properties": {"users": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "required": ["id", "username", "display_name", "role", "sites", "stations", "active", "has_pin",
+                         "must_change_password", "created_at", "updated_at"],
+            "properties": {"id": {"type": "integer"}, "username": {"type": "string"},
+                           "display_name": {"type": "string"}, "role": {"type": "string"},
+                           "sites": {"type": ["array", "null"], "items": {"type": "string"},
+                                     "description": "null: every site (admin, city supervisor)"},
+                           "stations": {"type": "array", "items": {"type": "string"}},
+                           "active": {"type": "boolean"}, "has_pin": {"type": "boolean"},
+                           "must_change_password": {"type": "boolean"}, "created_at": _TIME, "updated_at": _TIME},
+        }}, "next": _NEXT},
+    },
+    "TokenList": {
+        "type": "object", "required": ["tokens", "next"],
+        "properties": {"tokens": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "required": ["id", "name", "role", "sites", "station", "settings", "created_at", "created_by",
+                         "revoked_at"],
+            "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "role": {"type": "string"},
+                           "sites": {"type": ["array", "null"], "items": {"type": "string"},
+                                     "description": "null: every site"},
+                           "station": _NULLABLE_STR,
+                           "settings": {"type": ["object", "null"], "description": "a paired display's screen"},
+                           "created_at": _TIME, "created_by": _NULLABLE_STR, "revoked_at": _NULLABLE_TIME},
+        }}, "next": _NEXT},
     },
 }
 

@@ -30,6 +30,8 @@ from app.flow.requests import MAX_SEQ
 
 FIRST_DAY, LAST_DAY = date(2020, 1, 1), date(2099, 12, 31)
 MAX_PAGE = 500  # rows in one page of any list
+PAGE = 100  # rows in one page of the users and tokens lists unless asked otherwise, and on their pages
+MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
 _DIGITS = re.compile(r"[0-9]{1,16}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -108,6 +110,19 @@ class AuditQuery(Query):
     before_id: WholeNumber | None = Field(None, ge=1, le=MAX_SEQ,
                                           description="entries older than this id: the `next` of the page before")
     limit: WholeNumber = Field(200, ge=1, le=MAX_PAGE, description=f"rows per page, 1-{MAX_PAGE} (default 200)")
+
+
+class AfterIdQuery(Query):
+    """The users and displays pages: PAGE rows a page, the next from the "More" link."""
+
+    after: WholeNumber = Field(0, ge=0, le=MAX_ID,
+                               description="where the page starts: the last id of the page before (its `next` has it)")
+
+
+class IdPageQuery(AfterIdQuery):
+    """A list in id order a page at a time (users, tokens)."""
+
+    limit: WholeNumber = Field(PAGE, ge=1, le=MAX_PAGE, description=f"rows per page, 1-{MAX_PAGE} (default {PAGE})")
 
 
 class AuditPageQuery(Query):

@@ -9,6 +9,7 @@ from app.domain.permissions import ROLES
 from app.domain.vocabulary import STATIONS
 from app.flow import accounts, staff_sessions
 
+from . import params
 from .access import requires
 from .context import principal, services
 
@@ -16,9 +17,13 @@ bp = Blueprint("users", __name__)
 
 
 def _page(errors: dict | None = None, status: int = 200, shown: tuple[str, str] | None = None):
+    """The form and one page of accounts (the next from the "More accounts" link)."""
+    rows, after = accounts.accounts_page(services(), principal(), after=params.parse(params.AfterIdQuery).after,
+                                         limit=params.PAGE)
     return render_template(
-        "users.html", accounts=accounts.list_accounts(services()), roles=[r for r in ROLES if r != "display"],
+        "users.html", accounts=rows, roles=[r for r in ROLES if r != "display"],
         sites=services().store.site_ids(), stations=STATIONS, errors=errors or {}, form=request.form, shown=shown,
+        next_page=url_for("users.users", after=after) if after is not None else None,
     ), status
 
 

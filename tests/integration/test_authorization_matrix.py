@@ -46,7 +46,7 @@ SPECIFIED = {
     "api.visit_cancel": "visit.cancel", "api.visit_consent": "visit.consent", "api.visit_correct": "visit.correct",
     "api.visit_injection": "visit.injection", "api.visit_no_show": "visit.no_show",
     "api.visit_recall": "visit.recall", "api.visit_release": "visit.release", "api.visit_start": "visit.start",
-    "api.visit_undo": "visit.undo",
+    "api.visit_undo": "visit.undo", "api.list_users": "users.manage", "api.list_tokens": "tokens.read",
     "audit.audit_export": "audit.read", "audit.audit_page": "audit.read",
     "stations.station_page": "live.station", "stations.display_preview": "live.display",
     "stations.slips": "visit.list",

@@ -34,7 +34,8 @@ def test_every_query_parameter_refuses_bad_values_by_name(app, client, tokens):
     operations = list(_get_operations(app))
     assert {path for path, _ in operations} >= {
         "/api/v1/sites/demo/visits", "/api/v1/audit", "/api/v1/sites/demo/reports/daily", "/api/v1/sites/demo/trend",
-        "/api/v1/reports/city/daily", "/api/v1/reports/city/trend", "/api/v1/sites/demo/what-if"}
+        "/api/v1/reports/city/daily", "/api/v1/reports/city/trend", "/api/v1/sites/demo/what-if", "/api/v1/users",
+        "/api/v1/tokens"}
     headers = {"Authorization": f"Bearer {tokens.admin}"}
     checked = 0
     for path, names in operations:
@@ -52,7 +53,8 @@ def test_every_query_parameter_refuses_bad_values_by_name(app, client, tokens):
 
 @pytest.mark.parametrize("value", ["²", "①", "１２"])
 def test_unicode_digits_are_not_numbers(japi, value):
-    for path, name in (("/sites/demo/visits", "limit"), ("/sites/demo/trend", "days"), ("/audit", "before_id")):
+    for path, name in (("/sites/demo/visits", "limit"), ("/sites/demo/trend", "days"), ("/audit", "before_id"),
+                       ("/users", "after"), ("/tokens", "limit")):
         answer = japi.get(path, **{name: value})
         assert answer.status_code == 422
         assert "digits 0-9" in answer.get_json()["error"]["fields"][name]
