@@ -127,81 +127,126 @@ def run_day(actions: Actions, plan: DayPlan, *, advance: Callable[[timedelta], N
 
     `advance(delta)` moves the caller's clock (a FixedClock in tests; real time in a demo).
     """
-    rng = random.Random(plan.seed)
-    site = actions.site()
-    today = date.fromisoformat(site["today"])
-    lots = [(p["code"], lot["lot"]) for p in site["products"] for lot in p["lots"] if not lot["expired"]]
-    desks = [_Desk(station, d) for station in ("consent", "injection") for d in site["stations"][station]["desks"]
-             if (station, d) not in plan.keep_free]
-    result = DayResult()
-    observing: dict[str, datetime] = {}  # visit id -> leave_at
-    emergency: set[str] = set()
+    day = _Day(actions, plan)
     steps = int(plan.hours * 60 / plan.step_minutes)
     clearing = int(120 / plan.step_minutes)
     arrivals = _arrivals_per_step(plan, steps)
-    owed = 0.0
-
-    def attempt(fn: Callable[[], Any]) -> Any:
-        result.actions += 1
-        try:
-            return fn()
-        except DomainError:
-            result.refused += 1
-            return None
-
     for step in range(steps + clearing):
         minute = step * plan.step_minutes
         if step < steps:
-            owed += arrivals[step]
-            while owed >= 1:
-                owed -= 1
-                visit = attempt(lambda: actions.check_in(person(rng, today=today)))
-                if visit is not None and visit["state"] == "waiting":
-                    result.checked_in += 1
-        for desk in desks:
-            if desk.visit is None:
-                called = attempt(lambda: actions.call_next(desk.station, desk.desk))
-                if called is not None:
-                    desk.visit = called
-                    mean = plan.consent_minutes if desk.station == "consent" else plan.injection_minutes
-                    desk.busy_until = minute + rng.expovariate(1 / mean)
-                continue
-            if minute < desk.busy_until:
-                continue
-            visit, desk.visit = desk.visit, None
-            if rng.random() < plan.p_no_show:
-                attempt(lambda: actions.act(visit["id"], "no-show", {}))
-            elif desk.station == "consent":
-                attempt(lambda: actions.act(visit["id"], "consent", consent_body(rng, plan, desk.desk)))
-            else:
-                product, lot = rng.choice(lots)
-                body = injection_body(desk.desk, product, lot, visit["dose_number"])
-                injected = attempt(lambda: actions.act(visit["id"], "injection", body))
-                if injected is not None:
-                    observing[visit["id"]] = datetime.fromisoformat(injected["observation"]["leave_at"])
-                    if rng.random() < plan.p_aefi:
-                        report = _aefi(rng, plan, onset=actions.now().isoformat())
-                        if attempt(lambda: actions.act(visit["id"], "aefi", report)) is not None:
-                            observing.pop(visit["id"])
-                            emergency.add(visit["id"])
-        for visit_id in sorted(emergency):
-            if rng.random() < 0.2:
-                outcome = rng.choices(("recovered", "transferred"), weights=(9, 1))[0]
-                resolved = attempt(lambda: actions.act(visit_id, "aefi-outcome", {"outcome": outcome, "notes": ""}))
-                if resolved is not None:
-                    emergency.discard(visit_id)
-                    if outcome == "recovered":
-                        observing[visit_id] = datetime.fromisoformat(resolved["observation"]["leave_at"])
-        now = actions.now()
-        for visit_id, leave_at in sorted(observing.items()):
-            if leave_at <= now and attempt(lambda: actions.act(visit_id, "release", {})) is not None:
-                observing.pop(visit_id)
-                result.released += 1
+            day.check_in_arrivals(arrivals[step])
+        for desk in day.desks:
+            day.work_desk(desk, minute)
+        day.resolve_emergencies()
+        day.release_observed()
         advance(timedelta(minutes=plan.step_minutes))
-        idle = all(desk.visit is None for desk in desks)
-        if step >= steps and idle and not observing and not emergency:
+        if step >= steps and day.cleared():
             break
-    return result
+    return day.result
+
+
+class _Day:
+    """The bots' side of a simulated day: the desks they staff, who is in observation or in an
+    emergency, and the count of what they did. `run_day` calls its steps once per time step."""
+
+    def __init__(self, actions: Actions, plan: DayPlan):
+        self.actions = actions
+        self.plan = plan
+        self.rng = random.Random(plan.seed)
+        site = actions.site()
+        self.today = date.fromisoformat(site["today"])
+        self.lots = [(p["code"], lot["lot"]) for p in site["products"] for lot in p["lots"] if not lot["expired"]]
+        self.desks = [_Desk(station, d) for station in ("consent", "injection")
+                      for d in site["stations"][station]["desks"] if (station, d) not in plan.keep_free]
+        self.result = DayResult()
+        self.observing: dict[str, datetime] = {}  # visit id -> leave_at
+        self.emergency: set[str] = set()
+        self.owed = 0.0  # arrivals due but not yet checked in (a fraction of a person per step)
+
+    def attempt(self, fn: Callable[[], Any]) -> Any:
+        """One action; a refusal (DomainError) is counted and gives None."""
+        self.result.actions += 1
+        try:
+            return fn()
+        except DomainError:
+            self.result.refused += 1
+            return None
+
+    def check_in_arrivals(self, due: float) -> None:
+        """Check in the people this step brings (the fractions carry over to the next step)."""
+        self.owed += due
+        while self.owed >= 1:
+            self.owed -= 1
+            visit = self.attempt(lambda: self.actions.check_in(person(self.rng, today=self.today)))
+            if visit is not None and visit["state"] == "waiting":
+                self.result.checked_in += 1
+
+    def work_desk(self, desk: _Desk, minute: float) -> None:
+        """A free desk calls the next person; a desk whose service time is up decides about them."""
+        if desk.visit is None:
+            self.call_next(desk, minute)
+        elif minute >= desk.busy_until:
+            visit, desk.visit = desk.visit, None
+            self.decide(desk, visit)
+
+    def call_next(self, desk: _Desk, minute: float) -> None:
+        called = self.attempt(lambda: self.actions.call_next(desk.station, desk.desk))
+        if called is not None:
+            desk.visit = called
+            mean = self.plan.consent_minutes if desk.station == "consent" else self.plan.injection_minutes
+            desk.busy_until = minute + self.rng.expovariate(1 / mean)
+
+    def decide(self, desk: _Desk, visit: dict[str, Any]) -> None:
+        """The end of a service: the person did not come, or the desk records consent or the injection."""
+        if self.rng.random() < self.plan.p_no_show:
+            self.attempt(lambda: self.actions.act(visit["id"], "no-show", {}))
+        elif desk.station == "consent":
+            self.attempt(lambda: self.actions.act(visit["id"], "consent", consent_body(self.rng, self.plan, desk.desk)))
+        else:
+            self.inject(desk, visit)
+
+    def inject(self, desk: _Desk, visit: dict[str, Any]) -> None:
+        """Record the injection; the person goes to observation, and now and then has an adverse event."""
+        product, lot = self.rng.choice(self.lots)
+        body = injection_body(desk.desk, product, lot, visit["dose_number"])
+        injected = self.attempt(lambda: self.actions.act(visit["id"], "injection", body))
+        if injected is None:
+            return
+        self.observing[visit["id"]] = datetime.fromisoformat(injected["observation"]["leave_at"])
+        if self.rng.random() < self.plan.p_aefi:
+            self.report_aefi(visit["id"])
+
+    def report_aefi(self, visit_id: str) -> None:
+        """An adverse event in observation: once reported, the person is an emergency."""
+        report = _aefi(self.rng, self.plan, onset=self.actions.now().isoformat())
+        if self.attempt(lambda: self.actions.act(visit_id, "aefi", report)) is not None:
+            self.observing.pop(visit_id)
+            self.emergency.add(visit_id)
+
+    def resolve_emergencies(self) -> None:
+        """Each step, an emergency is resolved with a chance of 1 in 5: recovered (back to observation)
+        9 times in 10, else transferred."""
+        for visit_id in sorted(self.emergency):
+            if self.rng.random() < 0.2:
+                outcome = self.rng.choices(("recovered", "transferred"), weights=(9, 1))[0]
+                resolved = self.attempt(
+                    lambda: self.actions.act(visit_id, "aefi-outcome", {"outcome": outcome, "notes": ""}))
+                if resolved is not None:
+                    self.emergency.discard(visit_id)
+                    if outcome == "recovered":
+                        self.observing[visit_id] = datetime.fromisoformat(resolved["observation"]["leave_at"])
+
+    def release_observed(self) -> None:
+        """Release everyone whose observation has ended."""
+        now = self.actions.now()
+        for visit_id, leave_at in sorted(self.observing.items()):
+            if leave_at <= now and self.attempt(lambda: self.actions.act(visit_id, "release", {})) is not None:
+                self.observing.pop(visit_id)
+                self.result.released += 1
+
+    def cleared(self) -> bool:
+        """No desk busy, nobody in observation or in an emergency."""
+        return all(desk.visit is None for desk in self.desks) and not self.observing and not self.emergency
 
 
 def _arrivals_per_step(plan: DayPlan, steps: int) -> list[float]:

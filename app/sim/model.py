@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from .scenario import Appointments, Poisson, Scenario
+from .scenario import Appointments, Poisson, Scenario, Station
 
 OFF_DUTY = 0  # priority of the requests that stand for servers not on duty (ahead of people)
 PERSON = 1
@@ -76,44 +76,84 @@ def arrival_times(scenario: Scenario, rng: random.Random, result: Replication) -
 
 
 def run_replication(scenario: Scenario, seed: int) -> Replication:
-    rng = random.Random(seed)
-    result = Replication(seed=seed)
-    env = simpy.Environment()
-    names = [station.name for station in scenario.stations]
-    most = {s.name: max([s.servers, *s.servers_by_hour.values()]) for s in scenario.stations}
-    rotas = [s for s in scenario.stations if s.servers_by_hour or s.servers < most[s.name]]
-    # FIFO for a fixed number of servers; a priority queue (dearer: it sorts) only where a rota
-    # takes servers off duty ahead of the people waiting.
-    resources = {s.name: (simpy.PriorityResource if s in rotas else simpy.Resource)(env, capacity=max(1, most[s.name]))
-                 for s in scenario.stations}
-    waiting = dict.fromkeys(names, 0)
-    result.waits = {name: [] for name in names}
-    result.busy = dict.fromkeys(names, 0.0)
-    result.queues = {name: [] for name in names}
-    seats = simpy.Resource(env, capacity=scenario.observation.seats) if scenario.observation else None
-    state = {"in_system": 0, "arrivals_done": False, "seats": 0, "changed": 0.0}
-    arrivals = arrival_times(scenario, rng, result)
-    result.arrived = len(arrivals)
+    """One run of `scenario` with its random numbers drawn from `seed`."""
+    run = _Run(scenario, seed)
+    run.start()
+    run.env.run()
+    return run.finish()
 
-    def seats_changed(delta: int) -> None:
-        result.occupancy_area += state["seats"] * (env.now - state["changed"])
-        state["changed"] = env.now
-        state["seats"] += delta
-        result.occupancy_peak = max(result.occupancy_peak, state["seats"])
 
-    def observe(station_seat):
-        observation = scenario.observation
-        duration = observation.duration.sample(rng)
-        if observation.extended_duration is not None and rng.random() < observation.extended_probability:
-            duration = observation.extended_duration.sample(rng)
-        if observation.aefi_extra is not None and rng.random() < observation.aefi_probability:
-            duration += observation.aefi_extra.sample(rng)
-        yield env.timeout(duration)
-        seats.release(station_seat)
-        seats_changed(-1)
+class _Run:
+    """One replication in progress: the SimPy environment, its servers and seats, the people
+    on site, and what is measured. The SimPy processes are its generator methods."""
 
-    def person(arrived_at: float, first: int):
-        state["in_system"] += 1
+    def __init__(self, scenario: Scenario, seed: int):
+        self.scenario = scenario
+        self.rng = random.Random(seed)
+        self.result = result = Replication(seed=seed)
+        self.env = env = simpy.Environment()
+        self.names = names = [station.name for station in scenario.stations]
+        self.most = most = {s.name: max([s.servers, *s.servers_by_hour.values()]) for s in scenario.stations}
+        self.rotas = rotas = [s for s in scenario.stations if s.servers_by_hour or s.servers < most[s.name]]
+        # FIFO for a fixed number of servers; a priority queue (dearer: it sorts) only where a rota
+        # takes servers off duty ahead of the people waiting.
+        self.resources = {
+            s.name: (simpy.PriorityResource if s in rotas else simpy.Resource)(env, capacity=max(1, most[s.name]))
+            for s in scenario.stations}
+        self.waiting = dict.fromkeys(names, 0)
+        result.waits = {name: [] for name in names}
+        result.busy = dict.fromkeys(names, 0.0)
+        result.queues = {name: [] for name in names}
+        self.seats = simpy.Resource(env, capacity=scenario.observation.seats) if scenario.observation else None
+        self.in_system = 0
+        self.arrivals_done = False
+        self.seats_in_use = 0
+        self.seats_changed_at = 0.0
+        self.arrivals = arrival_times(scenario, self.rng, result)
+        result.arrived = len(self.arrivals)
+
+    def start(self) -> None:
+        """The arrivals, the queue sampler, the seat sampler (with observation) and the rotas."""
+        env = self.env
+        env.process(self.source())
+        env.process(self.sampler())
+        if self.seats is not None:
+            env.process(self.occupancy())
+        for station in self.rotas:
+            env.process(self.rota(station))
+
+    def finish(self) -> Replication:
+        """After the run: when the site cleared, the last seat-minutes, the server-minutes on duty."""
+        result = self.result
+        result.cleared_at = max(self.env.now, self.scenario.open_minutes) if self.arrivals else 0.0
+        self.seats_changed(0)
+        for station in self.scenario.stations:
+            result.server_minutes[station.name] = server_minutes(self.scenario, station, result.cleared_at)
+        return result
+
+    def seats_changed(self, delta: int) -> None:
+        result = self.result
+        result.occupancy_area += self.seats_in_use * (self.env.now - self.seats_changed_at)
+        self.seats_changed_at = self.env.now
+        self.seats_in_use += delta
+        result.occupancy_peak = max(result.occupancy_peak, self.seats_in_use)
+
+    def done(self) -> bool:
+        return self.arrivals_done and self.in_system == 0
+
+    def source(self):
+        env = self.env
+        for at, first in self.arrivals:
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            env.process(self.person(at, first))
+        self.arrivals_done = True
+
+    def person(self, arrived_at: float, first: int):
+        """One person through the stations from `first`: walk, be served, maybe be deferred
+        (and leave), be observed after the station that holds a seat."""
+        scenario, rng, env, result = self.scenario, self.rng, self.env, self.result
+        self.in_system += 1
         moved = False
         for station in scenario.stations[first:]:
             if station.probability < 1 and rng.random() >= station.probability:
@@ -123,90 +163,91 @@ def run_replication(scenario: Scenario, seed: int) -> Replication:
                 if walk:
                     yield env.timeout(walk)
             moved = True
-            queued = env.now
-            waiting[station.name] += 1
-            resource = resources[station.name]
-            request = resource.request(priority=PERSON) if isinstance(resource, simpy.PriorityResource) else resource.request()
-            with request as server:
-                yield server
-                seat = None
-                if station.needs_observation_seat:
-                    seat = seats.request()
-                    yield seat  # the booth is free but may not start: observation is full
-                    seats_changed(+1)
-                waiting[station.name] -= 1
-                result.waits[station.name].append(env.now - queued)
-                service = station.service.sample(rng)
-                result.busy[station.name] += service
-                yield env.timeout(service)
+            seat = yield from self.served_at(station)
             if station.deferral and rng.random() < station.deferral:
                 if seat is not None:
-                    seats.release(seat)
-                    seats_changed(-1)
+                    self.seats.release(seat)
+                    self.seats_changed(-1)
                 result.deferred += 1
                 break
             if seat is not None:
-                yield from observe(seat)
+                yield from self.observe(seat)
         else:
             result.served += 1
         result.time_in_system.append(env.now - arrived_at)
-        state["in_system"] -= 1
+        self.in_system -= 1
 
-    def source():
-        for at, first in arrivals:
-            if at > env.now:
-                yield env.timeout(at - env.now)
-            env.process(person(at, first))
-        state["arrivals_done"] = True
+    def served_at(self, station):
+        """Queue for a server (and, where the station needs one, an observation seat) and be
+        served; the server is free again at the end. Returns the seat held, or None."""
+        env, result = self.env, self.result
+        queued = env.now
+        self.waiting[station.name] += 1
+        resource = self.resources[station.name]
+        has_rota = isinstance(resource, simpy.PriorityResource)
+        request = resource.request(priority=PERSON) if has_rota else resource.request()
+        with request as server:
+            yield server
+            seat = None
+            if station.needs_observation_seat:
+                seat = self.seats.request()
+                yield seat  # the booth is free but may not start: observation is full
+                self.seats_changed(+1)
+            self.waiting[station.name] -= 1
+            result.waits[station.name].append(env.now - queued)
+            service = station.service.sample(self.rng)
+            result.busy[station.name] += service
+            yield env.timeout(service)
+        return seat
 
-    def done() -> bool:
-        return state["arrivals_done"] and state["in_system"] == 0
+    def observe(self, station_seat):
+        observation, rng = self.scenario.observation, self.rng
+        duration = observation.duration.sample(rng)
+        if observation.extended_duration is not None and rng.random() < observation.extended_probability:
+            duration = observation.extended_duration.sample(rng)
+        if observation.aefi_extra is not None and rng.random() < observation.aefi_probability:
+            duration += observation.aefi_extra.sample(rng)
+        yield self.env.timeout(duration)
+        self.seats.release(station_seat)
+        self.seats_changed(-1)
 
-    def sampler():
-        while not done():
-            result.sample_times.append(env.now)
-            for name in names:
+    def sampler(self):
+        result, waiting = self.result, self.waiting
+        while not self.done():
+            result.sample_times.append(self.env.now)
+            for name in self.names:
                 result.queues[name].append(waiting[name])
-            yield env.timeout(scenario.sample_every)
+            yield self.env.timeout(self.scenario.sample_every)
 
-    def occupancy():
-        while not done():
-            result.occupancy_samples.append(state["seats"])
-            yield env.timeout(1.0)
+    def occupancy(self):
+        while not self.done():
+            self.result.occupancy_samples.append(self.seats_in_use)
+            yield self.env.timeout(1.0)
 
-    def rota(station):
+    def rota(self, station):
         """Hold the servers that are off duty, hour by hour, until the site has cleared."""
         held: list = []
-        resource = resources[station.name]
-        hour = scenario.hour_at(0)
-        while not done():
-            wanted = most[station.name] - station.servers_at(hour)
+        resource = self.resources[station.name]
+        hour = self.scenario.hour_at(0)
+        while not self.done():
+            wanted = self.most[station.name] - station.servers_at(hour)
             while len(held) < wanted:
                 request = resource.request(priority=OFF_DUTY)
                 held.append(request)
             while len(held) > wanted:
                 resource.release(held.pop())
             hour += 1
-            yield env.timeout(scenario.hour_start(hour) - env.now)
+            yield self.env.timeout(self.scenario.hour_start(hour) - self.env.now)
         for request in held:
             resource.release(request)
 
-    env.process(source())
-    env.process(sampler())
-    if seats is not None:
-        env.process(occupancy())
-    for station in rotas:
-        env.process(rota(station))
-    env.run()
-    result.cleared_at = max(env.now, scenario.open_minutes) if arrivals else 0.0
-    seats_changed(0)
-    end = result.cleared_at
-    for station in scenario.stations:
-        minutes, moment = 0.0, 0.0
-        while moment < end:
-            hour = scenario.hour_at(moment)
-            following = scenario.hour_start(hour + 1)
-            minutes += station.servers_at(hour) * (min(following, end) - moment)
-            moment = following
-        result.server_minutes[station.name] = minutes
-    return result
+
+def server_minutes(scenario: Scenario, station: Station, end: float) -> float:
+    """Server-minutes on duty at `station` from opening to `end`, hour by hour of its rota."""
+    minutes, moment = 0.0, 0.0
+    while moment < end:
+        hour = scenario.hour_at(moment)
+        following = scenario.hour_start(hour + 1)
+        minutes += station.servers_at(hour) * (min(following, end) - moment)
+        moment = following
+    return minutes
