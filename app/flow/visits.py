@@ -19,9 +19,9 @@ from app.domain.identity import document_key
 from app.domain.permissions import REACH, Action, Principal, allowed, authorize
 from app.domain.visit import Draft, Event, State, Visit, replay
 from app.domain.vocabulary import Station
-from app.store.event_store import SiteTransaction
 
 from . import audit
+from .ports import EventLog, SiteWrites
 from .services import Services
 
 
@@ -52,11 +52,12 @@ def _execute(
     action: str,
     request: dict[str, Any],
     idempotency_key: str | None,
-    decide: Callable[[SiteTransaction, datetime], Decision],
+    decide: Callable[[SiteWrites, datetime], Decision],
 ) -> Outcome:
     request_hash = _request_hash(action, request)
     now = services.clock.now()
-    with services.store.site_transaction(site_id) as tx:
+    log: EventLog = services.store
+    with log.site_transaction(site_id) as tx:
         if idempotency_key:
             found = tx.event_by_key(idempotency_key)
             if found is not None:
@@ -91,18 +92,19 @@ def _execute(
             if entry is not None:
                 tx.audit(entry)
     if replayed_event is not None:
-        history = services.store.visit_events(site_id, replayed_event.visit_id, up_to_seq=replayed_event.seq)
+        history = log.visit_events(site_id, replayed_event.visit_id, up_to_seq=replayed_event.seq)
         return Outcome(replay(history), replayed_event, replayed=True)
     services.publish(site_id, changes)
     return Outcome(visit, event)
 
 
 def _site_name(services: Services, site_id: str) -> str:
-    site = services.store.site(site_id).site
+    log: EventLog = services.store
+    site = log.site(site_id).site
     return f"{site.name_zh} / {site.name}"
 
 
-def _visit_for(tx: SiteTransaction, principal: Principal, action: str, visit_id: str) -> Visit:
+def _visit_for(tx: SiteWrites, principal: Principal, action: str, visit_id: str) -> Visit:
     visit = tx.visit(visit_id)
     # Station staff act only on people at the stations their own station reaches.
     authorize(principal, action, site=tx.site.id, visit_station=visit.station or "closed")
@@ -128,7 +130,7 @@ def check_in(
 ) -> Outcome:
     authorize(principal, Action.CHECK_IN, site=site_id, station=Station.CHECKIN)
 
-    def decide(tx: SiteTransaction, now: datetime) -> Decision:
+    def decide(tx: SiteWrites, now: datetime) -> Decision:
         valid = rules.validate_check_in(
             tx.site, name=name, document_type=document_type, document_number=document_number, phone=phone,
             dose_number=dose_number, health_code=health_code, priority=priority, birth_date=birth_date, now=now,
@@ -160,7 +162,7 @@ def call_next(
     """Call the next waiting person to a desk. Outcome.visit is None when nobody is waiting."""
     authorize(principal, Action.CALL_NEXT, site=site_id, station=station)
 
-    def decide(tx: SiteTransaction, now: datetime) -> Decision:
+    def decide(tx: SiteWrites, now: datetime) -> Decision:
         tx.site.require_station(station)
         tx.site.require_desk(station, desk)
         if station == Station.INJECTION:
@@ -190,12 +192,12 @@ def _visit_command(
     action: str,
     request: dict[str, Any],
     idempotency_key: str | None,
-    rule: Callable[[SiteTransaction, Visit, datetime], Draft],
+    rule: Callable[[SiteWrites, Visit, datetime], Draft],
 ) -> Outcome:
     """A command on one existing visit: authorize against the visit's station, then decide."""
     authorize(principal, action, site=site_id)
 
-    def decide(tx: SiteTransaction, now: datetime) -> Decision:
+    def decide(tx: SiteWrites, now: datetime) -> Decision:
         visit = _visit_for(tx, principal, action, visit_id)
         return visit.id, visit, rule(tx, visit, now)
 
@@ -320,7 +322,7 @@ def correct(
     services: Services, principal: Principal, *, site_id: str, visit_id: str, reason: str, state: str,
     station: str | None, corrects_seq: int, idempotency_key: str | None = None,
 ) -> Outcome:
-    def rule(tx: SiteTransaction, visit: Visit, now: datetime) -> Draft:
+    def rule(tx: SiteWrites, visit: Visit, now: datetime) -> Draft:
         corrected = tx.event(corrects_seq)
         if corrected is None or corrected.visit_id != visit.id:
             raise ValidationFailed(
@@ -353,7 +355,7 @@ def undo(
     """
     authorize(principal, Action.UNDO, site=site_id)
 
-    def decide(tx: SiteTransaction, now: datetime) -> Decision:
+    def decide(tx: SiteWrites, now: datetime) -> Decision:
         visit = tx.visit(visit_id)
         undone = tx.event(seq)
         if undone is None or undone.visit_id != visit.id:

@@ -1,8 +1,5 @@
-"""Driving the pure domain without a database: a tiny in-memory event log.
-
-`Log` does what the event store does, minus SQL: it numbers the drafts returned by the
-`decide_*` rules, folds them into visits with `apply`, and answers the queries the flow
-commands ask (who is next, who is at a desk, how full observation is).
+"""Driving the real visit commands without a database: `Log` runs app/flow/visits.py over the
+in-memory event log of tests/support/memory_log.py, as the tablet of each station would.
 """
 from __future__ import annotations
 
@@ -13,12 +10,15 @@ from functools import cache, lru_cache
 from typing import Any
 
 from app.clock import FixedClock
-from app.domain import rules
-from app.domain.identity import document_key
+from app.domain.permissions import RULES, Action, Principal, allowed
 from app.domain.site import Site, parse_site
-from app.domain.visit import Draft, Event, Visit, apply, queue_order, replay
+from app.domain.visit import Event, Visit
+from app.domain.vocabulary import QUEUE_STATIONS, Station
+from app.flow.commands import COMMANDS
+from app.flow.services import Services
 from tests.conftest import DEMO_SITE, START
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
+from tests.support.memory_log import MemoryEventLog
 
 
 @cache
@@ -65,117 +65,112 @@ def make_site(
 
 
 class Log:
-    """An in-memory, single-site event log that applies drafts like the store does."""
+    """One site's visits driven through the real visit commands (app/flow/visits.py) over an
+    in-memory event log, with the station (or supervisor) each action is taken at."""
 
     def __init__(self, site: Site | None = None, clock: FixedClock | None = None, actor: str = "station:test"):
         self.site = site or make_site()
         self.clock = clock or FixedClock(START)
+        self.memory = MemoryEventLog(self.site)
+        self.services = Services(store=self.memory, clock=self.clock)  # type: ignore[arg-type]
         self.actor = actor
-        self.seq = 0
-        self.visits: dict[str, Visit] = {}
-        self.events: dict[str, list[Event]] = {}
-        self.all_events: list[Event] = []
-        self._tickets: dict[date, int] = {}
-        self._ids = 0
 
-    # --- the write ----------------------------------------------------------------------------
-    def append(self, visit_id: str, draft: Draft) -> Visit:
-        """Number the draft, fold it into the visit, and keep both (all or nothing)."""
-        event = Event(
-            seq=self.seq + 1,
-            site=self.site.id,
-            visit_id=visit_id,
-            type=draft.type,
-            at=self.clock.now(),
-            actor=self.actor,
-            station=draft.station,
-            desk=draft.desk,
-            data=draft.data,
-        )
-        visit = apply(self.visits.get(visit_id), event)
-        self.seq = event.seq
-        self.visits[visit_id] = visit
-        self.events.setdefault(visit_id, []).append(event)
-        self.all_events.append(event)
-        return visit
+    # --- who acts -----------------------------------------------------------------------------
+    def _at(self, station: str | None, actor: str | None = None) -> Principal:
+        """The tablet at `station` (signed in as this log's actor, or `actor`)."""
+        name = (actor or self.actor).split(":", 1)[1]
+        if station == Station.EMERGENCY:
+            station = Station.OBSERVATION  # the observation desk looks after an emergency
+        return Principal(name=name, role="station", sites=frozenset({self.site.id}), station=station)
 
-    # --- reads, as the store answers them -----------------------------------------------------
+    def _supervisor(self) -> Principal:
+        return Principal(name=self.actor.split(":", 1)[1], role="site_supervisor", sites=frozenset({self.site.id}))
+
+    def _where(self, action: Action, visit_id: str) -> Principal:
+        """The station whose staff may take `action` on the person where they are now, or a
+        supervisor when no station may (the domain rule then says why not)."""
+        here = self.visit(visit_id).station or "closed"
+        for station in RULES[action].stations:
+            principal = self._at(station)
+            if allowed(principal, action, site=self.site.id, visit_station=here):
+                return principal
+        return self._supervisor()
+
+    def _run(self, action: Action, principal: Principal, **arguments: Any) -> Visit:
+        outcome = COMMANDS[action].run(self.services, principal, site_id=self.site.id, **arguments)
+        assert outcome.visit is not None
+        return outcome.visit
+
+    # --- the log, as the store keeps it -------------------------------------------------------
+    @property
+    def _site_log(self):
+        return self.memory.sites[self.site.id]
+
+    @property
+    def seq(self) -> int:
+        return self._site_log.seq
+
+    @property
+    def visits(self) -> dict[str, Visit]:
+        return self._site_log.visits
+
+    @property
+    def all_events(self) -> list[Event]:
+        return self._site_log.events
+
+    @property
+    def events(self) -> dict[str, list[Event]]:
+        by_visit: dict[str, list[Event]] = {}
+        for event in self.all_events:
+            by_visit.setdefault(event.visit_id, []).append(event)
+        return by_visit
+
     def visit(self, visit_id: str) -> Visit:
         return self.visits[visit_id]
 
     def last_event(self, visit_id: str) -> Event:
         return self.events[visit_id][-1]
 
-    def next_ticket(self, day: date) -> int:
-        self._tickets[day] = self._tickets.get(day, 0) + 1
-        return self._tickets[day]
-
-    def same_document(self, document_type: str, number: str, day: date) -> list[Visit]:
-        key = document_key(document_type, number)
-        return [
-            visit for visit in self.visits.values()
-            if visit.day == day and document_key(visit.person.document_type, visit.person.document_number) == key
-        ]
-
-    def next_waiting(self, station: str) -> Visit | None:
-        waiting = [v for v in self.visits.values() if v.state == "waiting" and v.station == station]
-        return min(waiting, key=queue_order) if waiting else None
-
-    def visit_at_desk(self, station: str, desk: str) -> Visit | None:
-        return next(
-            (v for v in self.visits.values() if v.station == station and v.desk == desk and v.state in ("called", "serving")),
-            None,
-        )
-
-    def observation_load(self) -> tuple[int, int]:
-        observing = sum(1 for v in self.visits.values() if v.state == "observing")
-        heading = sum(
-            1 for v in self.visits.values() if v.station == "injection" and v.state in ("called", "serving")
-        )
-        return observing, heading
-
     def active(self) -> list[Visit]:
         return [v for v in self.visits.values() if v.active]
 
-    # --- the commands, as app.flow.visits runs them --------------------------------------------
+    def next_waiting(self, station: str) -> Visit | None:
+        with self.memory.site_transaction(self.site.id) as tx:
+            return tx.next_waiting(station)
+
+    def visit_at_desk(self, station: str, desk: str) -> Visit | None:
+        with self.memory.site_transaction(self.site.id) as tx:
+            return tx.visit_at_desk(station, desk)
+
+    def observation_load(self) -> tuple[int, int]:
+        with self.memory.site_transaction(self.site.id) as tx:
+            return tx.observation_load()
+
+    # --- the commands -------------------------------------------------------------------------
     def check_in(self, *, birth_date: date | None = None, **overrides: Any) -> Visit:
-        body = gen_checkin(**overrides)
-        valid = rules.validate_check_in(self.site, birth_date=birth_date, now=self.clock.now(), **body)
-        same = self.same_document(valid.document.type, valid.document.number, valid.day)
-        draft = rules.decide_check_in(self.site, valid, same_document_today=same, next_ticket=lambda: self.next_ticket(valid.day))
-        self._ids += 1
-        return self.append(f"v{self._ids:04d}", draft)
+        return self._run(Action.CHECK_IN, self._at(Station.CHECKIN), birth_date=birth_date, **gen_checkin(**overrides))
 
     def call_next(self, station: str, desk: str) -> Visit | None:
-        self.site.require_station(station)
-        self.site.require_desk(station, desk)
-        if station == "injection":
-            observing, heading = self.observation_load()
-            rules.observation_gate(observing=observing, heading_to_observation=heading, seats=self.site.observation.seats)
-        candidate = self.next_waiting(station)
-        draft = rules.decide_call(
-            self.site, station=station, desk=desk, desk_visit=self.visit_at_desk(station, desk), candidate=candidate
-        )
-        if draft is None or candidate is None:
-            return None
-        return self.append(candidate.id, draft)
+        principal = self._at(station) if station in QUEUE_STATIONS else self._supervisor()
+        outcome = COMMANDS[Action.CALL_NEXT].run(self.services, principal, site_id=self.site.id, station=station,
+                                                 desk=desk)
+        return outcome.visit
 
     def start(self, visit_id: str, desk: str) -> Visit:
-        return self.append(visit_id, rules.decide_start(self.visit(visit_id), desk=desk))
+        return self._run(Action.START, self._where(Action.START, visit_id), visit_id=visit_id, desk=desk)
 
     def recall(self, visit_id: str) -> Visit:
-        return self.append(visit_id, rules.decide_recall(self.site, self.visit(visit_id)))
+        return self._run(Action.RECALL, self._where(Action.RECALL, visit_id), visit_id=visit_id)
 
     def no_show(self, visit_id: str) -> Visit:
-        return self.append(visit_id, rules.decide_no_show(self.site, self.visit(visit_id)))
+        return self._run(Action.NO_SHOW, self._where(Action.NO_SHOW, visit_id), visit_id=visit_id)
 
     def cancel(self, visit_id: str, reason: str = "changed their mind") -> Visit:
-        return self.append(visit_id, rules.decide_cancel(self.visit(visit_id), reason=reason))
+        return self._run(Action.CANCEL, self._where(Action.CANCEL, visit_id), visit_id=visit_id, reason=reason)
 
     def consent(self, visit_id: str, **overrides: Any) -> Visit:
         desk = overrides.pop("desk", None) or self.visit(visit_id).desk or "A"
-        body = gen_consent(desk=desk, **overrides)
-        return self.append(visit_id, rules.decide_consent(self.visit(visit_id), **body))
+        return self._run(Action.CONSENT, self._where(Action.CONSENT, visit_id), visit_id=visit_id, **gen_consent(desk=desk, **overrides))
 
     def inject(self, visit_id: str, **overrides: Any) -> Visit:
         visit = self.visit(visit_id)
@@ -183,60 +178,48 @@ class Log:
         overrides.setdefault("dose_number", visit.dose_number)
         body = gen_injection(desk=desk, **overrides)
         body["injection_site"] = body.pop("site")
-        draft = rules.decide_injection(self.site, visit, vaccinator="nurse", now=self.clock.now(), **body)
-        return self.append(visit_id, draft)
+        return self._run(Action.INJECTION, self._where(Action.INJECTION, visit_id), visit_id=visit_id, **body)
 
     def release(
         self, visit_id: str, *, override_reason: str | None = None, may_override: bool = False, station: str = "observation"
     ) -> Visit:
-        draft = rules.decide_release(
-            self.visit(visit_id), now=self.clock.now(), override_reason=override_reason, may_override=may_override,
-            station=station,
-        )
-        return self.append(visit_id, draft)
+        """Released at `station`; `may_override`: by a supervisor, who may release early."""
+        principal = self._supervisor() if may_override else self._at(station)
+        return self._run(Action.RELEASE, principal, visit_id=visit_id, override_reason=override_reason)
 
     def aefi(self, visit_id: str, **overrides: Any) -> Visit:
-        now = self.clock.now()
         body: dict[str, Any] = {
             "symptoms": ["rash"],
-            "onset_at": now,
+            "onset_at": self.clock.now(),
             "severity": "minor",
             "serious_criteria": [],
             "actions": "antihistamine",
             "outcome": None,
         }
         body.update(overrides)
-        return self.append(visit_id, rules.decide_aefi(self.visit(visit_id), now=now, **body))
+        return self._run(Action.AEFI, self._where(Action.AEFI, visit_id), visit_id=visit_id, **body)
 
     def aefi_outcome(self, visit_id: str, outcome: str, notes: str = "") -> Visit:
-        return self.append(visit_id, rules.decide_aefi_outcome(self.visit(visit_id), outcome=outcome, notes=notes))
+        return self._run(Action.AEFI_OUTCOME, self._where(Action.AEFI_OUTCOME, visit_id), visit_id=visit_id, outcome=outcome, notes=notes)
 
     def correct(
         self, visit_id: str, *, state: str, station: str | None, reason: str = "recorded by mistake",
         corrects_seq: int | None = None,
     ) -> Visit:
-        corrected = self.last_event(visit_id)
-        draft = rules.decide_correction(
-            self.visit(visit_id), reason=reason, state=state, station=station,
-            corrects_seq=corrects_seq if corrects_seq is not None else corrected.seq, corrected_type=corrected.type,
-        )
-        return self.append(visit_id, draft)
+        seq = corrects_seq if corrects_seq is not None else self.last_event(visit_id).seq
+        return self._run(Action.CORRECT, self._supervisor(), visit_id=visit_id, reason=reason, state=state,
+                         station=station, corrects_seq=seq)
 
     def undo(self, visit_id: str, *, seq: int | None = None, actor: str | None = None) -> Visit:
-        """Undo the visit's last event (or event #seq), as `actor` (default: this log's actor)."""
+        """Undo the visit's last event (or event #seq), as `actor` (default: whoever recorded it)."""
         events = self.events[visit_id]
         undone = next(event for event in events if event.seq == seq) if seq is not None else events[-1]
-        visit = self.visit(visit_id)
-        previous = replay(events[:-1]) if events[-1].seq == undone.seq and len(events) > 1 else visit
-        desk_visit = None
-        if previous.state in ("called", "serving") and previous.station and previous.desk:
-            desk_visit = self.visit_at_desk(previous.station, previous.desk)
-        same = self.same_document(visit.person.document_type, visit.person.document_number, visit.day)
-        draft = rules.decide_undo(
-            visit, last_event=undone, previous=previous, actor=actor or self.actor, now=self.clock.now(),
-            desk_visit=desk_visit, same_document_today=same,
-        )
-        return self.append(visit_id, draft)
+        recorded_by = actor or undone.actor
+        if recorded_by.startswith("site_supervisor:"):
+            principal = self._supervisor()
+        else:
+            principal = self._at(undone.station, recorded_by)
+        return self._run(Action.UNDO, principal, visit_id=visit_id, seq=undone.seq)
 
     # --- whole journeys -----------------------------------------------------------------------
     def to_consent_desk(self, desk: str = "A", **check_in: Any) -> Visit:

@@ -1,0 +1,54 @@
+"""What the visit commands need of the event log, and nothing more.
+
+`app.store.event_store` implements these over SQL (SiteTransaction, Store); the unit tests
+run the same commands over an in-memory log (tests/support/memory_log.py).
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from app.domain.site import Site
+from app.domain.visit import Draft, Event, Visit
+
+
+class SiteReads(Protocol):
+    """Reads of one site's log, under its write lock."""
+
+    site: Site
+
+    def visit(self, visit_id: str) -> Visit: ...
+    def event(self, seq: int) -> Event | None: ...
+    def event_by_key(self, key: str) -> tuple[Event, str | None] | None: ...
+    def visit_events(self, visit_id: str) -> list[Event]: ...
+    def visits_with_document(self, key: str, day: date) -> list[Visit]: ...
+    def next_waiting(self, station: str) -> Visit | None: ...
+    def visit_at_desk(self, station: str, desk: str) -> Visit | None: ...
+    def observation_load(self) -> tuple[int, int]: ...
+
+
+class SiteWrites(SiteReads, Protocol):
+    """One write transaction of one site: what it appends is committed together, or not at all."""
+
+    appended: list[tuple[Event, Visit]]
+
+    def next_ticket_number(self, day: date) -> int: ...
+    def append(
+        self, *, visit_id: str, current: Visit | None, draft: Draft, actor: str, at: datetime,
+        idempotency_key: str | None = None, request_hash: str | None = None,
+    ) -> tuple[Event, Visit]: ...
+    def audit(self, values: dict[str, Any]) -> None: ...
+
+
+class SiteNamed(Protocol):
+    site: Site
+
+
+class EventLog(Protocol):
+    """The log the visit commands run against: a write transaction per command, and a visit's
+    history for replaying an idempotent repeat."""
+
+    def site_transaction(self, site_id: str) -> AbstractContextManager[SiteWrites]: ...
+    def visit_events(self, site_id: str, visit_id: str, *, up_to_seq: int | None = None) -> list[Event]: ...
+    def site(self, site_id: str) -> SiteNamed: ...

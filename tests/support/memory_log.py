@@ -1,0 +1,139 @@
+"""An in-memory event log for one or more sites: app.flow.ports.EventLog without SQL.
+
+The unit tests run the real visit commands (app/flow/visits.py) against it. It keeps what
+the SQL store keeps (events numbered per site, each visit as the fold of its events,
+idempotency keys, ticket counters, audit entries), and a transaction's appends take effect
+only when its block ends without an exception, as a commit would.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from app.domain.errors import NotFound
+from app.domain.identity import document_key
+from app.domain.site import Site
+from app.domain.visit import AT_DESK, Draft, Event, State, Visit, apply, queue_order
+from app.domain.vocabulary import Station
+
+
+@dataclass
+class SiteLog:
+    """One site's committed log."""
+
+    site: Site
+    seq: int = 0
+    events: list[Event] = field(default_factory=list)
+    visits: dict[str, Visit] = field(default_factory=dict)
+    keys: dict[str, tuple[Event, str | None]] = field(default_factory=dict)
+    tickets: dict[date, int] = field(default_factory=dict)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+
+
+class MemoryTransaction:
+    """app.flow.ports.SiteWrites over a SiteLog: reads see this transaction's own appends."""
+
+    def __init__(self, log: SiteLog):
+        self._log = log
+        self.site = log.site
+        self.seq = log.seq
+        self.appended: list[tuple[Event, Visit]] = []
+        self._visits = dict(log.visits)
+        self._keys: dict[str, tuple[Event, str | None]] = {}
+        self._tickets = dict(log.tickets)
+        self._audit: list[dict[str, Any]] = []
+
+    # --- reads ---
+    def visit(self, visit_id: str) -> Visit:
+        if visit_id not in self._visits:
+            raise NotFound(f"No visit {visit_id!r} at site {self.site.id}.", code="unknown_visit")
+        return self._visits[visit_id]
+
+    def _events(self) -> list[Event]:
+        return self._log.events + [event for event, _ in self.appended]
+
+    def event(self, seq: int) -> Event | None:
+        return next((event for event in self._events() if event.seq == seq), None)
+
+    def event_by_key(self, key: str) -> tuple[Event, str | None] | None:
+        return self._keys.get(key) or self._log.keys.get(key)
+
+    def visit_events(self, visit_id: str) -> list[Event]:
+        return [event for event in self._events() if event.visit_id == visit_id]
+
+    def visits_with_document(self, key: str, day: date) -> list[Visit]:
+        return [visit for visit in self._visits.values()
+                if visit.day == day and document_key(visit.person.document_type, visit.person.document_number) == key]
+
+    def next_waiting(self, station: str) -> Visit | None:
+        waiting = [visit for visit in self._visits.values() if visit.state == State.WAITING and visit.station == station]
+        return min(waiting, key=queue_order) if waiting else None
+
+    def visit_at_desk(self, station: str, desk: str) -> Visit | None:
+        return next((visit for visit in self._visits.values()
+                     if visit.station == station and visit.desk == desk and visit.state in AT_DESK), None)
+
+    def observation_load(self) -> tuple[int, int]:
+        visits = self._visits.values()
+        observing = sum(1 for visit in visits if visit.state == State.OBSERVING)
+        heading = sum(1 for visit in visits if visit.station == Station.INJECTION and visit.state in AT_DESK)
+        return observing, heading
+
+    # --- writes ---
+    def next_ticket_number(self, day: date) -> int:
+        self._tickets[day] = self._tickets.get(day, 0) + 1
+        return self._tickets[day]
+
+    def append(
+        self, *, visit_id: str, current: Visit | None, draft: Draft, actor: str, at: datetime,
+        idempotency_key: str | None = None, request_hash: str | None = None,
+    ) -> tuple[Event, Visit]:
+        event = Event(seq=self.seq + 1, site=self.site.id, visit_id=visit_id, type=draft.type, at=at, actor=actor,
+                      station=draft.station, desk=draft.desk, data=draft.data)
+        visit = apply(current, event)
+        self.seq = event.seq
+        self._visits[visit_id] = visit
+        if idempotency_key:
+            self._keys[idempotency_key] = (event, request_hash)
+        self.appended.append((event, visit))
+        return event, visit
+
+    def audit(self, values: dict[str, Any]) -> None:
+        self._audit.append(values)
+
+    def commit(self) -> None:
+        log = self._log
+        log.seq = self.seq
+        log.events.extend(event for event, _ in self.appended)
+        log.visits = self._visits
+        log.keys.update(self._keys)
+        log.tickets = self._tickets
+        log.audit.extend(self._audit)
+
+
+class MemoryEventLog:
+    """app.flow.ports.EventLog for the sites it was given."""
+
+    def __init__(self, *sites: Site):
+        self.sites = {site.id: SiteLog(site) for site in sites}
+
+    def _site_log(self, site_id: str) -> SiteLog:
+        if site_id not in self.sites:
+            raise NotFound(f"No site {site_id!r}.", code="unknown_site")
+        return self.sites[site_id]
+
+    @contextmanager
+    def site_transaction(self, site_id: str) -> Iterator[MemoryTransaction]:
+        tx = MemoryTransaction(self._site_log(site_id))
+        yield tx
+        tx.commit()
+
+    def visit_events(self, site_id: str, visit_id: str, *, up_to_seq: int | None = None) -> list[Event]:
+        return [event for event in self._site_log(site_id).events
+                if event.visit_id == visit_id and (up_to_seq is None or event.seq <= up_to_seq)]
+
+    def site(self, site_id: str) -> SiteLog:
+        return self._site_log(site_id)
