@@ -65,7 +65,7 @@ class Principal:
 
 
 # Whose visits a station's staff act on: the people at these stations.
-REACH = {
+REACH: dict[str, tuple[Station, ...]] = {
     Station.CHECKIN: (Station.CONSENT,),  # someone who just checked in and leaves again
     Station.CONSENT: (Station.CONSENT,),
     Station.INJECTION: (Station.INJECTION, Station.OBSERVATION),  # an adverse event right after the injection

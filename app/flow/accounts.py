@@ -12,8 +12,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Row
 
-from app.domain.errors import Unauthorized, ValidationFailed
+from app.domain.errors import NotFound, Unauthorized, ValidationFailed
 from app.domain.passwords import password_problem
 from app.domain.permissions import ROLES, SITE_BOUND, Principal, authorize
 from app.domain.text import name_problem, normalised
@@ -56,7 +57,7 @@ class Account:
                          session_id=session_id)
 
 
-def _account(row) -> Account:
+def _account(row: Row[Any]) -> Account:
     return Account(
         id=row.id, username=row.username, display_name=row.display_name, role=row.role,
         sites=tuple(row.sites), stations=tuple(row.stations), active=row.active, has_pin=row.pin_hash is not None,
@@ -64,7 +65,7 @@ def _account(row) -> Account:
     )
 
 
-def _home_site(row) -> str | None:
+def _home_site(row: Row[Any] | None) -> str | None:
     """The site an account's entries belong to in the audit trail (its site supervisors see them)."""
     return row.sites[0] if row is not None and len(row.sites) == 1 else None
 
@@ -132,12 +133,19 @@ def create_user(
     )
     audit.record(services, actor, "user.created", subject=f"user:{username}",
                  detail={"role": role, "sites": sorted(set(sites)), "stations": sorted(set(stations))})
-    return get_account(services, user_id=user_id), generated
+    return _existing(services, user_id), generated
 
 
 def get_account(services: Services, *, user_id: int | None = None, username: str | None = None) -> Account | None:
     row = services.store.staff.user(user_id=user_id, username=normalise_username(username) if username else None)
     return _account(row) if row else None
+
+
+def _existing(services: Services, user_id: int) -> Account:
+    row = services.store.staff.user(user_id=user_id)
+    if row is None:
+        raise NotFound(f"No user #{user_id}.", code="unknown_user")
+    return _account(row)
 
 
 def list_accounts(services: Services) -> list[Account]:
@@ -153,7 +161,7 @@ def accounts_page(services: Services, principal: Principal, *, after: int, limit
     return [_listed(row) for row in rows], next_after
 
 
-def _listed(row) -> dict[str, Any]:
+def _listed(row: Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id, "username": row.username, "display_name": row.display_name, "role": row.role,
         "sites": list(row.sites) if row.role in SITE_BOUND else None, "stations": list(row.stations),
@@ -198,9 +206,9 @@ def sign_in_with_pin(
         row is not None and row.active and row.pin_hash is not None and row.pin_failures < PIN_ATTEMPTS
         and row.role in ("station", "site_supervisor") and site in row.sites
     )
-    good = _verify(row.pin_hash if usable else _DUMMY_HASH, pin)
-    if not usable or not good:
-        if usable:
+    good = _verify(row.pin_hash if row is not None and usable else _DUMMY_HASH, pin)
+    if row is None or not usable or not good:
+        if row is not None and usable:
             failures = services.store.staff.count_pin_failure(row.id)
             reason = "wrong PIN" if failures < PIN_ATTEMPTS else "wrong PIN; PIN locked until a password sign-in"
         else:
@@ -271,4 +279,4 @@ def set_active(services: Services, username: str, *, active: bool, actor: str) -
         end_sessions(services, row.id, reason="account_disabled")
     audit.record(services, actor, "user.enabled" if active else "user.disabled", site=_home_site(row),
                  subject=f"user:{row.username}")
-    return get_account(services, user_id=row.id)
+    return _existing(services, row.id)

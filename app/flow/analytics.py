@@ -11,6 +11,7 @@ from typing import Any
 from app.domain import reports
 from app.domain.analytics import DayAnalytics
 from app.domain.permissions import Principal, authorize, view_level
+from app.domain.site import Site
 from app.store.event_store import SiteRow
 
 from . import audit
@@ -59,13 +60,14 @@ def daily_report(services: Services, principal: Principal, *, site_id: str, day:
 def city_report(services: Services, principal: Principal, *, day: date | None = None) -> dict[str, Any]:
     """Every site the caller sees, ranked against its target (the evening 排名通报). Today
     comes from each site's running figures; a finished day from its stored rollup."""
-    rows, days = [], set()
+    rows: list[dict[str, Any]] = []
+    days: set[date] = set()
     sites = _covered_sites(services, principal, "report.read")
     now = services.clock.now()
     past = [row for row in sites if day is not None and day < site_today(row.site, now)]
     stored = _finished_days(services, past, day, day) if past and day is not None else {}
     for row in sites:
-        if (row.site.id, day) in stored:
+        if day is not None and (row.site.id, day) in stored:
             days.add(day)
             rows.append(dict(stored[(row.site.id, day)]["figures"]["city_row"]))
             continue
@@ -117,7 +119,7 @@ def _trend(services: Services, sites: list[SiteRow], days: int) -> dict[str, lis
 
 
 def _finished_days(services: Services, sites: list[SiteRow], first: date, last: date, *,
-                   figures: bool = True) -> dict[tuple[str, date], dict]:
+                   figures: bool = True) -> dict[tuple[str, date], dict[str, Any]]:
     """{(site, day): {"doses", "figures"}} for each site's finished days in [first, last] (before
     its today): read from the stored rollups, and any missing one folded once and stored."""
     stored = services.store.day_rollups(first=first, last=last, site_ids=[row.site.id for row in sites],
@@ -132,7 +134,7 @@ def _finished_days(services: Services, sites: list[SiteRow], first: date, last: 
     return stored
 
 
-def _roll_up(services: Services, site, day: date, now: datetime) -> dict[str, Any]:
+def _roll_up(services: Services, site: Site, day: date, now: datetime) -> dict[str, Any]:
     model = services.figures.fold_day(site, day)
     row = model.city_row(day_bounds(site, day)[1] - timedelta(microseconds=1))
     figures = {

@@ -10,6 +10,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import Row
+
 from app.domain.errors import Forbidden
 from app.domain.permissions import Principal, authorize, role_may
 from app.domain.visit import Event, EventType
@@ -81,7 +83,7 @@ def entries(
     return [_entry(row) for row in rows]
 
 
-def _entry(row) -> dict[str, Any]:
+def _entry(row: Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id, "at": row.at.isoformat(), "actor": row.actor, "action": row.action, "outcome": row.outcome,
         "site": row.site_id, "subject": row.subject, "detail": row.detail, "remote_addr": row.remote_addr,

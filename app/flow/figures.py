@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -52,7 +52,7 @@ class _SiteFigures:
     lock: threading.RLock = field(default_factory=threading.RLock)
     model: DayAnalytics | None = None
     revision: int = 0
-    recent: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+    recent: deque[tuple[Event, Visit | None]] = field(default_factory=lambda: deque(maxlen=RECENT))
 
 
 class Figures:
@@ -103,7 +103,9 @@ class Figures:
         with entry.lock:
             yield self._current(site_id, entry, seq)
 
-    def changes_since(self, site_id: str, seq: int, *, known: int | None = None) -> list[tuple[Event, Visit]] | None:
+    def changes_since(
+        self, site_id: str, seq: int, *, known: int | None = None,
+    ) -> list[tuple[Event, Visit | None]] | None:
         """The pairs folded after `seq` (caught up to at least `known` first); None when some
         of them are no longer kept."""
         entry = self._entry(site_id)
@@ -195,7 +197,7 @@ class Figures:
             return None
 
 
-def _folded(model: DayAnalytics, events: list) -> DayAnalytics:
+def _folded(model: DayAnalytics, events: Iterable[Event]) -> DayAnalytics:
     for event in events:
         model.apply(event)
     return model

@@ -97,9 +97,11 @@ def collect(services: Services, secret: str) -> dict[str, Any]:
         services, role="display", site_id=row.site_id, station=None, name=f"display: {settings['label']}",
         actor=row.approved_by, settings=settings,
     )
-    principal = tokens.authenticate(services, token)
-    if not services.store.staff.claim_pairing(row.id, token_id=principal.token_id, at=now):
-        tokens.revoke(services, ids=[principal.token_id], actor=row.approved_by)
+    token_id = tokens.authenticate(services, token).token_id
+    if token_id is None:
+        raise RuntimeError("a display token authenticated without its id")
+    if not services.store.staff.claim_pairing(row.id, token_id=token_id, at=now):
+        tokens.revoke(services, ids=[token_id], actor=row.approved_by)
         raise NotFound("This pairing was already completed: start again.", code="unknown_pairing")
     return {"status": "paired", "token": token, "site": row.site_id, "settings": settings}
 

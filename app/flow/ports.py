@@ -42,7 +42,8 @@ class SiteWrites(SiteReads, Protocol):
 
 
 class SiteNamed(Protocol):
-    site: Site
+    @property
+    def site(self) -> Site: ...
 
 
 class EventLog(Protocol):

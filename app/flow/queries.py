@@ -1,13 +1,13 @@
 """Read-side commands: what a caller may see of a site and its visits."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from app.domain.errors import ValidationFailed
 from app.domain.permissions import Principal, authorize, view_level
 from app.domain.privacy import event_view, visit_view
-from app.domain.visit import STATES
+from app.domain.visit import STATES, Visit
 from app.domain.vocabulary import (
     AEFI_SERIOUS_CRITERIA,
     AEFI_SEVERITIES,
@@ -126,7 +126,7 @@ def list_visits(
     return [visit_view(visit, level, now=now) for visit in page], _cursor(page[-1]) if more else None
 
 
-def _cursor(visit) -> str:
+def _cursor(visit: Visit) -> str:
     """Where the next page starts: the last row's place in the order (no personal data)."""
     return f"{int(visit.priority)}_{visit.queue_pos}_{visit.id}"
 
@@ -147,7 +147,7 @@ def slip(services: Services, principal: Principal, *, site_id: str, visit_id: st
     site = services.store.site(site_id).site
     visit = services.store.visit(site_id, visit_id)
 
-    def local(moment):
+    def local(moment: datetime | None) -> datetime | None:
         return moment.astimezone(site.tz) if moment else None
 
     product = site.product(visit.injection["product"]) if visit.injection else None

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
 
 FORMATS = ("json", "csv", "xlsx")
 
@@ -80,7 +81,8 @@ def to_csv(report: dict[str, Any]) -> str:
 def to_xlsx(reports: list[dict[str, Any]]) -> bytes:
     """One sheet per section; several days (a range) follow each other with a date column."""
     book = Workbook()
-    book.remove(book.active)
+    for blank in book.worksheets:
+        book.remove(blank)
     for title, header, _ in sections(reports[0]):
         sheet = book.create_sheet(title[:31])
         sheet.append(["date", *header] if len(reports) > 1 else header)
@@ -92,9 +94,9 @@ def to_xlsx(reports: list[dict[str, Any]]) -> bytes:
                 sheet.append([report["date"], *values] if len(reports) > 1 else values)
     for sheet in book.worksheets:
         sheet.freeze_panes = "A2"
-        for column in sheet.columns:
+        for index, column in enumerate(sheet.columns, start=1):
             width = max(len(str(cell.value)) if cell.value is not None else 0 for cell in column)
-            sheet.column_dimensions[column[0].column_letter].width = min(60, max(10, width + 2))
+            sheet.column_dimensions[get_column_letter(index)].width = min(60, max(10, width + 2))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -110,7 +112,7 @@ def table_csv(header: list[str], rows: list[list[Any]]) -> str:
 
 def table_xlsx(title: str, header: list[str], rows: list[list[Any]]) -> bytes:
     book = Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]
     sheet.title = title[:31]
     sheet.append(header)
     for row in rows:

@@ -25,7 +25,7 @@ def fitted_scenario(services: Services, principal: Principal, *, site_id: str, d
         return scenario_from_day(model, name=f"{site_id} {model.day.isoformat()} as measured")
 
 
-def _figures(summary: dict) -> dict[str, Any]:
+def _figures(summary: dict[str, Any]) -> dict[str, Any]:
     return {
         "stations": {name: {"mean_wait_minutes": round(entry["mean_wait"]["mean"], 1),
                             "p95_wait_minutes": round(entry["p95_wait"]["mean"], 1),

@@ -60,7 +60,8 @@ def resume(services: Services, key: str, *, idle: timedelta) -> tuple[StaffSessi
     reason = "expired" if now >= row.expires_at else "idle" if now - row.last_seen_at > idle else None
     if account is None or not account.active:
         reason = "account_disabled"
-    if reason is not None:
+    if reason is not None or account is None:
+        reason = reason or "account_disabled"
         _end(services, [row.id], reason)
         if reason == "idle" and account is not None:
             audit.record(services, f"{account.role}:{account.username}", "auth.idle_logout",

@@ -6,6 +6,8 @@ import secrets
 import time
 from typing import Any
 
+from sqlalchemy import Row
+
 from app.domain.errors import Unauthorized, ValidationFailed
 from app.domain.permissions import ROLES, SITE_BOUND, Principal, authorize
 from app.domain.vocabulary import STATIONS
@@ -22,7 +24,7 @@ def hash_token(token: str) -> str:
 
 def create_token(
     services: Services, *, role: str, site_id: str | None, station: str | None, name: str, actor: str = "cli",
-    settings: dict | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> str:
     """A new token, returned once. `actor`: who made it (the audit trail); `settings`: a display's screen."""
     fields: dict[str, str] = {}
@@ -109,7 +111,7 @@ def tokens_page(services: Services, principal: Principal, *, after: int, limit: 
     return [_listed(row) for row in rows], next_after
 
 
-def _listed(row) -> dict[str, Any]:
+def _listed(row: Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id, "name": row.name, "role": row.role, "sites": [row.site_id] if row.site_id else None,
         "station": row.station, "settings": row.settings, "created_at": row.created_at.isoformat(),

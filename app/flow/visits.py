@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -255,7 +255,10 @@ def record_consent(
     return _visit_command(
         services, principal, site_id=site_id, visit_id=visit_id, action=Action.CONSENT, request=request,
         idempotency_key=idempotency_key,
-        rule=lambda tx, visit, now: rules.decide_consent(visit, **request),
+        rule=lambda tx, visit, now: rules.decide_consent(
+            visit, desk=desk, outcome=outcome, answers=answers, allergy_history=allergy_history,
+            deferral_reason=deferral_reason, signature=signature,
+        ),
     )
 
 
@@ -269,7 +272,8 @@ def record_injection(
         services, principal, site_id=site_id, visit_id=visit_id, action=Action.INJECTION, request=request,
         idempotency_key=idempotency_key,
         rule=lambda tx, visit, now: rules.decide_injection(
-            tx.site, visit, vaccinator=principal.name, now=now, **request
+            tx.site, visit, vaccinator=principal.name, now=now, desk=desk, product=product, lot=lot,
+            dose_number=dose_number, injection_site=injection_site, route=route, checklist=checklist,
         ),
     )
 
@@ -293,7 +297,7 @@ def release(
 
 def report_aefi(
     services: Services, principal: Principal, *, site_id: str, visit_id: str, symptoms: list[str],
-    onset_at: datetime, severity: str, actions: str, outcome: str | None, serious_criteria: list[str] = (),
+    onset_at: datetime, severity: str, actions: str, outcome: str | None, serious_criteria: Sequence[str] = (),
     idempotency_key: str | None = None,
 ) -> Outcome:
     request = dict(symptoms=list(symptoms), onset_at=onset_at, severity=severity, actions=actions, outcome=outcome,
@@ -301,7 +305,10 @@ def report_aefi(
     return _visit_command(
         services, principal, site_id=site_id, visit_id=visit_id, action=Action.AEFI, request=request,
         idempotency_key=idempotency_key,
-        rule=lambda tx, visit, now: rules.decide_aefi(visit, now=now, **request),
+        rule=lambda tx, visit, now: rules.decide_aefi(
+            visit, now=now, symptoms=list(symptoms), onset_at=onset_at, severity=severity, actions=actions,
+            outcome=outcome, serious_criteria=list(serious_criteria),
+        ),
     )
 
 
