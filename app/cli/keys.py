@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from app.flow import maintenance
 from app.store import sealing
 
 from .common import _app, _services
@@ -25,7 +26,7 @@ def keys_rotate() -> None:
     """Rewrap every data key under the first of SITEFLOW_DATA_KEYS (run after putting a new key first)."""
     services = _services(_app())
     try:
-        count = services.store.sealer.rewrap_all(services.store.engine)
+        count = maintenance.rewrap_data_keys(services)
     except sealing.SealingKeyError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{count} data keys rewrapped under the primary master key; "
@@ -37,7 +38,7 @@ def keys_rehash() -> None:
     """Recompute every ID lookup with the current SITEFLOW_LOOKUP_KEY (after changing it)."""
     services = _services(_app())
     try:
-        count = services.store.rehash_documents()
+        count = maintenance.rehash_documents(services)
     except sealing.SealingKeyError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{count} visits rehashed with the current lookup key")

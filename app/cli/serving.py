@@ -10,10 +10,10 @@ from app.domain.errors import DomainError
 from app.domain.site import SiteConfigError
 from app.domain.vocabulary import STATIONS
 from app.flow import accounts as account_flow
+from app.flow import maintenance
 from app.flow import sites as site_flow
 from app.flow import tokens as token_flow
 from app.flow.services import Services
-from app.store.migrate import upgrade
 
 from .common import CLI_ACTOR, _app, _fail, _services
 
@@ -32,11 +32,11 @@ DEMO_STAFF = (
 
 def _init(app: Flask) -> None:
     services = _services(app)
-    upgrade(services.store.engine)
+    maintenance.migrate(services)
     click.echo(f"database ready: {_safe_url(app.config['DATABASE_URL'])}")
     for site, status in site_flow.load_site_folder(services, Path(app.config["SITEFLOW_SITES"])):
         click.echo(f"site {site.id}: {status}")
-    if services.store.staff.count_users() == 0:
+    if not account_flow.any_accounts(services):
         password = app.config["ADMIN_PASSWORD"]
         account, generated = account_flow.create_user(
             services, actor=CLI_ACTOR, username=FIRST_ADMIN, display_name="Administrator", role="admin",
@@ -163,11 +163,7 @@ def _demo_staff(services: Services) -> list[tuple[str, str]]:
                 stations=stations, password=password, pin="2468" if role == "station" else None,
             )
         else:
-            account_flow.reset_password(services, username, actor=CLI_ACTOR, password=password)
+            account_flow.reset_password(services, username, actor=CLI_ACTOR, password=password, must_change=False)
             account_flow.set_active(services, username, active=True, actor=CLI_ACTOR)
-        services.store.staff.update_user(
-            account_flow.get_account(services, username=username).id, at=services.clock.now(),
-            must_change_password=False,
-        )
         shown.append((username, password))
     return shown

@@ -30,7 +30,6 @@ def sites_load(path: Path) -> None:
 
 @sites.command("list")
 def sites_list() -> None:
-    store = _services(_app()).store
-    for site_id in store.site_ids():
-        row = store.site(site_id)
+    for row in site_flow.all_sites(_services(_app())):
+        site_id = row.site.id
         click.echo(f"{site_id:<16} {row.site.name} (revision {row.revision}, {row.seq} events)")

@@ -36,7 +36,7 @@ def tokens_create(role: str, site: str | None, station: str | None, name: str | 
 @tokens.command("list")
 def tokens_list() -> None:
     """List tokens (never their values)."""
-    for row in _services(_app()).store.list_tokens():
+    for row in token_flow.list_tokens(_services(_app())):
         state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
         click.echo(f"{row.id:>4}  {row.role:<10} {row.site_id or '*':<12} {row.station or '-':<12} {row.name}  ({state})")
 

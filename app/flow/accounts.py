@@ -148,6 +148,10 @@ def _existing(services: Services, user_id: int) -> Account:
     return _account(row)
 
 
+def any_accounts(services: Services) -> bool:
+    return services.store.staff.count_users() > 0
+
+
 def list_accounts(services: Services) -> list[Account]:
     return [_account(row) for row in services.store.staff.list_users()]
 
@@ -256,15 +260,17 @@ def set_pin(services: Services, account: Account, *, pin: str, actor: str) -> No
     audit.record(services, actor, "user.changed", subject=f"user:{account.username}", detail={"pin": "set"})
 
 
-def reset_password(services: Services, username: str, *, actor: str, password: str | None = None) -> str:
-    """A new password (generated unless given), to be changed at next sign-in; ends every session."""
+def reset_password(services: Services, username: str, *, actor: str, password: str | None = None,
+                   must_change: bool = True) -> str:
+    """A new password (generated unless given), to be changed at next sign-in unless
+    `must_change` is False (the demo's known passwords); ends every session."""
     row = services.store.staff.require_user(normalise_username(username))
     if password is None:
         password = generate_password()
     elif problem := password_problem(password, username=row.username, user_inputs=(row.display_name,)):
         raise ValidationFailed("Choose another password.", fields={"password": problem})
     services.store.staff.update_user(
-        row.id, at=services.clock.now(), password_hash=HASHER.hash(password), must_change_password=True,
+        row.id, at=services.clock.now(), password_hash=HASHER.hash(password), must_change_password=must_change,
         pin_failures=0,
     )
     end_sessions(services, row.id, reason="password_reset")

@@ -141,6 +141,16 @@ def _after(cursor: str | None) -> tuple[bool, int, str] | None:
     return priority == "1", int(queue_pos), visit_id
 
 
+def visit_now(services: Services, site_id: str, visit_id: str) -> Visit:
+    """A visit as it is now, for the server's own timers (no caller, nothing shown as is)."""
+    return services.store.visit(site_id, visit_id)
+
+
+def observations_ending(services: Services, *, after: datetime, before: datetime) -> list[tuple[str, str, str, datetime]]:
+    """(site, visit id, ticket, leave-by) of everyone whose observation ends in (after, before]."""
+    return services.store.observations_ending(after=after, before=before)
+
+
 def slip(services: Services, principal: Principal, *, site_id: str, visit_id: str) -> dict[str, Any]:
     """What a printed slip shows. No personal data: slips end up on chairs and in bins."""
     authorize(principal, "visit.read", site=site_id)

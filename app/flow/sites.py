@@ -1,4 +1,4 @@
-"""Loading site configuration files into the database."""
+"""Sites: loading their configuration files, and reading which sites there are and who sees them."""
 from __future__ import annotations
 
 import tomllib
@@ -30,6 +30,20 @@ def load_site_file(services: Services, path: Path) -> tuple[Site, str]:
 
 def load_site_folder(services: Services, folder: Path) -> list[tuple[Site, str]]:
     return [load_site_file(services, path) for path in sorted(Path(folder).glob("*.toml"))]
+
+
+def site_config(services: Services, site_id: str) -> Site:
+    """A site's configuration (NotFound for an unknown site): for pages, rooms and languages."""
+    return services.store.site(site_id).site
+
+
+def site_ids(services: Services) -> list[str]:
+    return services.store.site_ids()
+
+
+def all_sites(services: Services) -> list[SiteRow]:
+    """Every site with its revision and event count, in id order (the command line, the city view)."""
+    return services.store.sites()
 
 
 def visible_sites(services: Services, principal: Principal) -> list[SiteRow]:

@@ -102,6 +102,16 @@ def revoke(
     return count
 
 
+def list_tokens(services: Services) -> list[Row[Any]]:
+    """Every token, for the server's command line (never their values)."""
+    rows: list[Row[Any]] = services.store.list_tokens()
+    return rows
+
+
+def revoked_among(services: Services, token_ids: list[int]) -> set[int]:
+    return services.store.revoked_among(token_ids)
+
+
 def tokens_page(services: Services, principal: Principal, *, after: int, limit: int,
                 ) -> tuple[list[dict[str, Any]], int | None]:
     """One page of every token (API tokens and paired displays, revoked ones too) in id order,

@@ -122,7 +122,7 @@ class CredentialWatch:
         token_ids = [ident for kind, ident in filter(None, bound.values()) if kind == "token"]
         idle = timedelta(minutes=self.app.config["IDLE_MINUTES"])
         closed = {("session", ident) for ident in staff_sessions.closed_among(self.services, sessions, idle=idle)}
-        closed |= {("token", ident) for ident in self.services.store.revoked_among(token_ids)}
+        closed |= {("token", ident) for ident in tokens.revoked_among(self.services, token_ids)}
         for sid, credential in bound.items():
             if credential in closed:
                 self._disconnect(sid, credential[0])

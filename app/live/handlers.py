@@ -14,6 +14,7 @@ from flask_socketio import ConnectionRefusedError, disconnect, emit, join_room
 from app.domain.errors import DomainError, ValidationFailed
 from app.domain.permissions import Principal, authorize
 from app.flow import audit, tokens
+from app.flow import sites as site_flow
 from app.flow.services import services_of
 from app.web.sessions import current_principal
 
@@ -99,10 +100,9 @@ def _room(principal: Principal, site: str | None, view: str, station: str | None
         authorize(principal, "live.city", site="*")
         return rooms.CITY_ROOM
     authorize(principal, f"live.{view}", site=site, station=station)
-    store = _services().store
-    store.site(site)  # unknown site -> 404
+    site_config = site_flow.site_config(_services(), site)  # unknown site -> 404
     if view == "station":
-        store.site(site).site.require_station(station)
+        site_config.require_station(station)
         return rooms.station_room(site, station)
     return {"display": rooms.display_room, "dashboard": rooms.dashboard_room,
             "supervisor": rooms.supervisor_room}[view](site)

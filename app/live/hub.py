@@ -37,6 +37,8 @@ from flask_socketio import SocketIO
 from app.domain.permissions import Principal, view_level
 from app.domain.visit import Event, EventType, State, Visit
 from app.domain.vocabulary import STATIONS, Station
+from app.flow import queries
+from app.flow import sites as site_flow
 from app.flow.services import Services, services_of
 
 from . import payloads, rooms
@@ -116,7 +118,7 @@ class LiveHub:
         sites = {rooms.site_of(room) for room, members in self.manager.rooms.get(NAMESPACE, {}).items() if members}
         sites.discard(None)
         if self._occupied(rooms.CITY_ROOM):
-            sites |= set(self.services.store.site_ids())
+            sites |= set(site_flow.site_ids(self.services))
         return sites  # type: ignore[return-value]
 
     def _has_clients(self, site_id: str) -> bool:
@@ -133,10 +135,9 @@ class LiveHub:
         figures = self.services.figures
         if view == "city":
             rows = []
-            for row in self.services.store.sites():
-                if principal.covers(row.site.id):
-                    with figures.today(row.site.id, seq=row.seq) as model:
-                        rows.append(payloads.city_row(payloads.display_snapshot(model, now=now)))
+            for row in site_flow.visible_sites(self.services, principal):
+                with figures.today(row.site.id, seq=row.seq) as model:
+                    rows.append(payloads.city_row(payloads.display_snapshot(model, now=now)))
             return {"view": "city", "sites": rows}
         assert site is not None
         with figures.today(site) as model:
@@ -308,7 +309,7 @@ class LiveHub:
 
     def _rescan(self) -> None:
         now = self.services.clock.now()
-        ending = self.services.store.observations_ending(after=now - RESCAN_BEHIND, before=now + RESCAN_AHEAD)
+        ending = queries.observations_ending(self.services, after=now - RESCAN_BEHIND, before=now + RESCAN_AHEAD)
         for site_id, visit_id, ticket, leave_at in ending:
             self._schedule(site_id, visit_id, ticket, leave_at)
 
@@ -319,7 +320,7 @@ class LiveHub:
             while self._timers and self._timers[0][0] <= now:
                 due.append(heapq.heappop(self._timers))
         for _due, site_id, visit_id, ticket, leave_at in due:
-            visit = self.services.store.visit(site_id, visit_id)
+            visit = queries.visit_now(self.services, site_id, visit_id)
             if visit.state != State.OBSERVING:
                 continue  # released early or in the emergency area
             try:

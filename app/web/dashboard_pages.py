@@ -7,6 +7,7 @@ from flask import Blueprint, render_template
 
 from app.domain.permissions import authorize, role_may
 from app.flow import analytics
+from app.flow.sites import site_config
 
 from . import params, ui_strings
 from .access import requires
@@ -19,7 +20,7 @@ bp = Blueprint("dashboards", __name__)
 @requires("dashboard.read")
 def dashboard(site: str):
     authorize(principal(), "dashboard.read", site=site)
-    info = services().store.site(site).site
+    info = site_config(services(), site)
     return render_template("dashboard.html", site=info, strings=ui_strings.dashboard())
 
 

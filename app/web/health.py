@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
-from sqlalchemy import text
+
+from app.flow import maintenance
 
 from .access import public
 from .context import services
@@ -13,6 +14,5 @@ bp = Blueprint("health", __name__)
 @public
 def healthz():
     """Liveness and database reachability, without a token."""
-    with services().store.engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
+    maintenance.database_answers(services())
     return jsonify({"status": "ok"})

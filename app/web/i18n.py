@@ -11,6 +11,7 @@ from flask_babel import Babel
 
 from app.domain.errors import DomainError
 from app.flow.services import services_of
+from app.flow.sites import site_config
 
 LANGUAGES = ("zh_Hans", "en")
 DEFAULT = "zh_Hans"
@@ -28,7 +29,7 @@ def select_locale() -> str:
     site_id = (request.view_args or {}).get("site")
     if site_id:
         try:
-            return services_of(current_app).store.site(site_id).site.language
+            return site_config(services_of(current_app), site_id).language
         except DomainError:
             pass  # an unknown site: its page answers 404 in the browser's language
     best = request.accept_languages.best_match(["zh", "zh-CN", "zh-Hans", "en"])

@@ -16,6 +16,7 @@ from app.domain.permissions import allowed, authorize
 from app.domain.rules import UNDO_SECONDS
 from app.domain.vocabulary import AEFI_SYMPTOMS, QUEUE_STATIONS, STATIONS
 from app.flow import queries
+from app.flow.sites import site_config
 
 from . import sessions, ui_strings
 from .access import requires
@@ -67,7 +68,7 @@ def display_preview(site: str):
     """The waiting-area screen for a signed-in member of staff (a TV pairs instead: /pair)."""
     caller = principal()
     authorize(caller, "live.display", site=site)
-    config = services().store.site(site).site
+    config = site_config(services(), site)
     shown = [name for name in request.args.get("stations", "").split(",") if name in STATIONS] or list(STATIONS)
     language = request.args.get("language", "both")
     settings = {"label": config.name_zh, "stations": shown,

@@ -8,6 +8,7 @@ from app.domain.errors import DomainError
 from app.domain.permissions import ROLES
 from app.domain.vocabulary import STATIONS
 from app.flow import accounts, staff_sessions
+from app.flow import sites as site_flow
 
 from . import params
 from .access import requires
@@ -22,7 +23,7 @@ def _page(errors: dict | None = None, status: int = 200, shown: tuple[str, str] 
                                          limit=params.PAGE)
     return render_template(
         "users.html", accounts=rows, roles=[r for r in ROLES if r != "display"],
-        sites=services().store.site_ids(), stations=STATIONS, errors=errors or {}, form=request.form, shown=shown,
+        sites=site_flow.site_ids(services()), stations=STATIONS, errors=errors or {}, form=request.form, shown=shown,
         next_page=url_for("users.users", after=after) if after is not None else None,
     ), status
 
