@@ -45,6 +45,11 @@ class Command:
     def name(self) -> str:
         return name_of(self.action)
 
+    @property
+    def endpoint(self) -> str:
+        """Its route's endpoint and OpenAPI operationId: visit.aefi_outcome -> visit_aefi_outcome."""
+        return self.action.value.replace(".", "_")
+
     def path_arguments(self) -> tuple[str, ...]:
         return tuple(name for name in PATH_ARGUMENTS if "{" + name + "}" in self.path)
 

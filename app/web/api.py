@@ -242,7 +242,7 @@ for _command in COMMANDS.values():
         requires(_command.action)(_command_view(_command))
     )
     _rule = re.sub(r"\{(\w+)\}", r"<\1>", _command.path)
-    bp.add_url_rule(_rule, _command.action.value.replace(".", "_"), _view, methods=["POST"])
+    bp.add_url_rule(_rule, _command.endpoint, _view, methods=["POST"])
 
 
 @bp.get("/me")

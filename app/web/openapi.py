@@ -14,6 +14,7 @@ from flask import current_app
 from pydantic import BaseModel
 
 from app.domain.visit import EVENT_TYPES, STATES
+from app.flow.commands import COMMANDS
 
 from .params import Query, parameters
 
@@ -276,6 +277,18 @@ _ERRORS = {
 }
 
 
+def _visit_links() -> dict[str, Any]:
+    """From an answer naming a visit to what can be done with it next: read it, or run any
+    command on it (the stateful fuzz follows these)."""
+    on_the_visit = {"site": "$request.path.site", "visit_id": "$response.body#/visit/id"}
+    links = {"GetVisit": {"operationId": "get_visit", "parameters": on_the_visit}}
+    for command in COMMANDS.values():
+        if "visit_id" in command.path_arguments():
+            name = "".join(part.capitalize() for part in command.name.split("-"))
+            links[name] = {"operationId": command.endpoint, "parameters": on_the_visit}
+    return links
+
+
 def _error_ref() -> dict:
     return {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
@@ -315,6 +328,8 @@ def _operation(rule, meta: dict, method: str, schemas: dict[str, Any]) -> dict[s
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
     for media_type in meta.get("files", ()):
         ok["content"][media_type] = {"schema": {"type": "string", "format": "binary"}}
+    if meta["response"] == "VisitEnvelope":
+        ok["links"] = _visit_links()
     operation["responses"][str(meta["status"])] = ok
     if meta["no_content"]:
         operation["responses"]["204"] = {"description": "Nobody is waiting"}

@@ -14,6 +14,7 @@ from schemathesis.generation import GenerationMode
 from app.clock import FixedClock
 from app.flow import tokens as token_flow
 from tests.conftest import START, build_app
+from tests.support.factories import gen_checkin
 
 MAX_EXAMPLES = 25
 # No 500s; status codes, content types and bodies as documented. Not "positive data acceptance":
@@ -64,3 +65,25 @@ def test_no_server_errors_and_every_answer_matches_the_document(api_schema, admi
         except Exception as exc:  # noqa: BLE001 - collect every operation's failure, then report
             failures.append(f"{operation.label}: {type(exc).__name__}: {str(exc)[:2000]}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_sequences_of_calls_along_the_documents_links(api_schema, admin_token):
+    """Stateful: check someone in, then follow the document's links (read the visit, run any
+    command on it) with generated bodies, in sequences of a few steps. No 500s; every answer
+    as documented, whatever state the visit has reached."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+
+    class Machine(api_schema.as_state_machine()):
+        def before_call(self, case):
+            # The demo site, so that calls reach the flow; the admin's token on every call.
+            if "site" in (case.path_parameters or {}):
+                case.path_parameters["site"] = "demo"
+            case.headers = {**(case.headers or {}), **headers}
+            if case.operation.label == "POST /sites/{site}/visits":
+                case.body = gen_checkin()  # a person who gets a ticket, whose visit the links then follow
+
+        def validate_response(self, response, case, **kwargs):
+            case.validate_response(response, checks=CHECKS)
+
+    Machine.run(settings=settings(max_examples=MAX_EXAMPLES, stateful_step_count=6, deadline=None,
+                                  suppress_health_check=list(HealthCheck), database=None))
