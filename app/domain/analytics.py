@@ -30,18 +30,19 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from .identity import age_on
 from .onsite import OnSite
 from .projections import snapshot
 from .site import Site
-from .visit import Event, EventType, State, Visit
+from .visit import AefiReport, Event, EventType, State, Visit
 from .visit import apply as apply_event
 from .vocabulary import QUEUE_STATIONS, Station
-from .waits import expected_wait
+from .waits import ExpectedWait, expected_wait
 
 WINDOW = timedelta(minutes=30)
 # The members the fold compares on every event, as module globals: an attribute of an Enum class
@@ -60,7 +61,8 @@ _TRANSFERRED = State.TRANSFERRED
 _TURNED_AWAY = State.TURNED_AWAY
 _WAITING = State.WAITING
 
-OUTCOMES = {
+# The events that end a service, by queue station.
+OUTCOMES: dict[str, tuple[str, ...]] = {
     "consent": (EventType.CONSENTED, EventType.DEFERRED, EventType.REFUSED), "injection": (EventType.INJECTED,),
 }
 HISTOGRAM_MINUTES = 24 * 60  # time in system, one bin per minute
@@ -70,12 +72,18 @@ LOST_AFTER = timedelta(hours=2)
 LOT_WARNING_DAYS = 7
 AGE_BANDS = ((0, 17), (18, 39), (40, 59), (60, 69), (70, 79), (80, 200))
 
+# What a visit counts as in today's outcomes: ("vaccinated", dose number), ("deferred", reason)
+# or (outcome,); () while it is still on its way.
+OutcomeKey = tuple[str | int, ...]
+# What a visit counts as among the consent decisions: (outcome, allergy history).
+ConsentKey = tuple[str, bool]
+
 
 @dataclass
 class Sample:
     """A wait or a service. `valid` turns False when the event that made it is undone."""
 
-    kind: str  # "wait" or "service"
+    kind: Literal["wait", "service"]
     station: str
     desk: str | None
     start: datetime
@@ -89,7 +97,7 @@ class Sample:
         return (self.end - self.start).total_seconds()
 
 
-def outcome_key(visit: Visit) -> tuple:
+def outcome_key(visit: Visit) -> OutcomeKey:
     """What a visit counts as in today's outcomes; () while it is still on its way."""
     if visit.state == _RELEASED:
         return ("vaccinated", visit.dose_number)
@@ -104,14 +112,14 @@ def outcome_key(visit: Visit) -> tuple:
     return ()
 
 
-def consent_key(visit: Visit) -> tuple:
+def consent_key(visit: Visit) -> ConsentKey | tuple[()]:
     """What a visit counts as among the day's consent decisions; () before a decision."""
     if visit.consent is None:
         return ()
     return (visit.consent["outcome"], bool(visit.consent.get("allergy_history")))
 
 
-def percentile(values: list[float], q: float) -> float | None:
+def percentile(values: Sequence[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100); None for no values."""
     if not values:
         return None
@@ -153,22 +161,59 @@ def erlang_c_wait(arrivals_per_min: float, service_min: float, servers: int) -> 
     return probability_wait * service_min / (servers - load)
 
 
+class StationFigures(TypedDict):
+    """A queue station's figures on the dashboard (`view`)."""
+
+    waiting: int
+    being_served: int
+    desks: int
+    desks_open: int
+    oldest_wait_minutes: float | None
+    mean_wait_minutes: float | None
+    p90_wait_minutes: float | None
+    mean_service_minutes: float | None
+    utilisation: float
+    arrivals_per_hour: float
+
+
+class Rates(TypedDict):
+    """A queue station's unrounded rates over the window, for the bottleneck estimate."""
+
+    arrivals_per_min: float
+    service_min: float | None  # None: no service in the window
+
+
+class Target(TypedDict):
+    doses: int
+    daily_target: int
+    percent: float | None  # None: no target
+    projected: int
+    projected_percent: float | None
+    closes_at: str  # ISO
+
+
+# Desks are keyed as the events name them (an outcome or a call always names its desk).
+Desk = str | None
+
+
 @dataclass
 class StationState:
-    waits: deque = field(default_factory=deque)  # Samples of calls in the window, in order
-    services: deque = field(default_factory=deque)  # Samples of services ended in the window
-    entries: deque = field(default_factory=deque)  # times people entered the queue (arrival rate)
-    served: Counter = field(default_factory=Counter)  # desk -> services today
-    service_seconds: Counter = field(default_factory=Counter)  # desk -> seconds today
-    day_waits: list = field(default_factory=lambda: [0] * HISTOGRAM_MINUTES)  # wait minutes, today
+    waits: deque[Sample] = field(default_factory=deque)  # Samples of calls in the window, in order
+    services: deque[Sample] = field(default_factory=deque)  # Samples of services ended in the window
+    entries: deque[datetime] = field(default_factory=deque)  # times people entered the queue (arrival rate)
+    served: Counter[Desk] = field(default_factory=Counter)  # desk -> services today
+    # desk -> seconds today: a Counter of floats, where typeshed has int values (hence the
+    # ignores marked "float seconds" where seconds are added or taken back).
+    service_seconds: Counter[Desk] = field(default_factory=Counter)
+    day_waits: list[int] = field(default_factory=lambda: [0] * HISTOGRAM_MINUTES)  # wait minutes, today
     day_wait_seconds: float = 0.0
-    service_durations: Counter = field(default_factory=Counter)  # whole seconds -> valid services today
-    desk_first: dict = field(default_factory=dict)  # desk -> its first call today
-    desk_last: dict = field(default_factory=dict)  # desk -> its last call or outcome today
+    service_durations: Counter[int] = field(default_factory=Counter)  # whole seconds -> valid services today
+    desk_first: dict[Desk, datetime] = field(default_factory=dict)  # desk -> its first call today
+    desk_last: dict[Desk, datetime] = field(default_factory=dict)  # desk -> its last call or outcome today
     # Rolling sums over the valid samples in the window deques, kept as samples come and go.
     window_services: int = 0
     window_service_seconds: float = 0.0
-    window_desks: Counter = field(default_factory=Counter)  # desk -> valid samples in the window
+    window_desks: Counter[str] = field(default_factory=Counter)  # desk -> valid samples in the window
 
     def add(self, sample: Sample) -> None:
         (self.waits if sample.kind == "wait" else self.services).append(sample)
@@ -206,19 +251,20 @@ class DayAnalytics:
         self.made: dict[str, list[Sample]] = {}  # visit -> samples made by its last event (for undo)
         self.entered: dict[str, datetime | None] = {}  # visit -> queue entry before its last event
         self.began: dict[str, datetime | None] = {}  # visit -> service start before its last event
-        self.stations = {name: StationState() for name in QUEUE_STATIONS}
-        self.outcomes: Counter = Counter()
-        self.checked_in_by_hour: Counter = Counter()
-        self.doses_by_hour: Counter = Counter()
-        self.released_by_hour: Counter = Counter()
-        self.doses_by_product: Counter = Counter()  # (product, lot)
-        self.doses_by_dose: Counter = Counter()
-        self.doses_by_age: Counter = Counter()
-        self.vaccinators: Counter = Counter()
-        self.vaccinator_seconds: Counter = Counter()
-        self.injections: deque = deque()  # injection times in the window (rate)
-        self.check_ins: deque = deque()  # check-in times of the last hour (what-if arrivals)
-        self.consents: Counter = Counter()  # (consent outcome, allergy history) -> visits, as they are
+        # Keyed by station code: events and visits name their station in plain text.
+        self.stations: dict[str, StationState] = {name: StationState() for name in QUEUE_STATIONS}
+        self.outcomes: Counter[OutcomeKey] = Counter()
+        self.checked_in_by_hour: Counter[int] = Counter()
+        self.doses_by_hour: Counter[int] = Counter()
+        self.released_by_hour: Counter[int] = Counter()
+        self.doses_by_product: Counter[tuple[str | None, str | None]] = Counter()  # (product, lot)
+        self.doses_by_dose: Counter[int] = Counter()
+        self.doses_by_age: Counter[str] = Counter()  # age band
+        self.vaccinators: Counter[str] = Counter()  # actor -> injections today
+        self.vaccinator_seconds: Counter[str] = Counter()  # actor -> seconds today (floats, as service_seconds)
+        self.injections: deque[datetime] = deque()  # injection times in the window (rate)
+        self.check_ins: deque[datetime] = deque()  # check-in times of the last hour (what-if arrivals)
+        self.consents: Counter[ConsentKey] = Counter()  # (consent outcome, allergy history) -> visits, as they are
         self.in_system = [0] * HISTOGRAM_MINUTES
         self.released_minute: dict[str, int] = {}
         self.aefi: dict[str, Visit] = {}  # visits with an adverse event today
@@ -278,11 +324,13 @@ class DayAnalytics:
                 self.consents[old] -= 1
             if new:
                 self.consents[new] += 1
-        was_released = before is not None and before.state == _RELEASED
-        if was_released and after.state != _RELEASED:
-            self.in_system[self.released_minute.pop(after.id)] -= 1
-            self.released_by_hour[self._hour(before.released_at)] -= 1
-        if after.state == _RELEASED and not was_released:
+        if before is not None and before.state == _RELEASED:
+            if after.state != _RELEASED:
+                assert before.released_at is not None  # a released visit has its release time
+                self.in_system[self.released_minute.pop(after.id)] -= 1
+                self.released_by_hour[self._hour(before.released_at)] -= 1
+        elif after.state == _RELEASED:
+            assert after.released_at is not None
             minute = _minute_bin((after.released_at - after.checked_in_at).total_seconds())
             self.released_minute[after.id] = minute
             self.in_system[minute] += 1
@@ -323,13 +371,13 @@ class DayAnalytics:
                 state.add(sample)
                 state.desk_last[event.desk] = event.at
                 state.served[event.desk] += 1
-                state.service_seconds[event.desk] += sample.seconds
+                state.service_seconds[event.desk] += sample.seconds  # type: ignore[assignment]  # float seconds
                 state.service_durations[round(sample.seconds)] += 1
                 if event.type == _INJECTED:
                     self.vaccinators[event.actor] += 1
-                    self.vaccinator_seconds[event.actor] += sample.seconds
+                    self.vaccinator_seconds[event.actor] += sample.seconds  # type: ignore[assignment]  # float seconds
         if event.type == _INJECTED:
-            injection = after.injection or {}
+            injection: Mapping[str, Any] = after.injection or {}
             self.doses_by_hour[self._hour(event.at)] += 1
             self.doses_by_product[(injection.get("product"), injection.get("lot"))] += 1
             self.doses_by_dose[after.dose_number] += 1
@@ -350,7 +398,7 @@ class DayAnalytics:
             if sample.kind == "service":  # (an injection is never undone: vaccinator counts stay)
                 state = self.stations[sample.station]
                 state.served[sample.desk] -= 1
-                state.service_seconds[sample.desk] -= sample.seconds
+                state.service_seconds[sample.desk] -= sample.seconds  # type: ignore[assignment]  # float seconds
                 state.service_durations[round(sample.seconds)] -= 1
         for saved, current in ((self.entered, self.queued_at), (self.began, self.service_start)):
             earlier = saved.pop(visit, None)
@@ -420,7 +468,8 @@ class DayAnalytics:
             "desks": {
                 name: {desk: {"served": state.served[desk],
                               "mean_service_minutes": _minutes(state.service_seconds[desk] / state.served[desk])}
-                       for desk in sorted(state.served) if state.served[desk] > 0}
+                       # (no None key: a service ends with an outcome, which names its desk)
+                       for desk in sorted(state.served) if state.served[desk] > 0}  # type: ignore[type-var]
                 for name, state in self.stations.items()
             },
             "vaccinators": {actor: {"served": count, "mean_service_minutes":
@@ -434,7 +483,7 @@ class DayAnalytics:
             "alerts": self._alerts(stations, len(observing), now),
         }
 
-    def _station(self, name: str, now: datetime, start: datetime, span: float) -> tuple[dict[str, Any], dict]:
+    def _station(self, name: str, now: datetime, start: datetime, span: float) -> tuple[StationFigures, Rates]:
         """The station's figures as shown, and the unrounded rates the bottleneck estimate uses."""
         state = self.stations[name]
         busy_now = self._busy(name)
@@ -446,8 +495,9 @@ class DayAnalytics:
         oldest = self._oldest_entry(name, now)
         mean_service = (state.window_service_seconds / state.window_services) if state.window_services else None
         entries = sum(1 for moment in state.entries if moment >= now - WINDOW)
-        rates = {"arrivals_per_min": entries / (WINDOW.total_seconds() / 60),
-                 "service_min": mean_service / 60 if mean_service is not None else None}
+        rates: Rates = {"arrivals_per_min": entries / (WINDOW.total_seconds() / 60),
+                        "service_min": mean_service / 60 if mean_service is not None else None}
+        p90_wait = percentile(waits, 90)  # None when there are no waits
         return {
             "waiting": self.on_site.count(name, State.WAITING),
             "being_served": len(busy_now),
@@ -455,7 +505,7 @@ class DayAnalytics:
             "desks_open": len(desks),
             "oldest_wait_minutes": _minutes((now - oldest).total_seconds()) if oldest else None,
             "mean_wait_minutes": _minutes(sum(waits) / len(waits)) if waits else None,
-            "p90_wait_minutes": _minutes(percentile(waits, 90)) if waits else None,
+            "p90_wait_minutes": _minutes(p90_wait) if p90_wait is not None else None,
             "mean_service_minutes": _minutes(mean_service) if mean_service is not None else None,
             "utilisation": round(min(1.0, busy / (len(desks) * span)), 3) if desks else 0.0,
             "arrivals_per_hour": round(entries * 3600 / WINDOW.total_seconds(), 1),
@@ -466,14 +516,14 @@ class DayAnalytics:
 
     def _open_desks(self, station: str) -> set[str]:
         """Desks that called, served or finished someone in the window, or are busy now."""
-        desks = set(self.stations[station].window_desks) | {visit.desk for visit in self._busy(station)}
-        desks.discard(None)
-        return desks
+        return set(self.stations[station].window_desks) | {
+            visit.desk for visit in self._busy(station) if visit.desk is not None
+        }
 
     def _oldest_entry(self, station: str, now: datetime) -> datetime | None:
         return min((self.queued_at.get(visit.id, now) for visit in self.on_site.at(station, State.WAITING)), default=None)
 
-    def expected_waits(self, now: datetime) -> dict[str, dict[str, Any]]:
+    def expected_waits(self, now: datetime) -> dict[str, ExpectedWait]:
         """{station: {"minutes", "desks_open"}} for the queue stations, from the rolling sums."""
         self._trim(now)
         return {
@@ -513,7 +563,7 @@ class DayAnalytics:
             "time_in_system_median_minutes": histogram_percentile(self.in_system, 50),
         }
 
-    def _bottleneck(self, measured: dict[str, tuple[dict, dict]]) -> dict[str, Any] | None:
+    def _bottleneck(self, measured: Mapping[Station, tuple[StationFigures, Rates]]) -> dict[str, Any] | None:
         """The busiest queue station, and what one more desk would do (Erlang C, an estimate)."""
         name, (entry, rates) = max(measured.items(), key=lambda item: (item[1][0]["utilisation"], item[1][0]["waiting"]))
         if entry["utilisation"] == 0 and entry["waiting"] == 0:
@@ -533,7 +583,7 @@ class DayAnalytics:
             "queue_growing": service is not None and now_wait is None,
         }
 
-    def _target(self, doses: int, last_hour: int, now: datetime) -> dict[str, Any]:
+    def _target(self, doses: int, last_hour: int, now: datetime) -> Target:
         local = now.astimezone(self.site.tz)
         closes = datetime.combine(self.day, self.site.hours.closes, tzinfo=self.site.tz)
         hours_left = max(0.0, (closes - local).total_seconds() / 3600)
@@ -556,7 +606,7 @@ class DayAnalytics:
         return {"vaccinated_by_dose": dict(sorted(vaccinated.items())), "deferred_by_reason": dict(sorted(deferred.items())),
                 **single, "open": len(self.open)}
 
-    def _aefi_row(self, visit: Visit, report: dict, now: datetime) -> dict[str, Any]:
+    def _aefi_row(self, visit: Visit, report: AefiReport, now: datetime) -> dict[str, Any]:
         due = datetime.fromisoformat(report["report_due_at"])
         return {
             "visit_id": visit.id, "ticket": visit.ticket, "severity": report["severity"],
@@ -574,8 +624,8 @@ class DayAnalytics:
             if 0 <= (lot.expires_on - today).days <= LOT_WARNING_DAYS
         ]
 
-    def _alerts(self, stations: dict[str, dict], observing: int, now: datetime) -> list[dict[str, Any]]:
-        alerts = []
+    def _alerts(self, stations: Mapping[Station, StationFigures], observing: int, now: datetime) -> list[dict[str, Any]]:
+        alerts: list[dict[str, Any]] = []
         for name, entry in stations.items():
             if entry["oldest_wait_minutes"] is not None and entry["oldest_wait_minutes"] > WAIT_ALERT_MINUTES:
                 alerts.append({"code": "long_wait", "station": name, "minutes": entry["oldest_wait_minutes"]})

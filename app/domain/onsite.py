@@ -6,7 +6,7 @@ queues: a snapshot costs the desks and the observation seats, not the people wai
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from .visit import Visit
 
@@ -44,5 +44,5 @@ class OnSite:
     def __len__(self) -> int:
         return len(self.visits)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Visit]:
         return iter(self.visits.values())

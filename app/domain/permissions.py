@@ -5,6 +5,7 @@ and every flow command calls `authorize` with its action name.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -54,7 +55,7 @@ class Principal:
     user_id: int | None = None
     session_id: int | None = None  # the server-side staff session a signed-in person acts in
     # A paired display's screen settings (label, stations shown, language).
-    settings: dict | None = field(default=None, compare=False, hash=False)
+    settings: Mapping[str, object] | None = field(default=None, compare=False, hash=False)
 
     @property
     def actor(self) -> str:
@@ -64,7 +65,8 @@ class Principal:
         return self.sites is None or site in self.sites
 
 
-# Whose visits a station's staff act on: the people at these stations.
+# Whose visits a station's staff act on: the people at these stations. (Looked up by the
+# station a principal was given, which is plain text.)
 REACH: dict[str, tuple[Station, ...]] = {
     Station.CHECKIN: (Station.CONSENT,),  # someone who just checked in and leaves again
     Station.CONSENT: (Station.CONSENT,),
@@ -78,7 +80,7 @@ REACH: dict[str, tuple[Station, ...]] = {
 class Rule:
     roles: tuple[str, ...]
     # For the station role: the stations whose staff may do this.
-    stations: tuple[str, ...] = ()
+    stations: tuple[Station, ...] = ()
 
 
 RULES: dict[str, Rule] = {

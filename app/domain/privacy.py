@@ -1,11 +1,12 @@
 """What each audience sees of a visit. Displays never get a visit at all (only snapshots)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from .identity import age_on, mask_name, mask_tail
-from .visit import Event, Visit
+from .visit import Consent, Event, Visit
 
 PERSONAL_FIELDS = ("name", "document_number", "phone", "birth_date")
 
@@ -35,10 +36,10 @@ def person_view(visit: Visit, level: str) -> dict[str, Any]:
     }
 
 
-def consent_view(consent: dict[str, Any] | None, level: str) -> dict[str, Any] | None:
+def consent_view(consent: Consent | None, level: str) -> dict[str, Any] | None:
     if consent is None:
         return None
-    view = {
+    view: dict[str, Any] = {
         "outcome": consent["outcome"],
         "allergy_history": consent["allergy_history"],
         "deferral_reason": consent["deferral_reason"],
@@ -94,7 +95,7 @@ def visit_view(visit: Visit, level: str, *, now: datetime) -> dict[str, Any]:
 
 
 def event_view(event: Event, level: str) -> dict[str, Any]:
-    view = {
+    view: dict[str, Any] = {
         "seq": event.seq,
         "type": event.type,
         "at": event.at.isoformat(),
@@ -109,7 +110,7 @@ def event_view(event: Event, level: str) -> dict[str, Any]:
     return view
 
 
-def _without_signature(data: dict[str, Any]) -> dict[str, Any]:
+def _without_signature(data: Mapping[str, Any]) -> dict[str, Any]:
     data = dict(data)
     if isinstance(data.get("consent"), dict) and data["consent"].get("signature"):
         data["consent"] = dict(data["consent"], signature="(stored)")

@@ -6,23 +6,39 @@ people observing, never the length of a queue or of the day.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any, TypedDict
 
 from .onsite import OnSite
 from .site import Site
 from .visit import State, Visit
 from .vocabulary import STATIONS, Station
+from .waits import ExpectedWait
 
 BUSY = (State.CALLED, State.SERVING)
 
 
+class _Call(TypedDict):
+    ticket: str | None
+    station: Station
+    desk: str | None
+    at: datetime
+
+
+class BoardEntry(TypedDict):
+    ticket: str | None
+    leave_at: str  # ISO
+    ready: bool
+
+
 def snapshot(
-    site: Site, on_site: OnSite, *, seq: int, now: datetime, waits: dict[str, dict] | None = None
-) -> dict:
+    site: Site, on_site: OnSite, *, seq: int, now: datetime, waits: Mapping[str, ExpectedWait] | None = None
+) -> dict[str, Any]:
     """Counts per station and desk, current calls, the observation board; with `waits`
     ({station: {"minutes", "desks_open"}}), the expected wait at each queue station too."""
-    stations = {}
-    calling = []
+    stations: dict[str, dict[str, object]] = {}
+    calling: list[_Call] = []
     for name in STATIONS:
         desks = {desk: {"state": "idle", "ticket": None} for desk in site.stations[name].desks}
         for state in BUSY:
@@ -30,6 +46,7 @@ def snapshot(
                 if visit.desk in desks:
                     desks[visit.desk] = {"state": state, "ticket": visit.ticket}
                 if state == State.CALLED:
+                    assert visit.called_at is not None  # a called visit has its call time
                     calling.append({"ticket": visit.ticket, "station": name, "desk": visit.desk, "at": visit.called_at})
         stations[name] = {
             "waiting": on_site.count(name, State.WAITING),
@@ -60,7 +77,7 @@ def snapshot(
     }
 
 
-def observation_board(observing: list[Visit], now: datetime) -> list[dict]:
+def observation_board(observing: list[Visit], now: datetime) -> list[BoardEntry]:
     """The waiting-area board: everyone observing by the time they may leave, with whether it
     is time (ticket numbers only)."""
     board = sorted((visit.leave_at, visit.ticket) for visit in observing if visit.leave_at)

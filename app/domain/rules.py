@@ -4,7 +4,7 @@ Nothing here reads a clock or a database: `now` and everything looked up are pas
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -12,7 +12,18 @@ from typing import Any
 from .errors import Conflict, Forbidden, ValidationFailed
 from .identity import Document, age_on, parse_document
 from .site import Site
-from .visit import Draft, Event, EventType, State, Visit, observation_end, restore_data
+from .visit import (
+    AefiReport,
+    Consent,
+    Draft,
+    Event,
+    EventType,
+    Injection,
+    State,
+    Visit,
+    observation_end,
+    restore_data,
+)
 from .vocabulary import (
     AEFI_REPORT_HOURS,
     AEFI_SERIOUS_CRITERIA,
@@ -49,7 +60,7 @@ def _state_conflict(visit: Visit, action: str) -> Conflict:
     )
 
 
-def _require(visit: Visit, action: str, *, states: tuple[str, ...], station: str | None = None) -> None:
+def _require(visit: Visit, action: str, *, states: tuple[State, ...], station: Station | None = None) -> None:
     if visit.state not in states or (station is not None and visit.station != station):
         raise _state_conflict(visit, action)
 
@@ -121,8 +132,8 @@ def validate_check_in(
 
 
 def decide_check_in(
-    site: Site, check_in: CheckIn, *, same_document_today: list[Visit], next_ticket: Callable[[], int],
-    site_names: dict[str, str] | None = None,
+    site: Site, check_in: CheckIn, *, same_document_today: Sequence[Visit], next_ticket: Callable[[], int],
+    site_names: Mapping[str, str] | None = None,
 ) -> Draft:
     """`checked_in` with a ticket (green code), or `turned_away` with the reason (yellow/red).
 
@@ -240,12 +251,20 @@ def decide_cancel(visit: Visit, *, reason: str) -> Draft:
 
 # --- consent ----------------------------------------------------------------------------------
 
+# The event each consent outcome records (looked up by the outcome as sent: plain text).
+_CONSENT_EVENTS: dict[str, EventType] = {
+    ConsentOutcome.ELIGIBLE: EventType.CONSENTED,
+    ConsentOutcome.DEFERRED: EventType.DEFERRED,
+    ConsentOutcome.REFUSED: EventType.REFUSED,
+}
+
+
 def decide_consent(
     visit: Visit,
     *,
     desk: str,
     outcome: str,
-    answers: dict[str, bool],
+    answers: Mapping[str, bool],
     allergy_history: bool,
     deferral_reason: str | None,
     signature: str | None,
@@ -277,7 +296,7 @@ def decide_consent(
             fields["signature"] = f"the signature image is larger than {MAX_SIGNATURE_CHARS} characters"
     if fields:
         raise ValidationFailed("The consent form is incomplete or inconsistent.", fields=fields)
-    consent = {
+    consent: Consent = {
         "outcome": outcome,
         "answers": {code: bool(answers[code]) for code in SCREENING_QUESTIONS},
         "allergy_history": bool(allergy_history),
@@ -285,9 +304,7 @@ def decide_consent(
         "signature": signature if outcome == "eligible" else None,
         "desk": desk,
     }
-    kind = {ConsentOutcome.ELIGIBLE: EventType.CONSENTED, ConsentOutcome.DEFERRED: EventType.DEFERRED,
-            ConsentOutcome.REFUSED: EventType.REFUSED}[outcome]
-    return Draft(kind, {"consent": consent}, station=Station.CONSENT, desk=desk)
+    return Draft(_CONSENT_EVENTS[outcome], {"consent": consent}, station=Station.CONSENT, desk=desk)
 
 
 # --- injection --------------------------------------------------------------------------------
@@ -302,7 +319,7 @@ def decide_injection(
     dose_number: int,
     injection_site: str,
     route: str,
-    checklist: list[str],
+    checklist: Sequence[str],
     vaccinator: str,
     now: datetime,
 ) -> Draft:
@@ -336,7 +353,7 @@ def decide_injection(
     assert found is not None and chosen_lot is not None
     minutes = site.observation.extended_minutes if visit.extended_observation else site.observation.minutes
     leave_at = observation_end(now, minutes)
-    injection = {
+    injection: Injection = {
         "product": found.code,
         "product_name": found.name,
         "manufacturer": found.manufacturer,
@@ -387,10 +404,10 @@ def aefi_report_due(severity: str, known_at: datetime) -> datetime:
 def decide_aefi(
     visit: Visit,
     *,
-    symptoms: list[str],
+    symptoms: Sequence[str],
     onset_at: datetime,
     severity: str,
-    serious_criteria: list[str],
+    serious_criteria: Sequence[str],
     actions: str,
     outcome: str | None,
     now: datetime,
@@ -418,7 +435,7 @@ def decide_aefi(
         fields["outcome"] = "must be null, recovered or transferred"
     if fields:
         raise ValidationFailed("The adverse-event report is incomplete.", fields=fields)
-    report = {
+    report: AefiReport = {
         "symptoms": symptoms,
         "onset_at": onset_at.isoformat(),
         "severity": severity,
@@ -505,7 +522,7 @@ def decide_undo(
     actor: str,
     now: datetime,
     desk_visit: Visit | None = None,
-    same_document_today: list[Visit] = (),
+    same_document_today: Sequence[Visit] = (),
 ) -> Draft:
     """Undo the visit's last event: a `reverted` event that puts back the visit as it was before.
 

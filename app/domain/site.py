@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -167,7 +168,7 @@ class SiteConfigError(ValueError):
     """A site file is invalid; the message names the file and every bad key."""
 
 
-def parse_site(data: dict, *, source: str = "<site>") -> Site:
+def parse_site(data: Mapping[str, object], *, source: str = "<site>") -> Site:
     try:
         return Site.model_validate(data)
     except ValidationError as exc:

@@ -6,11 +6,11 @@ result next to the event in one transaction; replaying a visit's events through
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from .vocabulary import AefiOutcome, Station
 
@@ -72,12 +72,60 @@ RESTORED_FIELDS = (
 RESTORED_DATETIMES = ("called_at", "released_at", "closed_at")
 
 
+# The records a visit keeps, as they are in its events and its stored JSON. Codes are plain
+# text there (ConsentOutcome, AefiOutcome values), and times ISO text.
+
+class Consent(TypedDict):
+    """The consent form as recorded at the consent desk (rules.decide_consent)."""
+
+    outcome: str  # a ConsentOutcome value
+    answers: dict[str, bool]  # screening question -> yes
+    allergy_history: bool
+    deferral_reason: str | None
+    signature: str | None  # a data URL, "confirmed", or None (not eligible)
+    desk: str
+
+
+class Injection(TypedDict):
+    """The injection as recorded at the injection desk (rules.decide_injection)."""
+
+    product: str
+    product_name: str
+    manufacturer: str
+    specification: str
+    lot: str
+    expires_on: str  # ISO date
+    dose_number: int
+    site: str  # the injection site (INJECTION_SITES), not the vaccination site
+    route: str
+    vaccinator: str
+    desk: str
+    checklist: list[str]
+    observation_minutes: int
+
+
+class AefiReport(TypedDict):
+    """An adverse event following immunisation (rules.decide_aefi); the visit adds `seq`,
+    and the resolution its `outcome` and `outcome_at`."""
+
+    symptoms: list[str]
+    onset_at: str
+    severity: str
+    serious_criteria: list[str]
+    actions: str
+    outcome: str | None  # an AefiOutcome value; None while open
+    reported_at: str
+    report_due_at: str
+    seq: NotRequired[int]  # the event that reported it (always there once in a visit)
+    outcome_at: NotRequired[str]  # when an open report was resolved
+
+
 @dataclass(frozen=True)
 class Draft:
     """An event decided by a rule, before the store gives it a sequence number."""
 
-    type: str
-    data: dict[str, Any] = field(default_factory=dict)
+    type: EventType
+    data: dict[str, Any] = field(default_factory=dict)  # the event's JSON payload
     station: str | None = None
     desk: str | None = None
 
@@ -92,7 +140,7 @@ class Event:
     actor: str
     station: str | None = None
     desk: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # the event's JSON payload
 
 
 @dataclass(frozen=True)
@@ -122,12 +170,12 @@ class Visit:
     called_at: datetime | None = None
     recalls: int = 0
     requeues: int = 0
-    consent: dict[str, Any] | None = None
+    consent: Consent | None = None
     extended_observation: bool = False
-    injection: dict[str, Any] | None = None
+    injection: Injection | None = None
     injected_at: datetime | None = None
     leave_at: datetime | None = None
-    aefi: tuple[dict[str, Any], ...] = ()
+    aefi: tuple[AefiReport, ...] = ()
     released_at: datetime | None = None
     release_override: str | None = None
     closed_reason: str | None = None
@@ -257,7 +305,7 @@ def _released(visit: Visit, event: Event) -> Visit:
     return replace(closed, released_at=event.at, release_override=event.data.get("override_reason"))
 
 
-def _after_aefi(visit: Visit, event: Event, outcome: str | None, reports: tuple[dict[str, Any], ...]) -> Visit:
+def _after_aefi(visit: Visit, event: Event, outcome: str | None, reports: tuple[AefiReport, ...]) -> Visit:
     """Where an adverse event leaves the person: hospital, back to observation, or emergency care."""
     if outcome == AefiOutcome.TRANSFERRED:
         return replace(_close(visit, event, State.TRANSFERRED, "aefi_transferred"), aefi=reports)
@@ -267,14 +315,15 @@ def _after_aefi(visit: Visit, event: Event, outcome: str | None, reports: tuple[
 
 
 def _aefi_reported(visit: Visit, event: Event) -> Visit:
-    report = dict(event.data["aefi"], seq=event.seq)
+    reported: AefiReport = event.data["aefi"]
+    report: AefiReport = {**reported, "seq": event.seq}
     return _after_aefi(visit, event, report.get("outcome"), visit.aefi + (report,))
 
 
 def _aefi_resolved(visit: Visit, event: Event) -> Visit:
     outcome = event.data["outcome"]
-    reports = tuple(
-        dict(report, outcome=outcome, outcome_at=event.at.isoformat()) if report.get("outcome") is None else report
+    reports: tuple[AefiReport, ...] = tuple(
+        {**report, "outcome": outcome, "outcome_at": event.at.isoformat()} if report.get("outcome") is None else report
         for report in visit.aefi
     )
     return _after_aefi(visit, event, outcome, reports)
@@ -342,7 +391,7 @@ def restore_data(visit: Visit) -> dict[str, Any]:
     return data
 
 
-def restored_fields(restore: dict[str, Any]) -> dict[str, Any]:
+def restored_fields(restore: Mapping[str, Any]) -> dict[str, Any]:
     """The inverse of `restore_data`: visit field values from a `reverted` event's `restore`."""
     values: dict[str, Any] = {}
     for name in RESTORED_FIELDS:

@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from typing import TypedDict
 
 WINDOW = timedelta(minutes=30)
 MIN_SAMPLES = 3  # fewer services than this in the window: no estimate yet
 
 
-def expected_wait(*, waiting: int, services: int, service_seconds: float, desks_open: int, desks: int) -> dict:
+class ExpectedWait(TypedDict):
+    minutes: int | None  # None: too few services seen in the window for an estimate
+    desks_open: int
+
+
+def expected_wait(*, waiting: int, services: int, service_seconds: float, desks_open: int, desks: int) -> ExpectedWait:
     """{"minutes": int | None, "desks_open": int}: `services` services of `service_seconds`
     in all were seen in the window; `desks_open` of the station's `desks` worked in it."""
     open_desks = max(1, min(desks_open or desks, desks))
-    minutes = None
+    minutes: int | None = None
     if services >= MIN_SAMPLES:
         minutes = math.ceil(waiting * (service_seconds / services) / open_desks / 60)
     return {"minutes": minutes, "desks_open": open_desks}
