@@ -65,7 +65,6 @@ import subprocess
 import tempfile
 import time
 import traceback
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -76,6 +75,7 @@ import gevent
 import gevent.event
 import greenlet
 
+from app.client import SiteFlowClient
 from app.sim.bots import HttpActions
 from app.sim.day import DayPlan, run_day
 from bench.push import (
@@ -84,12 +84,12 @@ from bench.push import (
     Clients,
     Driver,
     Process,
+    api_client,
     arrival_times,
     baseline_spec,
     client_spec,
     ensure_node_clients,
     free_port,
-    http,
     latencies,
     percentile,
     rss_kb,
@@ -106,7 +106,6 @@ READS = 50  # snapshot / dashboard reads timed at the end of a day
 MANY_CLIENTS = 1000  # a city's screens and tablets: spread over CITY_SITES, as many as one process serves
 CITY_SITES = tuple(f"site{n}" for n in range(1, 11))
 JOIN_TIMEOUT = 300  # seconds for the 200 clients to connect and join (slow on a stressed day)
-API = "/api/v1"
 SITEFLOW = SimpleNamespace(kind="siteflow")  # what push.py's latencies() needs of a driver
 
 
@@ -148,20 +147,20 @@ class ServerClock:
 
     def __init__(self, url: str, token: str, site: str, speed: float):
         # The reading with the shortest round trip: at x60, 10 ms of doubt is 0.6 s of the site's time.
-        started, at, ended = min((self._read(url, token, site) for _ in range(5)), key=lambda r: r[2] - r[0])
+        with api_client(url, token) as api:
+            started, at, ended = min((self._read(api, site) for _ in range(5)), key=lambda r: r[2] - r[0])
         self.origin, self.origin_real, self.speed = datetime.fromisoformat(at), (started + ended) / 2, speed
 
     @staticmethod
-    def _read(url: str, token: str, site: str) -> tuple[float, str, float]:
+    def _read(api: SiteFlowClient, site: str) -> tuple[float, str, float]:
         started = time.time()
-        status, snapshot = http("GET", f"{url}{API}/sites/{site}/snapshot", token=token)
-        if status == 200 and "at" in snapshot:
-            return started, snapshot["at"], time.time()
+        snapshot = api.get(f"/sites/{site}/snapshot")
+        if snapshot.status == 200 and "at" in snapshot.json:
+            return started, snapshot.json["at"], time.time()
         started = time.time()  # the pages carry it too (templates/base.html)
-        with urllib.request.urlopen(f"{url}/login", timeout=30) as page:
-            found = re.search(r'data-server-now="([^"]+)"', page.read().decode())
+        found = re.search(r'data-server-now="([^"]+)"', api.request("GET", "/login").text)
         if not found:
-            raise RuntimeError(f"cannot read the server's clock (snapshot: {status} {snapshot})")
+            raise RuntimeError(f"cannot read the server's clock (snapshot: {snapshot.status} {snapshot.json})")
         return started, found.group(1), time.time()
 
     def at(self, real: float) -> datetime:
@@ -343,11 +342,12 @@ def connect_clients(harness: Harness, server: Process, url: str, spec: list[dict
 def time_reads(url: str, token: str, path: str, n: int) -> dict:
     """Read `path` n times in a row: the first (cold) call, then the median and p95 of all."""
     times, errors = [], 0
-    for _ in range(n):
-        started = time.perf_counter()
-        status, _ = http("GET", f"{url}{API}{path}", token=token)
-        times.append((time.perf_counter() - started) * 1000)
-        errors += status != 200
+    with api_client(url, token) as api:
+        for _ in range(n):
+            started = time.perf_counter()
+            status = api.get(path).status
+            times.append((time.perf_counter() - started) * 1000)
+            errors += status != 200
     return {"calls": n, "first_ms": round(times[0], 1), "p50_ms": round(percentile(times, 50), 1),
             "p95_ms": round(percentile(times, 95), 1), "errors": errors}
 
@@ -384,6 +384,7 @@ def steady_load(harness: Harness, kind: str, seconds: float, prepared: Prepared 
         if minutes:
             row["minute_p99_ms"] = per_minute_p99(driver, records, kinds)
     finally:
+        driver.close()
         server.stop()
     return {"kind": kind, "clients": clients, "target_rate": rate, "achieved_rate": round(achieved, 1),
             "errors": driver.errors, **joining, **row, "reads": reads}
@@ -440,12 +441,13 @@ class Pacer:
 def poll_city(url: str, token: str, clock: ServerClock, zone: ZoneInfo, stop: gevent.event.Event,
               samples: list) -> None:
     """A city supervisor's overview, refreshed every few seconds."""
-    while not stop.is_set():
-        started = time.time()
-        status, _ = http("GET", f"{url}{API}/reports/city/daily", token=token)
-        samples.append({"hour": clock.at(started).astimezone(zone).hour, "status": status,
-                        "ms": (time.time() - started) * 1000})
-        stop.wait(CITY_POLL_SECONDS)
+    with api_client(url, token) as api:
+        while not stop.is_set():
+            started = time.time()
+            status = api.get("/reports/city/daily").status
+            samples.append({"hour": clock.at(started).astimezone(zone).hour, "status": status,
+                            "ms": (time.time() - started) * 1000})
+            stop.wait(CITY_POLL_SECONDS)
 
 
 def day_plan(people: int, speed: float) -> DayPlan:
@@ -481,9 +483,12 @@ def run_day_phase(harness: Harness, args, baseline: dict | None) -> dict:
         clock.sleep_until(opening)
         recorder, polls, stop = DayRecorder(clock, zone), [], gevent.event.Event()
         poller = gevent.spawn(poll_city, url, tokens["city"], clock, zone, stop, polls)
-        bots = HttpActions(url, tokens["admin"], "day", clock, timeout=60, observe=recorder)
+        bots = HttpActions(api_client(url, tokens["admin"], timeout=60), "day", clock, observe=recorder)
         started = time.monotonic()
-        outcome = run_day(bots, day_plan(args.people, args.speed), advance=Pacer(clock, opening))
+        try:
+            outcome = run_day(bots, day_plan(args.people, args.speed), advance=Pacer(clock, opening))
+        finally:
+            bots.close()
         wall = time.monotonic() - started
         stop.set()
         poller.join(timeout=30)
@@ -643,16 +648,17 @@ def run_city_phase(harness: Harness, args) -> dict:
     server, url = harness.siteflow(prepared)
     token, warm = prepared.tokens["city"], 3 if args.quick else 5
     try:
-        http("GET", f"{url}{API}/healthz")
-        daily = [timed(url, token, "/reports/city/daily") for _ in range(1 + warm)]
-        status, _ = http("GET", f"{url}{API}/reports/city/trend?days=1", token=token)
-        if status == 200:
-            how = "GET /reports/city/trend?days=14"
-            trend = [timed(url, token, "/reports/city/trend?days=14") for _ in range(1 + warm)]
-        else:
-            how = f"GET /sites/<site>/trend?days=14 for each of the {len(sites)} sites (no city trend: {status})"
-            trend = [sum_of(timed(url, token, f"/sites/{site}/trend?days=14") for site in sites)
-                     for _ in range(1 + min(warm, 2))]
+        with api_client(url, token) as api:
+            api.request("GET", "/healthz")
+            daily = [timed(api, "/reports/city/daily") for _ in range(1 + warm)]
+            status = api.get("/reports/city/trend", days=1).status
+            if status == 200:
+                how = "GET /reports/city/trend?days=14"
+                trend = [timed(api, "/reports/city/trend?days=14") for _ in range(1 + warm)]
+            else:
+                how = f"GET /sites/<site>/trend?days=14 for each of the {len(sites)} sites (no city trend: {status})"
+                trend = [sum_of(timed(api, f"/sites/{site}/trend?days=14") for site in sites)
+                         for _ in range(1 + min(warm, 2))]
     finally:
         server.stop()
     result = {"sites": len(sites), "events": sum(prepared.answer["seeded"].values()), "trend_how": how,
@@ -661,9 +667,9 @@ def run_city_phase(harness: Harness, args) -> dict:
     return result
 
 
-def timed(url: str, token: str, path: str) -> tuple[float, int]:
+def timed(api: SiteFlowClient, path: str) -> tuple[float, int]:
     started = time.perf_counter()
-    status, _ = http("GET", f"{url}{API}{path}", token=token)
+    status = api.get(path).status
     return (time.perf_counter() - started) * 1000, status
 
 

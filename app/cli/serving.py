@@ -141,6 +141,7 @@ def demo(host: str, port: int, speed: float, bots: bool) -> None:
 
 
 def _demo_bots(services: Services, url: str, speed: float):
+    from app.client import SiteFlowClient
     from app.sim.bots import DemoBots, HttpActions
     from app.sim.day import DayPlan
 
@@ -150,7 +151,7 @@ def _demo_bots(services: Services, url: str, speed: float):
     # bottleneck to show, and desk B (yours) makes the difference.
     plan = DayPlan(people=360, hours=8, step_minutes=0.5, consent_minutes=1.2,
                    keep_free=(("consent", "B"), ("injection", "6")))
-    return DemoBots(HttpActions(url, token, "demo", services.clock), plan, speed=speed).start()
+    return DemoBots(HttpActions(SiteFlowClient(url, token), "demo", services.clock), plan, speed=speed).start()
 
 
 def _demo_staff(services: Services) -> list[tuple[str, str]]:

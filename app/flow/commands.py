@@ -53,6 +53,14 @@ class Command:
     def path_arguments(self) -> tuple[str, ...]:
         return tuple(name for name in PATH_ARGUMENTS if "{" + name + "}" in self.path)
 
+    def filled_path(self, **values: str) -> str:
+        """The path (under /api/v1) with the values of its arguments, as given (quote them if need be);
+        TypeError when one is missing or the path has no such argument."""
+        if set(values) != set(self.path_arguments()):
+            raise TypeError(f"the path of {self.name} takes {', '.join(self.path_arguments())}, "
+                            f"not {', '.join(sorted(values)) or 'nothing'}")
+        return self.path.format(**values)
+
     def execute(
         self, services: Services, principal: Principal, request: requests.Body, *, idempotency_key: str | None = None,
         **path: str,

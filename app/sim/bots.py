@@ -3,18 +3,18 @@ live demo (`siteflow demo`) and a load driver. They use the simulated day of app
 with an `Actions` over HTTP and pace it by the server's clock."""
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.client import API, Answer, SiteFlowClient, Unreachable
 from app.clock import Clock
 from app.domain.errors import Conflict
+from app.domain.permissions import Action
+from app.flow.requests import Body
 
 from .day import DayPlan, run_day
 
@@ -22,56 +22,50 @@ log = logging.getLogger(__name__)
 
 
 class HttpActions:
-    """The bots' actions as API calls with a bearer token. A refusal (4xx) or a failure
-    becomes a Conflict, which the day's bots count and go on from."""
+    """The bots' actions as API calls (app/client.py) at one site. A refusal (4xx) or no
+    answer becomes a Conflict, which the day's bots count and go on from."""
 
-    def __init__(self, base_url: str, token: str, site_id: str, clock: Clock, timeout: float = 10.0,
+    def __init__(self, client: SiteFlowClient, site_id: str, clock: Clock,
                  observe: Callable[[str, int, Any, float, float], None] | None = None):
-        """`observe(path, status, answer, started, ended)` sees every call (bench/push.py times them)."""
-        self.base = f"{base_url.rstrip('/')}/api/v1/sites/{site_id}"
-        self.token = token
+        """`observe(path, status, answer, started, ended)` sees every call (bench/push.py times them):
+        `path` under the site's ("/visits/ID/consent", "" for the site itself), `answer` the JSON of
+        a success (else None)."""
+        self.client = client
+        self.site_id = site_id
         self.clock = clock
-        self.timeout = timeout
         self.observe = observe
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+    def close(self) -> None:
+        self.client.close()
+
+    def _call(self, send: Callable[[], Answer]) -> Any:
         started = time.time()
-        status, answer, failure = 0, None, None
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-                status, answer = response.status, (json.loads(raw) if raw else None)
-        except urllib.error.HTTPError as error:
-            with error:
-                detail = json.loads(error.read() or b"{}").get("error", {})
-            status = error.code
-            failure = Conflict(detail.get("message", str(error)), code=detail.get("code", "http_error"))
-        except (urllib.error.URLError, OSError) as error:
-            failure = Conflict(f"no answer: {error}", code="unreachable")
+            answer = send()
+        except Unreachable as error:
+            self._observed(error.path, 0, None, started)
+            raise Conflict(str(error), code="unreachable") from None
+        self._observed(answer.path, answer.status, answer.json if answer.ok else None, started)
+        if not answer.ok:
+            refusal = answer.error
+            raise Conflict(refusal.get("message", f"HTTP {answer.status}"), code=refusal.get("code", "http_error"))
+        return answer.json
+
+    def _observed(self, path: str, status: int, answer: Any, started: float) -> None:
         if self.observe is not None:
-            self.observe(path, status, answer, started, time.time())
-        if failure is not None:
-            raise failure
-        return answer
+            self.observe(path.removeprefix(f"{API}/sites/{self.site_id}"), status, answer, started, time.time())
 
     def now(self) -> datetime:
         return self.clock.now()
 
     def site(self) -> dict[str, Any]:
-        return self._call("GET", "")
+        return self._call(lambda: self.client.get(f"/sites/{self.site_id}"))
 
-    def check_in(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call("POST", "/visits", body)["visit"]
-
-    def call_next(self, station: str, desk: str) -> dict[str, Any] | None:
-        answer = self._call("POST", f"/stations/{station}/call-next", {"desk": desk})
+    def run(self, action: Action, request: Body, *, visit_id: str | None = None,
+            station: str | None = None) -> dict[str, Any] | None:
+        answer = self._call(lambda: self.client.run(action, request, site=self.site_id, visit_id=visit_id,
+                                                    station=station))
         return answer["visit"] if answer else None
-
-    def act(self, visit_id: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call("POST", f"/visits/{visit_id}/{action}", body)["visit"]
 
 
 class DemoBots:
@@ -96,6 +90,12 @@ class DemoBots:
             raise _Stopped
 
     def _run(self) -> None:
+        try:
+            self._play_days()
+        finally:
+            self.actions.close()
+
+    def _play_days(self) -> None:
         seed = self.plan.seed
         while not self._stop.is_set():
             try:

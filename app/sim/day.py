@@ -1,9 +1,9 @@
 """A simulated day at a site, driven through the real commands by bots.
 
-The bots play arriving people and the staff of every desk. They act through an `Actions`
-object: `FlowActions` calls the flow commands in-process (tests, simulated days); an
-`Actions` over HTTP would let the same bots drive a running server. Time advances in steps
-of a clock the caller owns.
+The bots play arriving people and the staff of every desk. They run the commands of
+app/flow/commands.py with their request models (app/flow/requests.py) through an `Actions`
+object: `FlowActions` in-process (tests, simulated days), `HttpActions` (app/sim/bots.py)
+over the HTTP API of a running server. Time advances in steps of a clock the caller owns.
 """
 from __future__ import annotations
 
@@ -14,23 +14,34 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from app.domain.errors import DomainError
-from app.domain.permissions import Principal
+from app.domain.permissions import Action, Principal
 from app.domain.privacy import visit_view
 from app.domain.vocabulary import CHECKLIST, SCREENING_QUESTIONS
 from app.flow import queries
-from app.flow import visits as flow
+from app.flow.commands import COMMANDS
+from app.flow.requests import (
+    AefiBody,
+    AefiOutcomeBody,
+    Body,
+    CheckInBody,
+    ConsentBody,
+    DeskBody,
+    EmptyBody,
+    InjectionBody,
+    ReleaseBody,
+)
 from app.flow.services import Services
 
 from .people import person
 
 
 class Actions(Protocol):
-    """What the bots can do. Each returns the visit (a dict) or None; refusals raise Conflict."""
+    """What the bots can do: read the site, and run a command at it (app/flow/commands.py),
+    which returns the visit (a dict) or None (nobody to call); refusals raise DomainError."""
 
     def site(self) -> dict[str, Any]: ...
-    def check_in(self, body: dict[str, Any]) -> dict[str, Any]: ...
-    def call_next(self, station: str, desk: str) -> dict[str, Any] | None: ...
-    def act(self, visit_id: str, action: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def run(self, action: Action, request: Body, *, visit_id: str | None = None,
+            station: str | None = None) -> dict[str, Any] | None: ...
     def now(self) -> datetime: ...
 
 
@@ -41,23 +52,6 @@ class FlowActions:
         self.services = services
         self.site_id = site_id
         self.principal = principal or Principal(name="bot", role="admin")
-        self._commands: dict[str, Callable[..., Any]] = {
-            "consent": flow.record_consent,
-            "injection": flow.record_injection,
-            "release": flow.release,
-            "aefi": flow.report_aefi,
-            "aefi-outcome": flow.record_aefi_outcome,
-            "no-show": flow.no_show,
-            "recall": flow.recall,
-            "start": flow.start,
-            "cancel": flow.cancel,
-            "undo": flow.undo,
-        }
-
-    def _view(self, outcome) -> dict[str, Any] | None:
-        if outcome.visit is None:
-            return None
-        return visit_view(outcome.visit, "full", now=self.services.clock.now())
 
     def now(self) -> datetime:
         return self.services.clock.now()
@@ -65,23 +59,13 @@ class FlowActions:
     def site(self) -> dict[str, Any]:
         return queries.site_info(self.services, self.principal, site_id=self.site_id)
 
-    def check_in(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._view(flow.check_in(self.services, self.principal, site_id=self.site_id, **body))
-
-    def call_next(self, station: str, desk: str) -> dict[str, Any] | None:
-        return self._view(
-            flow.call_next(self.services, self.principal, site_id=self.site_id, station=station, desk=desk)
-        )
-
-    def act(self, visit_id: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
-        values = dict(body)
-        if action == "injection":
-            values["injection_site"] = values.pop("site")
-        if action == "aefi":
-            values["onset_at"] = datetime.fromisoformat(values["onset_at"])
-        return self._view(
-            self._commands[action](self.services, self.principal, site_id=self.site_id, visit_id=visit_id, **values)
-        )
+    def run(self, action: Action, request: Body, *, visit_id: str | None = None,
+            station: str | None = None) -> dict[str, Any] | None:
+        path = {name: value for name, value in (("visit_id", visit_id), ("station", station)) if value is not None}
+        outcome = COMMANDS[action].execute(self.services, self.principal, request, site=self.site_id, **path)
+        if outcome.visit is None:
+            return None
+        return visit_view(outcome.visit, "full", now=self.services.clock.now())
 
 
 @dataclass
@@ -177,7 +161,8 @@ class _Day:
         self.owed += due
         while self.owed >= 1:
             self.owed -= 1
-            visit = self.attempt(lambda: self.actions.check_in(person(self.rng, today=self.today)))
+            arrival = CheckInBody(**person(self.rng, today=self.today))
+            visit = self.attempt(lambda: self.actions.run(Action.CHECK_IN, arrival))
             if visit is not None and visit["state"] == "waiting":
                 self.result.checked_in += 1
 
@@ -190,7 +175,7 @@ class _Day:
             self.decide(desk, visit)
 
     def call_next(self, desk: _Desk, minute: float) -> None:
-        called = self.attempt(lambda: self.actions.call_next(desk.station, desk.desk))
+        called = self.attempt(lambda: self.actions.run(Action.CALL_NEXT, DeskBody(desk=desk.desk), station=desk.station))
         if called is not None:
             desk.visit = called
             mean = self.plan.consent_minutes if desk.station == "consent" else self.plan.injection_minutes
@@ -199,9 +184,10 @@ class _Day:
     def decide(self, desk: _Desk, visit: dict[str, Any]) -> None:
         """The end of a service: the person did not come, or the desk records consent or the injection."""
         if self.rng.random() < self.plan.p_no_show:
-            self.attempt(lambda: self.actions.act(visit["id"], "no-show", {}))
+            self.attempt(lambda: self.actions.run(Action.NO_SHOW, EmptyBody(), visit_id=visit["id"]))
         elif desk.station == "consent":
-            self.attempt(lambda: self.actions.act(visit["id"], "consent", consent_body(self.rng, self.plan, desk.desk)))
+            consent = consent_body(self.rng, self.plan, desk.desk)
+            self.attempt(lambda: self.actions.run(Action.CONSENT, consent, visit_id=visit["id"]))
         else:
             self.inject(desk, visit)
 
@@ -209,7 +195,7 @@ class _Day:
         """Record the injection; the person goes to observation, and now and then has an adverse event."""
         product, lot = self.rng.choice(self.lots)
         body = injection_body(desk.desk, product, lot, visit["dose_number"])
-        injected = self.attempt(lambda: self.actions.act(visit["id"], "injection", body))
+        injected = self.attempt(lambda: self.actions.run(Action.INJECTION, body, visit_id=visit["id"]))
         if injected is None:
             return
         self.observing[visit["id"]] = datetime.fromisoformat(injected["observation"]["leave_at"])
@@ -218,8 +204,8 @@ class _Day:
 
     def report_aefi(self, visit_id: str) -> None:
         """An adverse event in observation: once reported, the person is an emergency."""
-        report = _aefi(self.rng, self.plan, onset=self.actions.now().isoformat())
-        if self.attempt(lambda: self.actions.act(visit_id, "aefi", report)) is not None:
+        report = aefi_report(self.rng, self.plan, onset=self.actions.now())
+        if self.attempt(lambda: self.actions.run(Action.AEFI, report, visit_id=visit_id)) is not None:
             self.observing.pop(visit_id)
             self.emergency.add(visit_id)
 
@@ -229,8 +215,8 @@ class _Day:
         for visit_id in sorted(self.emergency):
             if self.rng.random() < 0.2:
                 outcome = self.rng.choices(("recovered", "transferred"), weights=(9, 1))[0]
-                resolved = self.attempt(
-                    lambda: self.actions.act(visit_id, "aefi-outcome", {"outcome": outcome, "notes": ""}))
+                resolution = AefiOutcomeBody(outcome=outcome, notes="")
+                resolved = self.attempt(lambda: self.actions.run(Action.AEFI_OUTCOME, resolution, visit_id=visit_id))
                 if resolved is not None:
                     self.emergency.discard(visit_id)
                     if outcome == "recovered":
@@ -240,7 +226,8 @@ class _Day:
         """Release everyone whose observation has ended."""
         now = self.actions.now()
         for visit_id, leave_at in sorted(self.observing.items()):
-            if leave_at <= now and self.attempt(lambda: self.actions.act(visit_id, "release", {})) is not None:
+            if leave_at <= now and self.attempt(
+                    lambda: self.actions.run(Action.RELEASE, ReleaseBody(), visit_id=visit_id)) is not None:
                 self.observing.pop(visit_id)
                 self.result.released += 1
 
@@ -260,32 +247,32 @@ def _arrivals_per_step(plan: DayPlan, steps: int) -> list[float]:
     return [plan.people * weight / total if total else 0.0 for weight in per_step]
 
 
-def consent_body(rng: random.Random, plan: DayPlan, desk: str) -> dict[str, Any]:
+def consent_body(rng: random.Random, plan: DayPlan, desk: str) -> ConsentBody:
     answers = dict.fromkeys(SCREENING_QUESTIONS, False)
     roll = rng.random()
     if roll < plan.p_defer:
         answers["fever"] = True
-        return {"desk": desk, "outcome": "deferred", "answers": answers, "allergy_history": False,
-                "deferral_reason": "fever", "signature": None}
+        return ConsentBody(desk=desk, outcome="deferred", answers=answers, allergy_history=False,
+                           deferral_reason="fever", signature=None)
     if roll < plan.p_defer + plan.p_refuse:
-        return {"desk": desk, "outcome": "refused", "answers": answers, "allergy_history": False,
-                "deferral_reason": None, "signature": None}
-    return {"desk": desk, "outcome": "eligible", "answers": answers, "allergy_history": rng.random() < plan.p_allergy,
-            "deferral_reason": None, "signature": "confirmed"}
+        return ConsentBody(desk=desk, outcome="refused", answers=answers, allergy_history=False,
+                           deferral_reason=None, signature=None)
+    return ConsentBody(desk=desk, outcome="eligible", answers=answers, allergy_history=rng.random() < plan.p_allergy,
+                       deferral_reason=None, signature="confirmed")
 
 
-def injection_body(desk: str, product: str, lot: str, dose_number: int) -> dict[str, Any]:
-    return {"desk": desk, "product": product, "lot": lot, "dose_number": dose_number, "site": "left_deltoid",
-            "route": "IM", "checklist": list(CHECKLIST)}
+def injection_body(desk: str, product: str, lot: str, dose_number: int) -> InjectionBody:
+    return InjectionBody(desk=desk, product=product, lot=lot, dose_number=dose_number, injection_site="left_deltoid",
+                         route="IM", checklist=list(CHECKLIST))
 
 
-def _aefi(rng: random.Random, plan: DayPlan, *, onset: str) -> dict[str, Any]:
+def aefi_report(rng: random.Random, plan: DayPlan, *, onset: datetime) -> AefiBody:
     serious = rng.random() < plan.p_aefi_serious
-    return {
-        "symptoms": rng.sample(["dizziness", "rash", "nausea", "palpitations", "pain at the injection site"], 2),
-        "onset_at": onset,
-        "severity": "serious" if serious else "minor",
-        "serious_criteria": ["medically_important"] if serious else [],
-        "actions": "observed; vital signs taken",
-        "outcome": None,
-    }
+    return AefiBody(
+        symptoms=rng.sample(["dizziness", "rash", "nausea", "palpitations", "pain at the injection site"], 2),
+        onset_at=onset,
+        severity="serious" if serious else "minor",
+        serious_criteria=["medically_important"] if serious else [],
+        actions="observed; vital signs taken",
+        outcome=None,
+    )

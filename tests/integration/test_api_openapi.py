@@ -19,6 +19,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
+from app.domain.permissions import Action
+from app.flow.commands import COMMANDS, command_named
 from app.flow.sites import load_site_file
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 
@@ -179,20 +181,24 @@ def load_site_variant(services, tmp_path: Path, site_id: str, *, seats: int | No
 
 
 def check_in(japi, site: str = "demo", *, token: str | None = None, key: str | None = None, **overrides) -> dict:
-    response = japi.post(f"/sites/{site}/visits", gen_checkin(**overrides), token=token, key=key)
+    response = japi.post(COMMANDS[Action.CHECK_IN].filled_path(site=site), gen_checkin(**overrides), token=token,
+                         key=key)
     assert response.status_code == 201, response.get_json()
     return response.get_json()["visit"]
 
 
 def call_next(japi, station: str, desk: str, site: str = "demo", *, token: str | None = None) -> dict:
-    response = japi.post(f"/sites/{site}/stations/{station}/call-next", {"desk": desk}, token=token)
+    response = japi.post(COMMANDS[Action.CALL_NEXT].filled_path(site=site, station=station), {"desk": desk},
+                         token=token)
     assert response.status_code == 200, response.get_json()
     return response.get_json()["visit"]
 
 
 def act(japi, visit_id: str, action: str, body: dict | None = None, site: str = "demo", *,
         token: str | None = None, key: str | None = None, expect: int = 200):
-    response = japi.post(f"/sites/{site}/visits/{visit_id}/{action}", body or {}, token=token, key=key)
+    """Run the command named `action` (as in its path: "aefi-outcome") on a visit; its response."""
+    path = command_named(action).filled_path(site=site, visit_id=visit_id)
+    response = japi.post(path, body or {}, token=token, key=key)
     assert response.status_code == expect, (action, response.status_code, response.get_json())
     return response
 

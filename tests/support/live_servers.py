@@ -8,7 +8,7 @@ production), clients are ``socketio.Client`` over WebSocket, the REST calls go o
   subprocesses with the servers' environment);
 * :class:`ServerProcess` -- one server; ``start()`` waits for ``/healthz``; ``kill9()``,
   ``stop()``, ``close()``;
-* :class:`Api` -- a tiny JSON client for ``/api/v1`` (every response is closed);
+* :class:`Api` -- a tiny JSON client for ``/api/v1`` on app/client.py (every connection is closed);
 * :class:`LiveClient` -- a Socket.IO client that behaves like ``static/js/live.js``: joins on
   every (re)connect, tracks the sequence number, asks for a resync on a gap, and keeps a
   local model of the open visits (station and supervisor views) for comparison with REST;
@@ -21,7 +21,6 @@ turns ResourceWarnings into errors.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -29,10 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +36,7 @@ from typing import Any
 
 import socketio
 
+from app.client import API, SiteFlowClient, Unreachable
 from tests.support.services import LOG_TAIL_LINES, free_port, log_tail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -174,16 +171,16 @@ class ServerProcess:
         """Until GET /healthz answers 200 (from this process: it must still be alive)."""
         assert self.proc is not None, "spawn() first"
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-                    if response.status == 200 and self.proc.poll() is None:
+        with SiteFlowClient(self.url, timeout=1) as client:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    if client.request("GET", "/healthz").status == 200 and self.proc.poll() is None:
                         return self
-            except (OSError, urllib.error.URLError):
-                pass
-            time.sleep(0.05)
+                except Unreachable:
+                    pass
+                time.sleep(0.05)
         state = f"exited with {self.proc.returncode}" if self.proc.poll() is not None else f"no answer in {timeout:.0f} s"
         raise AssertionError(
             f"{self.name} on port {self.port}: {state}; tail of its log {self.log_path}:\n{self.log_tail()}"
@@ -234,8 +231,8 @@ class ServerProcess:
 @dataclass
 class Response:
     status: int
-    json: Any
-    headers: dict[str, str]
+    json: Any  # the JSON body; the text of a body that is not JSON; None when empty
+    headers: Mapping[str, str]  # case-insensitive
 
     @property
     def ok(self) -> bool:
@@ -243,7 +240,8 @@ class Response:
 
 
 class Api:
-    """A JSON client for one server's /api/v1 over real HTTP; every response is read and closed."""
+    """A JSON client for one server's /api/v1 over real HTTP (app/client.py), one connection per
+    request: nothing stays open between calls. No answer raises app.client.Unreachable."""
 
     def __init__(self, base_url: str, token: str, *, timeout: float = 30.0):
         self.base_url = base_url.rstrip("/")
@@ -252,32 +250,11 @@ class Api:
 
     def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
                 key: str | None = None, params: dict[str, str] | None = None) -> Response:
-        url = self.base_url + "/api/v1" + path
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        headers = {"Authorization": f"Bearer {token or self.token}", "Accept": "application/json"}
-        data = None
-        if method != "GET":
-            data = json.dumps(body if body is not None else {}).encode()
-            headers["Content-Type"] = "application/json"
-        if key:
-            headers["Idempotency-Key"] = key
-        request = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return self._read(response)
-        except urllib.error.HTTPError as error:
-            with error:
-                return self._read(error)
-
-    @staticmethod
-    def _read(response) -> Response:
-        raw = response.read()
-        try:
-            payload = json.loads(raw) if raw else None
-        except ValueError:
-            payload = raw.decode("utf-8", "replace")
-        return Response(response.status, payload, dict(response.headers))
+        json = None if method == "GET" else (body if body is not None else {})
+        headers = {"Idempotency-Key": key} if key else None
+        with SiteFlowClient(self.base_url, token or self.token, timeout=self.timeout) as client:
+            answer = client.request(method, API + path, json=json, params=params, headers=headers)
+        return Response(answer.status, answer.json if answer.json is not None else answer.text or None, answer.headers)
 
     def get(self, path: str, **params: str) -> Response:
         return self.request("GET", path, params=params or None)
