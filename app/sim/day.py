@@ -16,7 +16,8 @@ from typing import Any, Protocol
 from app.domain.errors import DomainError
 from app.domain.permissions import Action, Principal
 from app.domain.privacy import visit_view
-from app.domain.vocabulary import CHECKLIST, SCREENING_QUESTIONS
+from app.domain.visit import State
+from app.domain.vocabulary import CHECKLIST, SCREENING_QUESTIONS, ConsentOutcome
 from app.flow import queries
 from app.flow.commands import COMMANDS
 from app.flow.requests import (
@@ -163,7 +164,7 @@ class _Day:
             self.owed -= 1
             arrival = CheckInBody(**person(self.rng, today=self.today))
             visit = self.attempt(lambda: self.actions.run(Action.CHECK_IN, arrival))
-            if visit is not None and visit["state"] == "waiting":
+            if visit is not None and visit["state"] == State.WAITING:
                 self.result.checked_in += 1
 
     def work_desk(self, desk: _Desk, minute: float) -> None:
@@ -252,12 +253,12 @@ def consent_body(rng: random.Random, plan: DayPlan, desk: str) -> ConsentBody:
     roll = rng.random()
     if roll < plan.p_defer:
         answers["fever"] = True
-        return ConsentBody(desk=desk, outcome="deferred", answers=answers, allergy_history=False,
+        return ConsentBody(desk=desk, outcome=ConsentOutcome.DEFERRED, answers=answers, allergy_history=False,
                            deferral_reason="fever", signature=None)
     if roll < plan.p_defer + plan.p_refuse:
-        return ConsentBody(desk=desk, outcome="refused", answers=answers, allergy_history=False,
+        return ConsentBody(desk=desk, outcome=ConsentOutcome.REFUSED, answers=answers, allergy_history=False,
                            deferral_reason=None, signature=None)
-    return ConsentBody(desk=desk, outcome="eligible", answers=answers, allergy_history=rng.random() < plan.p_allergy,
+    return ConsentBody(desk=desk, outcome=ConsentOutcome.ELIGIBLE, answers=answers, allergy_history=rng.random() < plan.p_allergy,
                        deferral_reason=None, signature="confirmed")
 
 
