@@ -97,6 +97,9 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
 
     # who am I, and the audit trail of the day: the supervisor's correction and full-record views
     assert japi.get("/me").get_json()["role"] == "admin"
+    # the admin's lists of accounts and tokens (the tokens of this test among them)
+    assert japi.get("/users").get_json()["next"] is None
+    assert len(japi.get("/tokens", limit="500").get_json()["tokens"]) >= 2
     trail = japi.get("/audit", site="demo").get_json()["entries"]
     actions = [entry["action"] for entry in trail]
     assert "override.correction" in actions and "record.viewed" in actions
