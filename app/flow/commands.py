@@ -1,5 +1,5 @@
-"""Every action on a visit, defined once: its request model, who may do it, what runs it, and
-where it lives on the REST API.
+"""Every action on a visit, defined once: its request and response models, who may do it, what
+runs it, and where it lives on the REST API.
 
 Everything else is derived from `COMMANDS`: the REST routes and their OpenAPI entries
 (app/web/api.py), the typed client the demo bots, bench and tests drive the API with
@@ -13,9 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from app.domain.permissions import RULES, Action, Principal, Rule
 
-from . import requests
+from . import requests, responses
 from . import visits as flow
 from .services import Services
 from .visits import Outcome
@@ -35,6 +37,8 @@ class Command:
     status: int = 200
     # 204 when there was nothing to do (call-next with nobody waiting).
     no_content: bool = False
+    # What it answers: the visit after it, as the caller may see it.
+    response: type[BaseModel] = responses.VisitEnvelope
 
     @property
     def rule(self) -> Rule:

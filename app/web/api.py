@@ -237,7 +237,7 @@ def _command_view(command: Command) -> Callable[..., Response | tuple[str, int]]
 
 
 for _command in COMMANDS.values():
-    _view = documented(_command.summary, tag="visits", body=_command.request, response="VisitEnvelope",
+    _view = documented(_command.summary, tag="visits", body=_command.request, response=_command.response,
                        status=_command.status, idempotent=True, no_content=_command.no_content)(
         requires(_command.action)(_command_view(_command))
     )

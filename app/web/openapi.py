@@ -13,8 +13,9 @@ from typing import Any
 from flask import current_app
 from pydantic import BaseModel
 
-from app.domain.visit import EVENT_TYPES, STATES
+from app.domain.visit import EVENT_TYPES
 from app.flow.commands import COMMANDS
+from app.flow.responses import VisitEnvelope
 
 from .params import Query, parameters
 
@@ -37,54 +38,6 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                     "fields": {"type": "object", "additionalProperties": {"type": "string"}},
                 },
             }
-        },
-    },
-    "Visit": {
-        "type": "object",
-        "required": ["id", "site", "day", "ticket", "state", "station", "desk", "priority", "dose_number", "person",
-                     "consent", "injection", "observation", "aefi", "version"],
-        "properties": {
-            "id": {"type": "string"},
-            "site": {"type": "string"},
-            "day": {"type": "string", "format": "date"},
-            "ticket": _NULLABLE_STR,
-            "state": {"enum": list(STATES)},
-            "station": _NULLABLE_STR,
-            "desk": _NULLABLE_STR,
-            "priority": {"type": "boolean"},
-            "dose_number": {"type": "integer"},
-            "health_code": {"enum": ["green", "yellow", "red"]},
-            "person": {
-                "type": "object",
-                "description": "Full for supervisors; masked name, last 4 ID digits for station tablets.",
-                "required": ["name", "document_type"],
-            },
-            "checked_in_at": {"type": "string", "format": "date-time"},
-            "called_at": _NULLABLE_TIME,
-            "consent": {"type": ["object", "null"]},
-            "injection": {"type": ["object", "null"]},
-            "observation": {
-                "type": ["object", "null"],
-                "properties": {
-                    "started_at": {"type": "string", "format": "date-time"},
-                    "leave_at": {"type": "string", "format": "date-time"},
-                    "may_leave": {"type": "boolean"},
-                    "remaining_seconds": {"type": "integer"},
-                },
-            },
-            "aefi": {"type": "array", "items": {"type": "object"}},
-            "released_at": _NULLABLE_TIME,
-            "closed_reason": _NULLABLE_STR,
-            "vaccinated": {"type": "boolean"},
-            "version": {"type": "integer"},
-        },
-    },
-    "VisitEnvelope": {
-        "type": "object",
-        "required": ["visit"],
-        "properties": {
-            "visit": {"$ref": "#/components/schemas/Visit"},
-            "seq": {"type": "integer", "description": "Sequence number of the event this request recorded."},
         },
     },
     "VisitList": {
@@ -244,7 +197,7 @@ def documented(
     summary: str,
     *,
     tag: str,
-    response: str | None,
+    response: str | type[BaseModel] | None,
     body: type[BaseModel] | None = None,
     status: int = 200,
     idempotent: bool = False,
@@ -275,6 +228,13 @@ _ERRORS = {
     "413": "The request body is larger than the server accepts",
     "422": "A field is missing, of the wrong type, or breaks a rule",
 }
+
+
+def _add_model(model: type[BaseModel], schemas: dict[str, Any]) -> None:
+    """A pydantic model's JSON schema (and those it refers to) among the document's components."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    schemas[model.__name__] = schema
 
 
 def _visit_links() -> dict[str, Any]:
@@ -313,22 +273,23 @@ def _operation(rule, meta: dict, method: str, schemas: dict[str, Any]) -> dict[s
         })
     if meta["body"] is not None:
         model = meta["body"]
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, definition in schema.pop("$defs", {}).items():
-            schemas[name] = definition
-        schemas[model.__name__] = schema
+        _add_model(model, schemas)
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
         }
     ok: dict[str, Any] = {"description": "OK"}
-    if meta["response"]:
-        ok["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{meta['response']}"}}}
+    response = meta["response"]
+    if isinstance(response, type) and issubclass(response, BaseModel):
+        _add_model(response, schemas)
+        response = response.__name__
+    if response:
+        ok["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}}
     else:
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
     for media_type in meta.get("files", ()):
         ok["content"][media_type] = {"schema": {"type": "string", "format": "binary"}}
-    if meta["response"] == "VisitEnvelope":
+    if response == VisitEnvelope.__name__:
         ok["links"] = _visit_links()
     operation["responses"][str(meta["status"])] = ok
     if meta["no_content"]:

@@ -1,0 +1,56 @@
+"""What the visit commands answer (the registry's response models, app/flow/commands.py): a visit
+as the caller may see it (app/domain/privacy.py: visit_view) and the event the request recorded.
+They are the source of the OpenAPI schemas `Visit` and `VisitEnvelope`."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.domain.visit import State
+
+
+class Person(BaseModel):
+    """Full for supervisors; masked name and the last 4 ID digits for station tablets."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    document_type: str
+
+
+class Observation(BaseModel):
+    started_at: datetime
+    leave_at: datetime
+    may_leave: bool
+    remaining_seconds: int
+
+
+class Visit(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    site: str
+    day: date
+    ticket: str | None
+    state: State
+    station: str | None
+    desk: str | None
+    priority: bool
+    dose_number: int
+    person: Person
+    consent: dict[str, Any] | None
+    injection: dict[str, Any] | None
+    observation: Observation | None
+    aefi: list[dict[str, Any]]
+    version: int
+    health_code: Literal["green", "yellow", "red"] | None = None
+    checked_in_at: datetime | None = None
+    called_at: datetime | None = None
+    released_at: datetime | None = None
+    closed_reason: str | None = None
+    vaccinated: bool | None = None
+
+
+class VisitEnvelope(BaseModel):
+    visit: Visit
+    seq: int | None = Field(None, description="Sequence number of the event this request recorded.")
