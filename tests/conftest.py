@@ -13,7 +13,7 @@ from app.flow import sites as site_flow
 from app.flow import tokens as token_flow
 from app.store.migrate import upgrade
 
-pytest_plugins = ["tests.support.services"]
+pytest_plugins = ["tests.support.services", "tests.support.api"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "sites" / "demo.toml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.integration.test_api_openapi import (
+from tests.support.api import (
     PREFIX,
     act,
     api_rules,

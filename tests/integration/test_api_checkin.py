@@ -1,7 +1,7 @@
 """POST /sites/{site}/visits: check-in, tickets, health codes, input validation."""
 from __future__ import annotations
 
-from tests.integration.test_api_openapi import (
+from tests.support.api import (
     act,
     assert_error,
     check_in,

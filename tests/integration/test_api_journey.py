@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.integration.test_api_openapi import (
+from tests.support.api import (
     PREFIX,
     act,
     assert_error,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.domain.vocabulary import CHECKLIST, DEFERRAL_REASONS, SCREENING_QUESTIONS
-from tests.integration.test_api_openapi import (
+from tests.support.api import (
     act,
     call_next,
     check_in,

@@ -5,7 +5,8 @@ import time
 
 from app.domain import rules
 from app.live import socketio
-from tests.integration.test_api_openapi import (
+from tests.integration.test_sealing import SIGNATURE, _all_stored_text
+from tests.support.api import (
     act,
     assert_error,
     call_next,
@@ -15,7 +16,6 @@ from tests.integration.test_api_openapi import (
     snapshot_seq,
     to_observation,
 )
-from tests.integration.test_sealing import SIGNATURE, _all_stored_text
 from tests.support.factories import gen_answers, gen_consent
 
 

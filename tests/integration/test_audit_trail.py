@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.flow import accounts, audit
 from app.store.tables import audit_log
-from tests.integration.test_api_openapi import (
+from tests.support.api import (
     act,
     call_next,
     checker,

@@ -5,7 +5,7 @@ import re
 
 from app.flow import accounts
 from app.store.tables import audit_log
-from tests.integration.test_api_openapi import load_site_variant
+from tests.support.api import load_site_variant
 
 HTML = {"Accept": "text/html"}
 

@@ -10,7 +10,7 @@ import pytest
 
 from app.domain.text import normalised, text_problem
 from app.flow import requests as schemas
-from tests.integration.test_api_openapi import (
+from tests.support.api import (
     act,
     call_next,
     check_in,

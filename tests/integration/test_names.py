@@ -10,7 +10,7 @@ from app.domain.errors import ValidationFailed
 from app.domain.site import SiteConfigError, parse_site
 from app.flow import accounts
 from tests.conftest import DEMO_SITE
-from tests.integration.test_api_openapi import assert_error, checker, japi
+from tests.support.api import assert_error, checker, japi
 from tests.support.factories import gen_checkin
 
 NAMES = ["买买提·艾力", "ئەخمەت ئابدۇللا", "བཀྲ་ཤིས་བདེ་ལེགས", "Nguyễn Thị Minh Khai", "O'Brien", "Jean-Luc Picard"]

@@ -13,7 +13,7 @@ from app.domain.permissions import Principal
 from app.flow import visits as flow
 from app.sim.people import person
 from app.web.params import FIRST_DAY, LAST_DAY
-from tests.integration.test_api_openapi import checker, japi
+from tests.support.api import checker, japi
 from tests.support.factories import gen_checkin
 
 HOSTILE = ["²", "①", "٣", "１２", "9999-12-31", "0001-01-01", "2026-02-30", "-1", "1e3", " 1 ", "99999999999999999999",

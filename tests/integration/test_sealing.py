@@ -16,7 +16,7 @@ from app.store import sealing
 from app.store.migrate import upgrade
 from app.store.tables import data_keys, events, sites, visits
 from tests.conftest import DEMO_SITE
-from tests.integration.test_api_openapi import (
+from tests.support.api import (
     act,
     assert_error,
     call_next,

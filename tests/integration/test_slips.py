@@ -2,7 +2,7 @@
 and nothing personal; they print on 58 mm, 80 mm or A4."""
 from __future__ import annotations
 
-from tests.integration.test_api_openapi import (
+from tests.support.api import (
     act,
     call_next,
     check_in,

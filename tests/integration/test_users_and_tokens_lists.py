@@ -14,7 +14,7 @@ from app.domain.permissions import Principal
 from app.flow import accounts, pairing
 from app.flow import tokens as token_flow
 from app.store.tables import api_tokens, users
-from tests.integration.test_api_openapi import assert_error, checker, japi
+from tests.support.api import assert_error, checker, japi
 
 HTML = {"Accept": "text/html"}
 MANY = 1203  # rows in all: three pages of 500, the last one short

@@ -2,7 +2,7 @@
 the supervisor's desks and seats; bad numbers are named."""
 from __future__ import annotations
 
-from tests.integration.test_api_openapi import call_next, check_in, checker, japi
+from tests.support.api import call_next, check_in, checker, japi
 
 
 def test_more_desks_shorten_the_simulated_wait_and_bad_numbers_are_named(japi, clock):
