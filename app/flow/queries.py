@@ -172,5 +172,6 @@ def slip(services: Services, principal: Principal, *, site_id: str, visit_id: st
         "observation_minutes": visit.injection["observation_minutes"] if visit.injection else None,
         "product": {"name": product.name, "name_zh": product.name_zh} if product else None,
         "lot": visit.injection["lot"] if visit.injection else None,
+        # What the slip's QR code holds, built only here; the stations' scanners read it (release.js).
         "qr": f"siteflow:{site.id}:{visit.id}",
     }

@@ -20,12 +20,13 @@ from .security import same_origin_frames
 bp = Blueprint("slips", __name__)
 
 
-
 def qr_svg(payload: str) -> Markup:
-    """An inline SVG QR code. The payload is ours (site and visit ids), never what someone typed."""
+    """An inline SVG QR code: error correction M at least, the standard quiet zone of 4 modules, and
+    a viewBox without width or height, so that it scales to the size the paper's CSS gives it
+    (static/css/slip-*.css). The payload is ours (site and visit ids), never what someone typed."""
     out = io.BytesIO()
-    segno.make(payload, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True, nl=False,
-                                        title="QR")
+    segno.make(payload, error="m").save(out, kind="svg", border=4, omitsize=True, xmldecl=False, svgns=True,
+                                        nl=False, title="QR")
     return Markup(out.getvalue().decode())
 
 

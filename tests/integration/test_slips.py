@@ -27,6 +27,8 @@ def test_the_ticket_slip_shows_the_number_and_a_qr_code_and_nothing_personal(jap
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and visit["ticket"] in text
     assert "<svg" in text and "qrline" in text  # the QR code, inline
+    svg = text[text.index("<svg"):text.index(">", text.index("<svg"))]
+    assert 'viewBox="0 0 ' in svg and "width=" not in svg  # it scales to the paper's CSS (issue 16)
     assert "09:00" in text  # the site's local time (Asia/Shanghai)
     for secret in ("慕容秘密", body["document_number"], body["document_number"][-4:], PHONE):
         assert secret not in text
