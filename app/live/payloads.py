@@ -19,8 +19,9 @@ CALL_EVENTS = (EventType.CALLED, EventType.RECALLED)
 
 def display_snapshot(figures: DayAnalytics, *, now: datetime) -> dict[str, Any]:
     """The waiting-area view: counts, current calls, expected waits, the observation board
-    with countdowns (from the running figures: no personal field exists in it)."""
-    return figures.snapshot(now)
+    with countdowns (from the running figures: no personal field exists in it), and the site's
+    time zone (screens show the site's time, whatever their own zone)."""
+    return dict(figures.snapshot(now), timezone=figures.site.timezone)
 
 
 def staff_snapshot(figures: DayAnalytics, *, now: datetime, level: str) -> dict[str, Any]:

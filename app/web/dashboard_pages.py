@@ -7,7 +7,7 @@ from flask import Blueprint, render_template
 
 from app.domain.permissions import authorize, role_may
 from app.flow import analytics
-from app.flow.sites import site_config
+from app.flow.sites import site_config, visible_sites
 
 from . import params, ui_strings
 from .access import requires
@@ -35,5 +35,7 @@ def daily_report(site: str):
 @bp.get("/city")
 @requires("report.read")
 def city():
-    return render_template("city.html", strings=ui_strings.dashboard(),
+    # Each time zone of the sites shown gets a clock (a city usually has one); times are the first's.
+    zones = list(dict.fromkeys(row.site.timezone for row in visible_sites(services(), principal())))
+    return render_template("city.html", strings=ui_strings.dashboard(), zones=zones,
                            may_live=role_may(principal().role, "live.city"))

@@ -110,6 +110,10 @@ def display_both() -> dict[str, dict[str, Any]]:
                 "desk": {"consent": _("consent desk"), "injection": _("injection booth")},
                 "stations": {name: STATION_LABELS[name][label] for name in STATIONS},
                 "idle": _("Please wait to be called. Have your ID and health code ready."),
+                "page": _("page %(page)s/%(pages)s", page="{page}", pages="{pages}"),
+                "emergency": _("Emergency"),
+                "emergency_note": _("Medical staff are attending. Please keep the way clear."),
+                "sound": _("Tap here to turn on sound"),
             }
     return strings
 

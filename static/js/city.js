@@ -1,10 +1,15 @@
 // The city overview: every site's day against its target, ranked, sortable, kept current by
-// the city live room (admins and city supervisors) or a timer; a 14-day trend per site.
+// the city live room (admins and city supervisors) or a timer; a 14-day trend per site. A clock
+// per time zone of the sites, labelled; the times shown are the first site's.
 import { connectLive } from "./live.js";
+import { serverNow, siteTime, zoneName } from "./clock.js";
 
 const root = document.getElementById("city");
 const strings = JSON.parse(document.getElementById("strings").textContent);
 const zh = root.dataset.lang === "zh-Hans";
+const locale = zh ? "zh-CN" : "en-GB";
+const clocks = [...document.querySelectorAll(".zone-clock")];
+const zone = clocks.length ? clocks[0].dataset.zone : undefined;
 const body = document.querySelector("#sites tbody");
 const trends = new Map();
 let rows = [];
@@ -61,7 +66,7 @@ async function refresh() {
   if (!response.ok) return;
   const report = await response.json();
   rows = report.sites;
-  document.getElementById("updated").textContent = new Date().toLocaleTimeString(zh ? "zh-CN" : "en-GB");
+  document.getElementById("updated").textContent = siteTime(serverNow(), locale, zone, true);
   render();
   if (!trendsLoaded) loadTrends();
 }
@@ -87,8 +92,16 @@ for (const th of document.querySelectorAll("th.sortable")) {
   });
 }
 
+function tick() {
+  for (const clock of clocks) {
+    clock.textContent = `${siteTime(serverNow(), locale, clock.dataset.zone)} ${zoneName(serverNow(), locale, clock.dataset.zone)}`;
+  }
+}
+
 let timer = null;
 const soon = () => { if (!timer) timer = setTimeout(() => { timer = null; refresh(); }, 500); };
 if (root.dataset.live === "yes") connectLive({ view: "city", onSite: soon, onSnapshot: soon });
 setInterval(refresh, 15000);
+setInterval(tick, 1000);
+tick();
 refresh();

@@ -18,3 +18,15 @@ export function syncClock(iso) {
     at = Date.now();
   }
 }
+
+/** The time of day (hh:mm, or hh:mm:ss) at a site: in its time zone (IANA name), whatever the device's zone. */
+export function siteTime(ms, locale, timeZone, seconds = false) {
+  return new Date(ms).toLocaleTimeString(locale, {
+    hour: "2-digit", minute: "2-digit", second: seconds ? "2-digit" : undefined, hourCycle: "h23", timeZone });
+}
+
+/** A time zone's name in the page's language ("China Standard Time", "中国标准时间"), from the browser's own data. */
+export function zoneName(ms, locale, timeZone) {
+  const parts = new Intl.DateTimeFormat(locale, { timeZone, timeZoneName: "long" }).formatToParts(new Date(ms));
+  return (parts.find((part) => part.type === "timeZoneName") || { value: timeZone }).value;
+}
