@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask
@@ -10,12 +11,15 @@ from app.domain.errors import DomainError
 from app.domain.site import SiteConfigError
 from app.domain.vocabulary import STATIONS
 from app.flow import accounts as account_flow
-from app.flow import maintenance
+from app.flow import maintenance, queries
 from app.flow import sites as site_flow
 from app.flow import tokens as token_flow
 from app.flow.services import Services
 
-from .common import CLI_ACTOR, _app, _fail, _services
+from .common import CLI_ACTOR, CLI_PRINCIPAL, _app, _fail, _services
+
+if TYPE_CHECKING:
+    from app.sim.day import DayPlan
 
 DEMO_ADMIN = "demo-admin"
 DEMO_BOTS = "demo-bots"
@@ -102,6 +106,9 @@ def serve(host: str, port: int) -> None:
 def demo(host: str, port: int, speed: float, bots: bool) -> None:
     """Initialise the database with the demo site, print sign-ins and a demo admin token, serve,
     and run bots that keep the site moving at an accelerated clock."""
+    from app.sim.bots import DEMO_COVER_AFTER_MINUTES, demo_plan
+    from app.sim.planner import Limits
+
     app = _app(SOCKETIO_ASYNC_MODE="gevent", CLOCK_SPEED=speed)
     try:
         _init(app)
@@ -125,13 +132,17 @@ def demo(host: str, port: int, speed: float, bots: bool) -> None:
         f"Printed slips: the Print buttons after check-in and injection, or {base}/sites/demo/slips\n"
         f"API description: {base}/api/v1/openapi.json   Walk-through: docs/API.md\n"
     )
+    plan, rate = demo_plan(queries.site_info(services, CLI_PRINCIPAL, site_id="demo"))
     click.echo(f"The demo clock runs {speed:g} times faster than real time."
-               + (" Bots keep the site moving; consent desk B and injection booth 6 are yours." if bots else ""))
+               + (f" Bots keep the site moving: {rate:.0f} people an hour, what the desks they staff carry at the "
+                  f"planner's {Limits().max_utilisation:.0%} utilisation limit (`siteflow plan`). Consent desk B and "
+                  f"injection booth 6 are yours; a bot covers either one while nobody has used it for "
+                  f"{DEMO_COVER_AFTER_MINUTES:g} minutes of demo time." if bots else ""))
     started = []
 
     def start_bots(url: str) -> None:
         if bots:
-            started.append(_demo_bots(services, url, speed))
+            started.append(_demo_bots(services, url, speed, plan))
 
     try:
         _serve(app, host, port, on_ready=start_bots)
@@ -140,17 +151,12 @@ def demo(host: str, port: int, speed: float, bots: bool) -> None:
             running.stop()
 
 
-def _demo_bots(services: Services, url: str, speed: float):
+def _demo_bots(services: Services, url: str, speed: float, plan: DayPlan):
     from app.client import SiteFlowClient
     from app.sim.bots import DemoBots, HttpActions
-    from app.sim.day import DayPlan
 
     token_flow.revoke(services, name=DEMO_BOTS)
     token = token_flow.create_token(services, role="admin", site_id=None, station=None, name=DEMO_BOTS)
-    # About 45 people an hour for the one consent desk the bots use: busy, so the dashboard has a
-    # bottleneck to show, and desk B (yours) makes the difference.
-    plan = DayPlan(people=360, hours=8, step_minutes=0.5, consent_minutes=1.2,
-                   keep_free=(("consent", "B"), ("injection", "6")))
     return DemoBots(HttpActions(SiteFlowClient(url, token), "demo", services.clock), plan, speed=speed).start()
 
 
