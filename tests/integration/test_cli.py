@@ -248,3 +248,63 @@ def test_demo_bots_keep_the_site_moving_and_leave_a_desk_to_people(tmp_path):
         os.killpg(process.pid, signal.SIGTERM)
         process.communicate(timeout=10)
 
+
+def _qr_rows(output: str) -> list[list[bool]]:
+    """The modules (True: dark) of the QR code printed in half-height blocks (light drawn, border
+    included): each character is two modules, one above the other."""
+    halves = {"█": (False, False), "▀": (False, True), "▄": (True, False), " ": (True, True)}
+    lines = [line for line in output.splitlines() if line.strip() and set(line) <= set(halves)]
+    rows: list[list[bool]] = []
+    for line in lines:
+        pairs = [halves[char] for char in line]
+        rows += [[top for top, _ in pairs], [bottom for _, bottom in pairs]]
+    return rows[:len(rows[0])] if rows else []  # square: the last line's lower half is below the code
+
+
+def test_demo_on_the_lan_prints_its_lan_address_and_a_qr_code_to_pair_tvs(env, monkeypatch):
+    import segno
+
+    from app.cli import serving
+
+    monkeypatch.setenv("SITEFLOW_INSTANCE_PATH", str(env / "instance"))
+    monkeypatch.setattr(serving, "lan_address", lambda: "192.168.31.7")
+    listening = []
+    monkeypatch.setattr(serving, "_serve", lambda app, host, port, on_ready=None: listening.append((host, port)))
+
+    lan = run("demo", "--lan", "--port", "5123", "--no-bots")
+    assert lan.exit_code == 0, lan.output
+    assert listening == [("0.0.0.0", 5123)]
+    assert "LAN address: 192.168.31.7" in lan.output
+    links = re.findall(r"http://[^\s/]+", lan.output)
+    assert len(links) > 10 and set(links) == {"http://192.168.31.7:5123"}
+    printed = _qr_rows(lan.output)
+    border = 4
+    code = [row[border:-border] for row in printed[border:-border]]
+    expected = segno.make("http://192.168.31.7:5123/pair", error="m")
+    assert code == [[bool(module) for module in row] for row in expected.matrix]
+    assert "--lan" not in lan.output
+
+    local = run("demo", "--port", "5124", "--no-bots")
+    assert local.exit_code == 0, local.output
+    assert listening[-1] == ("127.0.0.1", 5124)
+    assert set(re.findall(r"http://[^\s/]+", local.output)) == {"http://127.0.0.1:5124"}
+    assert "siteflow demo --lan" in local.output and not _qr_rows(local.output)
+
+
+def test_the_lan_address_is_found_without_the_network(monkeypatch):
+    import ipaddress
+
+    from app.cli import serving
+
+    found = serving.lan_address()  # whatever this machine has: an outward IPv4 address, else loopback
+    assert found == "127.0.0.1" or not ipaddress.IPv4Address(found).is_loopback
+
+    class NoRoute(socket.socket):
+        def connect(self, address):
+            raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(serving.socket, "socket", NoRoute)
+    monkeypatch.setattr(serving.socket, "gethostbyname_ex", lambda name: (name, [], ["127.0.1.1", "10.20.30.40"]))
+    assert serving.lan_address() == "10.20.30.40"
+    monkeypatch.setattr(serving.socket, "gethostbyname_ex", lambda name: (name, [], ["127.0.1.1"]))
+    assert serving.lan_address() == "127.0.0.1"
