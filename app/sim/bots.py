@@ -4,9 +4,11 @@ with an `Actions` over HTTP and pace it by the server's clock."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +19,8 @@ from app.domain.permissions import Action
 from app.flow.requests import Body
 
 from .day import DayPlan, run_day
+from .planner import Limits, capacity_per_hour
+from .scenario import Exponential, Fixed, Observation, Poisson, Scenario, Station
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,9 @@ class HttpActions:
     def site(self) -> dict[str, Any]:
         return self._call(lambda: self.client.get(f"/sites/{self.site_id}"))
 
+    def snapshot(self) -> dict[str, Any]:
+        return self._call(lambda: self.client.get(f"/sites/{self.site_id}/snapshot"))
+
     def run(self, action: Action, request: Body, *, visit_id: str | None = None,
             station: str | None = None) -> dict[str, Any] | None:
         answer = self._call(lambda: self.client.run(action, request, site=self.site_id, visit_id=visit_id,
@@ -76,6 +83,7 @@ class DemoBots:
         self.plan = plan
         self.speed = speed
         self._stop = threading.Event()
+        self._step_ends = actions.now()
         self.thread = threading.Thread(target=self._run, name="siteflow-demo-bots", daemon=True)
 
     def start(self) -> DemoBots:
@@ -86,7 +94,10 @@ class DemoBots:
         self._stop.set()
 
     def _advance(self, delta: timedelta) -> None:
-        if self._stop.wait(delta.total_seconds() / self.speed):
+        """A step ends when the server's clock reaches its end: the time the bots' calls take does
+        not slow their day down against the clock (late, they go on without waiting)."""
+        self._step_ends += delta
+        if self._stop.wait(max(0.0, (self._step_ends - self.actions.now()).total_seconds() / self.speed)):
             raise _Stopped
 
     def _run(self) -> None:
@@ -99,7 +110,8 @@ class DemoBots:
         seed = self.plan.seed
         while not self._stop.is_set():
             try:
-                plan = DayPlan(**{**self.plan.__dict__, "seed": seed})
+                plan = replace(self.plan, seed=seed)
+                self._step_ends = self.actions.now()
                 result = run_day(self.actions, plan, advance=self._advance)
                 log.info("demo bots: a day done (%s checked in, %s released)", result.checked_in, result.released)
             except _Stopped:
@@ -112,3 +124,47 @@ class DemoBots:
 
 class _Stopped(Exception):
     pass
+
+
+# The demo leaves consent desk B and injection booth 6 to people; a bot covers either one
+# while nobody has worked at it for 20 minutes of the demo's clock.
+DEMO_LEFT_TO_PEOPLE = (("consent", "B"), ("injection", "6"))
+DEMO_COVER_AFTER_MINUTES = 20.0
+
+
+def demo_plan(site: dict[str, Any], *, hours: float = 8.0, seed: int = 1) -> tuple[DayPlan, float]:
+    """The demo's day at a site (`site` as GET /sites/{id} gives it) and its arrivals an hour.
+
+    People arrive evenly at the rate the capacity planner (app/sim/planner.py) gives for the
+    desks the bots always staff (not the ones left to people) and the site's observation seats,
+    at its utilisation limit (Limits: 80 %): the queues stay short with nobody at the desks left
+    to people, and a bot or a person there only shortens them."""
+    plan = DayPlan(hours=hours, step_minutes=0.5, seed=seed, consent_minutes=1.2,
+                   keep_free=DEMO_LEFT_TO_PEOPLE, cover_after_minutes=DEMO_COVER_AFTER_MINUTES)
+    rate = capacity_per_hour(bots_scenario(site, plan), Limits())
+    return replace(plan, people=math.floor(rate * hours + 1e-6)), rate  # (the bisection ends just under)
+
+
+def bots_scenario(site: dict[str, Any], plan: DayPlan) -> Scenario:
+    """The site as the bots of `plan` work it, for the planner: their own desks at consent and
+    injection (exponential service times, as the bots draw them), the site's observation seats
+    and times. No arrivals (the planner's capacity gives them)."""
+    def own(station: str) -> int:
+        return sum(1 for desk in site["stations"][station]["desks"] if (station, desk) not in plan.keep_free)
+
+    observation = site["observation"]
+    return Scenario(
+        name=site["name"],
+        stations=(
+            Station(name="consent", servers=own("consent"), deferral=plan.p_defer + plan.p_refuse,
+                    service=Exponential(kind="exponential", mean=plan.consent_minutes)),
+            Station(name="injection", servers=own("injection"), needs_observation_seat=True,
+                    service=Exponential(kind="exponential", mean=plan.injection_minutes)),
+        ),
+        arrivals=(Poisson(kind="poisson", rate_per_hour=0.0),),
+        observation=Observation(
+            seats=observation["seats"], duration=Fixed(kind="fixed", value=observation["minutes"]),
+            extended_probability=plan.p_allergy,
+            extended_duration=Fixed(kind="fixed", value=observation["extended_minutes"]),
+        ),
+    )

@@ -41,6 +41,7 @@ class Actions(Protocol):
     which returns the visit (a dict) or None (nobody to call); refusals raise DomainError."""
 
     def site(self) -> dict[str, Any]: ...
+    def snapshot(self) -> dict[str, Any]: ...
     def run(self, action: Action, request: Body, *, visit_id: str | None = None,
             station: str | None = None) -> dict[str, Any] | None: ...
     def now(self) -> datetime: ...
@@ -59,6 +60,9 @@ class FlowActions:
 
     def site(self) -> dict[str, Any]:
         return queries.site_info(self.services, self.principal, site_id=self.site_id)
+
+    def snapshot(self) -> dict[str, Any]:
+        return queries.site_snapshot(self.services, self.principal, site_id=self.site_id)
 
     def run(self, action: Action, request: Body, *, visit_id: str | None = None,
             station: str | None = None) -> dict[str, Any] | None:
@@ -85,6 +89,9 @@ class DayPlan:
     p_aefi_serious: float = 0.1
     # Desks the bots leave to people (the demo keeps one desk per queue station free).
     keep_free: tuple[tuple[str, str], ...] = ()
+    # A desk left to people that nobody has worked at for this many minutes is covered by a bot
+    # until someone works there again (the bots watch the site's snapshot). None: never covered.
+    cover_after_minutes: float | None = None
     # Relative arrivals in each hour of `hours` from the start (a real day's morning peak:
     # e.g. 6, 12, 14, 11, ...); hours past the last weight get none. Empty: arrivals even.
     arrival_weights: tuple[float, ...] = ()
@@ -103,7 +110,10 @@ class _Desk:
     station: str
     desk: str
     visit: dict[str, Any] | None = None
-    busy_until: float = 0.0
+    busy_until: float = 0.0  # the minute the service of `visit` ends
+    free_since: float = 0.0  # the minute the desk's last service ended (or the day began)
+    for_people: bool = False  # a desk left to people (DayPlan.keep_free)
+    people_seen: float = 0.0  # the last minute someone other than the bots was seen working at it
 
 
 def run_day(actions: Actions, plan: DayPlan, *, advance: Callable[[timedelta], None]) -> DayResult:
@@ -120,8 +130,7 @@ def run_day(actions: Actions, plan: DayPlan, *, advance: Callable[[timedelta], N
         minute = step * plan.step_minutes
         if step < steps:
             day.check_in_arrivals(arrivals[step])
-        for desk in day.desks:
-            day.work_desk(desk, minute)
+        day.work_desks(minute)
         day.resolve_emergencies()
         day.release_observed()
         advance(timedelta(minutes=plan.step_minutes))
@@ -141,8 +150,10 @@ class _Day:
         site = actions.site()
         self.today = date.fromisoformat(site["today"])
         self.lots = [(p["code"], lot["lot"]) for p in site["products"] for lot in p["lots"] if not lot["expired"]]
-        self.desks = [_Desk(station, d) for station in ("consent", "injection")
-                      for d in site["stations"][station]["desks"] if (station, d) not in plan.keep_free]
+        kept = set(plan.keep_free) if plan.cover_after_minutes is not None else set()
+        self.desks = [_Desk(station, d, for_people=(station, d) in kept) for station in ("consent", "injection")
+                      for d in site["stations"][station]["desks"] if (station, d) not in plan.keep_free
+                      or (station, d) in kept]
         self.result = DayResult()
         self.observing: dict[str, datetime] = {}  # visit id -> leave_at
         self.emergency: set[str] = set()
@@ -167,20 +178,47 @@ class _Day:
             if visit is not None and visit["state"] == State.WAITING:
                 self.result.checked_in += 1
 
-    def work_desk(self, desk: _Desk, minute: float) -> None:
-        """A free desk calls the next person; a desk whose service time is up decides about them."""
-        if desk.visit is None:
+    def work_desks(self, minute: float) -> None:
+        """Desks whose service time is up decide about their person; then the free desks call the
+        next person, the one free the longest first, so that the work goes round every desk."""
+        if any(desk.for_people for desk in self.desks):
+            self.watch_people(minute)
+        for desk in self.desks:
+            if desk.visit is not None and minute >= desk.busy_until:
+                visit, desk.visit = desk.visit, None
+                desk.free_since = desk.busy_until
+                self.decide(desk, visit)
+        free = [desk for desk in self.desks if desk.visit is None and self.staffed(desk, minute)]
+        for desk in sorted(free, key=lambda desk: desk.free_since):
             self.call_next(desk, minute)
-        elif minute >= desk.busy_until:
-            visit, desk.visit = desk.visit, None
-            self.decide(desk, visit)
+
+    def staffed(self, desk: _Desk, minute: float) -> bool:
+        """A bot works at the desk: one of the bots' own, or one left to people that nobody has used for a while."""
+        cover = self.plan.cover_after_minutes
+        return not desk.for_people or (cover is not None and minute - desk.people_seen >= cover)
+
+    def watch_people(self, minute: float) -> None:
+        """Someone works at a desk left to people when it shows a ticket the bots did not call there
+        (or none while a bot is serving there): a bot covering it leaves its person and the desk to them."""
+        desks = {name: station["desks"] for name, station in self.actions.snapshot()["stations"].items()}
+        for desk in self.desks:
+            if not desk.for_people:
+                continue
+            shown = desks.get(desk.station, {}).get(desk.desk, {})
+            ours = desk.visit["ticket"] if desk.visit is not None else None
+            if shown.get("ticket") != ours:
+                desk.people_seen = minute
+                desk.visit = None
 
     def call_next(self, desk: _Desk, minute: float) -> None:
+        """Call the next person. A desk that finished someone during the step began the next service
+        then: the step's rounding does not slow the desk down."""
         called = self.attempt(lambda: self.actions.run(Action.CALL_NEXT, DeskBody(desk=desk.desk), station=desk.station))
         if called is not None:
             desk.visit = called
             mean = self.plan.consent_minutes if desk.station == "consent" else self.plan.injection_minutes
-            desk.busy_until = minute + self.rng.expovariate(1 / mean)
+            started = desk.free_since if minute - desk.free_since < self.plan.step_minutes else minute
+            desk.busy_until = started + self.rng.expovariate(1 / mean)
 
     def decide(self, desk: _Desk, visit: dict[str, Any]) -> None:
         """The end of a service: the person did not come, or the desk records consent or the injection."""

@@ -88,6 +88,30 @@ def starting_point(scenario: Scenario, limits: Limits) -> tuple[dict[str, int], 
     return servers, seats, waits
 
 
+def capacity_per_hour(scenario: Scenario, limits: Limits) -> float:
+    """The most people an hour that the scenario's desks and observation seats take in at the
+    limits: the highest steady arrival rate at which the starting point (the desks each
+    station needs to stay at or under the utilisation limit, and the seats that cover the
+    observation load) asks for no more desks at any station, and no more seats, than the
+    scenario has. The scenario's own arrivals are not used."""
+
+    def fits(rate: float) -> bool:
+        trial = scenario.model_copy(update={"arrivals": (Poisson(kind="poisson", rate_per_hour=rate),)})
+        servers, seats, _ = starting_point(trial, limits)
+        enough_seats = seats is None or scenario.observation is None or seats <= scenario.observation.seats
+        return enough_seats and all(servers[station.name] <= station.servers for station in scenario.stations)
+
+    low, high = 0.0, 1.0
+    while fits(high):
+        low, high = high, high * 2
+        if high > 1e7:
+            return low
+    for _ in range(40):  # bisection: within a millionth of a person an hour
+        middle = (low + high) / 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
+
+
 def _poisson_cover(mean: float, cover: float) -> int:
     """The smallest n with P(Poisson(mean) <= n) >= cover."""
     if mean <= 0:

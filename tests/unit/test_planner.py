@@ -46,3 +46,21 @@ def test_the_plan_meets_its_limits_and_no_desk_can_be_taken_away():
     assert result.servers["consent"] >= math.ceil(3 / 0.8) - 1
     text = planner.describe(_scenario(), result, limits)
     assert "meets the limits" in text and "observation seats" in text
+
+
+def test_the_capacity_is_the_highest_rate_the_desks_and_seats_carry_at_the_limits():
+    limits = planner.Limits(max_utilisation=0.8)
+    data = dict(SCENARIO, stations=[
+        {"name": "consent", "servers": 4, "service": {"kind": "fixed", "value": 3.0}},
+        {"name": "injection", "servers": 2, "service": {"kind": "fixed", "value": 1.0}, "needs_observation_seat": True},
+    ], observation={"seats": 200, "duration": {"kind": "fixed", "value": 30}})
+    # Consent binds: 4 desks x 80 % / 3 minutes = 64 an hour (injection would take 96).
+    assert math.isclose(planner.capacity_per_hour(parse_scenario(data), limits), 64, rel_tol=1e-6)
+    # Fewer seats bind instead: the observation load at the rate (1 + 30 minutes a person) is covered 99 % of the time.
+    seated = parse_scenario(dict(data, observation={"seats": 30, "duration": {"kind": "fixed", "value": 30}}))
+    rate = planner.capacity_per_hour(seated, limits)
+    assert 20 < rate < 64
+    assert planner._poisson_cover(rate / 60 * 31, 0.99) <= 30 < planner._poisson_cover((rate + 0.1) / 60 * 31, 0.99)
+    # No desks at a station: nothing gets through.
+    closed = dict(data, stations=[dict(data["stations"][0], servers=0), data["stations"][1]])
+    assert planner.capacity_per_hour(parse_scenario(closed), limits) == 0
