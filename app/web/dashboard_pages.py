@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from app.domain.permissions import authorize, role_may
-from app.flow import analytics
+from app.flow import analytics, simulation
 from app.flow.sites import site_config
 
 from . import params, ui_strings
@@ -21,7 +21,8 @@ bp = Blueprint("dashboards", __name__)
 def dashboard(site: str):
     authorize(principal(), "dashboard.read", site=site)
     info = site_config(services(), site)
-    return render_template("dashboard.html", site=info, strings=ui_strings.dashboard())
+    return render_template("dashboard.html", site=info, strings=ui_strings.dashboard(),
+                           limits={"desks": simulation.MAX_DESKS, "seats": simulation.MAX_SEATS})
 
 
 @bp.get("/sites/<site>/reports/daily")

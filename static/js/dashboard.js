@@ -153,7 +153,7 @@ whatIf.addEventListener("submit", async (event) => {
     [labels.desks, (x) => `${t("consent")} ${x.servers.consent} · ${t("injection")} ${x.servers.injection}`],
     [labels.seats, (x) => x.seats],
     ...["consent", "injection"].map((name) => [`${labels.mean_wait}: ${t(name)}`, (x) => minutes(x.stations[name].mean_wait_minutes)]),
-    [labels.served, (x) => x.served_by_closing],
+    [labels.served, (x) => x.doses_by_closing],
     [labels.median, (x) => minutes(x.median_minutes_in_site)],
     [labels.peak, (x) => x.observation_peak],
   ];
