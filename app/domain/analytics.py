@@ -184,11 +184,12 @@ class Rates(TypedDict):
 
 
 class Target(TypedDict):
+    """Doses against the day's target. The projection to closing time is the what-if's
+    simulation of the rest of the day (app/flow/simulation.py: `forecast`), not a figure of the fold."""
+
     doses: int
     daily_target: int
     percent: float | None  # None: no target
-    projected: int
-    projected_percent: float | None
     closes_at: str  # ISO
 
 
@@ -450,7 +451,7 @@ class DayAnalytics:
                 "checked_in_by_hour": {str(hour): count for hour, count in sorted(self.checked_in_by_hour.items())},
                 "last_hour": last_hour,
             },
-            "target": self._target(doses, last_hour, now),
+            "target": self._target(doses, now),
             "time_in_system": {
                 "released": sum(self.in_system),
                 "median_minutes": histogram_percentile(self.in_system, 50),
@@ -548,7 +549,7 @@ class DayAnalytics:
         self._trim(now)
         doses = sum(self.doses_by_hour.values())
         last_hour = sum(1 for moment in self.injections if moment > now - timedelta(hours=1))
-        target = self._target(doses, last_hour, now)
+        target = self._target(doses, now)
         oldest = [self._oldest_entry(name, now) for name in QUEUE_STATIONS]
         longest = max((_minutes((now - moment).total_seconds()) for moment in oldest if moment is not None), default=0)
         return {
@@ -583,18 +584,13 @@ class DayAnalytics:
             "queue_growing": service is not None and now_wait is None,
         }
 
-    def _target(self, doses: int, last_hour: int, now: datetime) -> Target:
-        local = now.astimezone(self.site.tz)
+    def _target(self, doses: int, now: datetime) -> Target:
         closes = datetime.combine(self.day, self.site.hours.closes, tzinfo=self.site.tz)
-        hours_left = max(0.0, (closes - local).total_seconds() / 3600)
-        projected = doses + round(last_hour * hours_left)
         target = self.site.daily_target
         return {
             "doses": doses,
             "daily_target": target,
             "percent": round(100 * doses / target, 1) if target else None,
-            "projected": projected,
-            "projected_percent": round(100 * projected / target, 1) if target else None,
             "closes_at": closes.isoformat(),
         }
 

@@ -40,7 +40,8 @@ def daily_report(model: DayAnalytics, *, now: datetime, level: str) -> dict[str,
     return {
         "site": {"id": model.site.id, "name": model.site.name, "name_zh": model.site.name_zh},
         "date": model.day.isoformat(),
-        "generated_at": now.isoformat(),
+        "generated_at": now.astimezone(model.site.tz).isoformat(),  # site time, with its offset
+        "timezone": model.site.timezone,
         "totals": {
             "checked_in": len(model.visits),
             "doses": view["target"]["doses"],

@@ -137,9 +137,11 @@ class Site(_Frozen):
 
     @model_validator(mode="after")
     def _unique_products(self) -> Site:
-        codes = [product.code for product in self.products]
-        if len(set(codes)) != len(codes):
-            raise ValueError("product codes must be unique")
+        """Codes, and names in each language: a vaccinator picks a product by its name."""
+        for key, what in (("code", "product codes"), ("name", "product names"), ("name_zh", "product names (name_zh)")):
+            values = [getattr(product, key) for product in self.products]
+            if len(set(values)) != len(values):
+                raise ValueError(f"{what} must be unique")
         return self
 
     @property

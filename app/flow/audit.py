@@ -19,13 +19,13 @@ from app.domain.visit import Event, EventType
 from . import report_files
 from .services import Services
 
-# What the audit page can filter on, with the labels the page shows.
+# What the audit page can filter on (its labels: app/web/labels.py).
 ACTIONS = (
     "auth.login", "auth.login_failed", "auth.pin_login", "auth.pin_failed", "auth.logout", "auth.idle_logout",
     "auth.locked", "auth.session_ended", "live.origin_refused",
     "auth.password_changed", "user.created", "user.changed", "user.disabled", "user.enabled",
     "user.password_reset", "token.created", "token.revoked", "display.paired", "record.viewed",
-    "record.listed", "override.release_early", "override.correction", "audit.exported",
+    "record.listed", "report.viewed", "override.release_early", "override.correction", "audit.exported",
 )
 
 

@@ -36,6 +36,7 @@ def sections(report: dict[str, Any]) -> Iterator[tuple[str, list[str], list[list
     outcomes = report["outcomes"]
     yield "Summary", ["figure", "value"], [
         ["site", report["site"]["id"]], ["date", report["date"]], ["generated_at", report["generated_at"]],
+        ["timezone", report["timezone"]],
         *[[key, value] for key, value in totals.items()],
     ]
     outcome_rows = [[f"vaccinated (dose {dose})", count] for dose, count in outcomes["vaccinated_by_dose"].items()]

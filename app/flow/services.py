@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from app.clock import Clock
@@ -25,6 +26,8 @@ class Services:
     listeners: list[Listener] = field(default_factory=list)
     credential_listeners: list[CredentialListener] = field(default_factory=list)
     figures: Figures = field(init=False)
+    # Today's forecast per site (app/flow/simulation.py): (day, computed at, its inputs, the answer).
+    forecasts: dict[str, tuple[date, datetime, tuple[Any, ...], dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.figures = Figures(self.store, self.clock)

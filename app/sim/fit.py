@@ -78,20 +78,22 @@ def scenario_from_day(model: DayAnalytics, *, servers: dict[str, int] | None = N
 
 def what_if(model: DayAnalytics, *, now: datetime, waiting: dict[str, int], servers: dict[str, int],
             seats: int) -> Scenario:
-    """The rest of today from now: the people waiting now first, then arrivals at the rate of
-    the last hour, until closing time."""
+    """The rest of today from now: the people at each queue station now (`waiting`: waiting or
+    at a desk) first, then arrivals at the rate of the last hour's check-ins until closing time.
+    After closing nobody new comes, and the people still there are served."""
     site = model.site
     base = scenario_from_day(model, servers=servers, seats=seats, name=f"{site.id} from now")
     local = now.astimezone(site.tz)
-    opens = time(min(local.hour, 23), local.minute if local.hour < 23 else min(local.minute, 57))
-    closes = site.hours.closes if site.hours.closes > opens else time(23, 59)
-    last_hour = model.check_ins_since(now - timedelta(hours=1))
-    arrivals: list[dict] = [{"kind": "poisson", "rate_per_hour": float(last_hour)}]
+    opens = min(time(local.hour, local.minute), time(23, 58))  # a scenario lasts a minute at least
+    one_minute_later = (datetime.combine(local.date(), opens) + timedelta(minutes=1)).time()
+    still_open = opens < site.hours.closes
+    closes = site.hours.closes if still_open else one_minute_later
+    rate = model.check_ins_since(now - timedelta(hours=1)) if still_open else 0
+    arrivals: list[dict[str, Any]] = [{"kind": "poisson", "rate_per_hour": float(rate)}]
     for station in QUEUE:
         if waiting.get(station):
-            one_minute_later = (datetime.combine(local.date(), opens) + timedelta(minutes=1)).time()
             arrivals.append({"kind": "appointments", "start": opens, "end": one_minute_later,
                              "every_minutes": 1, "people": waiting[station], "enter_at": station})
     data = base.model_dump(by_alias=True, exclude_none=True)
-    data.update({"opens": opens, "closes": closes if closes > opens else time(23, 59), "arrivals": arrivals})
+    data.update({"opens": opens, "closes": closes, "arrivals": arrivals})
     return parse_scenario(data, source="what-if")

@@ -29,6 +29,7 @@ class Replication:
     no_shows: int = 0
     served: int = 0
     deferred: int = 0
+    doses_by_closing: int = 0  # services at the seat station (injections) ended by closing time
     time_in_system: list[float] = field(default_factory=list)
     waits: dict[str, list[float]] = field(default_factory=dict)
     busy: dict[str, float] = field(default_factory=dict)  # server-minutes serving
@@ -170,6 +171,8 @@ class _Run:
                     self.seats_changed(-1)
                 result.deferred += 1
                 break
+            if station.needs_observation_seat and env.now <= scenario.open_minutes:
+                result.doses_by_closing += 1
             if seat is not None:
                 yield from self.observe(seat)
         else:

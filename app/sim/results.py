@@ -53,6 +53,7 @@ def replication_figures(scenario: Scenario, run: Replication) -> dict[str, Any]:
         "arrived": run.arrived,
         "no_shows": run.no_shows,
         "served": run.served,
+        "doses_by_closing": run.doses_by_closing,
         "deferred": run.deferred,
         "time_in_system_mean": statistics.fmean(times) if times else None,
         "time_in_system_median": percentile(times, 50),
@@ -79,6 +80,7 @@ def summarise(scenario: Scenario, runs: list[Replication]) -> dict[str, Any]:
         "scenario": scenario.name,
         "replications": len(runs),
         "served": interval([row["served"] for row in per_run]),
+        "doses_by_closing": interval([row["doses_by_closing"] for row in per_run]),
         "arrived": interval([row["arrived"] for row in per_run]),
         "deferred": interval([row["deferred"] for row in per_run]),
         "time_in_system": {

@@ -117,7 +117,7 @@ def get_snapshot(site: str):
             tag="sites", response="Dashboard")
 @requires("dashboard.read")
 def get_dashboard(site: str):
-    return jsonify(analytics.dashboard(services(), principal(), site_id=site))
+    return jsonify(simulation.dashboard(services(), principal(), site_id=site))
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

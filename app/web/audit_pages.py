@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, render_template, request
 
 from app.flow import audit
 from app.flow.sites import visible_sites
 
-from . import params
+from . import labels, params
 from .access import requires
 from .context import principal, services
 
@@ -18,9 +19,14 @@ PAGE = 200
 EXPORT_LIMIT = 100_000
 
 
+def _zone() -> ZoneInfo:
+    """The time zone of the caller's sites: the page's times and its date filters."""
+    return labels.zone_of([row.site for row in visible_sites(services(), principal())])
+
+
 def _filters() -> dict:
     query = params.parse(params.AuditPageQuery)
-    midnight = time(tzinfo=services().clock.now().tzinfo)
+    midnight = time(tzinfo=_zone())
     return {
         "site": query.site, "actor": query.actor, "action": query.action,
         "since": datetime.combine(query.since, midnight) if query.since else None,
@@ -33,7 +39,8 @@ def _filters() -> dict:
 def audit_page():
     rows = audit.entries(services(), principal(), limit=PAGE, **_filters())
     sites = [row.site.id for row in visible_sites(services(), principal())]
-    return render_template("audit.html", rows=rows, sites=sites, actions=audit.ACTIONS, args=request.args, page=PAGE)
+    return render_template("audit.html", rows=rows, sites=sites, actions=audit.ACTIONS, args=request.args, page=PAGE,
+                           zone=_zone())
 
 
 @bp.get("/audit.csv")

@@ -9,9 +9,10 @@ from flask_babel import ngettext
 
 from app.domain.errors import DomainError, Unauthorized, ValidationFailed
 from app.flow import accounts, audit, staff_sessions
+from app.flow.sites import visible_sites
 from app.flow.staff_sessions import StaffSession
 
-from . import sessions
+from . import labels, sessions
 from .access import public, requires
 from .context import principal, services
 from .limits import sign_in_limits
@@ -136,7 +137,8 @@ def my_sessions():
     """The account's open sessions: device, address, since, last seen; any other one can be ended."""
     here = _own_session()
     listed = staff_sessions.open_sessions(services(), here.account.id, idle=sessions.idle_limit())
-    return render_template("sessions.html", sessions=listed, current=here.id)
+    zone = labels.zone_of([row.site for row in visible_sites(services(), principal())])
+    return render_template("sessions.html", sessions=listed, current=here.id, zone=zone)
 
 
 @bp.post("/account/sessions/<int:session_id>/end")

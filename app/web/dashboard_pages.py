@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from app.domain.permissions import authorize, role_may
-from app.flow import analytics
+from app.flow import analytics, simulation
 from app.flow.sites import site_config, visible_sites
 
-from . import params, ui_strings
+from . import labels, params, ui_strings
 from .access import requires
 from .context import principal, services
 
@@ -21,7 +21,8 @@ bp = Blueprint("dashboards", __name__)
 def dashboard(site: str):
     authorize(principal(), "dashboard.read", site=site)
     info = site_config(services(), site)
-    return render_template("dashboard.html", site=info, strings=ui_strings.dashboard())
+    return render_template("dashboard.html", site=info, strings=ui_strings.dashboard(), codes=labels.for_dashboard(info),
+                           limits={"desks": simulation.MAX_DESKS, "seats": simulation.MAX_SEATS})
 
 
 @bp.get("/sites/<site>/reports/daily")
@@ -29,7 +30,9 @@ def dashboard(site: str):
 def daily_report(site: str):
     day = params.parse(params.DayQuery).date
     report = analytics.daily_report(services(), principal(), site_id=site, day=day)
-    return render_template("report_daily.html", report=report)
+    info = site_config(services(), site)
+    return render_template("report_daily.html", report=report, site=info,
+                           products={product.code: labels.product_name(info, product.code) for product in info.products})
 
 
 @bp.get("/city")

@@ -9,7 +9,7 @@ from app.domain.vocabulary import STATIONS
 from app.flow import pairing
 from app.flow.sites import visible_sites
 
-from . import params, ui_strings
+from . import labels, params, ui_strings
 from .access import public, requires
 from .context import principal, services
 from .limits import FAILED_PAIRINGS_PER_CALLER, PAIRING_REQUESTS_PER_ADDRESS, failed, limiter
@@ -49,19 +49,18 @@ def display():
 
 # --- for supervisors ----------------------------------------------------------------------------
 
-def _sites() -> list[str]:
-    return [row.site.id for row in visible_sites(services(), principal())]
-
-
 @bp.get("/devices")
 @requires("devices.manage")
 def devices(errors: dict | None = None, status: int = 200):
-    """The pairing form and one page of displays (the next from the "More displays" link)."""
-    displays, after = pairing.displays(services(), principal(), after=params.parse(params.AfterIdQuery).after,
-                                       limit=params.PAGE)
+    """The pairing form and one page of displays (the next from the "More displays" link). The
+    page's script re-reads the list (static/js/devices.js): a TV appears once it has paired."""
+    first = params.parse(params.AfterIdQuery).after
+    displays, after = pairing.displays(services(), principal(), after=first, limit=params.PAGE)
+    sites = [row.site for row in visible_sites(services(), principal())]
     return render_template(
-        "devices.html", displays=displays, sites=_sites(), stations=STATIONS, languages=pairing.LANGUAGES,
-        errors=errors or {}, form=request.form,
+        "devices.html", displays=displays, sites=[site.id for site in sites], stations=STATIONS,
+        languages=("both", "zh", "en"), errors=errors or {}, form=request.form, zone=labels.zone_of(sites),
+        this_page=url_for("devices.devices", after=first or None),
         next_page=url_for("devices.devices", after=after) if after is not None else None,
     ), status
 
@@ -81,10 +80,21 @@ def pair_display():
             language=request.form.get("language", "both"), remote_addr=request.remote_addr,
         )
     except DomainError as exc:
-        errors = dict(exc.fields) or {"code": exc.message}
-        return devices(errors=errors, status=exc.status)
+        return devices(errors=_explained(exc), status=exc.status)
     flash(_("Display paired. It shows the waiting area within a few seconds."))
     return redirect(url_for("devices.devices"))
+
+
+def _explained(exc: DomainError) -> dict[str, str]:
+    """The pairing form's problems in the page's language."""
+    needs = {
+        "code": _("No display is waiting with this code: check it, or reload the pairing page on the TV."),
+        "label": _("Name of this screen: 1-60 characters, none of them invisible or control characters."),
+        "stations": _("Stations shown: choose from the list."),
+        "language": _("Language: choose from the list."),
+    }
+    return {field: needs.get(field, message) for field, message in exc.fields.items()} or {
+        "code": needs["code"] if exc.code == "unknown_pairing_code" else exc.message}
 
 
 @bp.post("/devices/<int:token_id>/revoke")

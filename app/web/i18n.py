@@ -13,6 +13,8 @@ from app.domain.errors import DomainError
 from app.flow.services import services_of
 from app.flow.sites import site_config
 
+from . import labels
+
 LANGUAGES = ("zh_Hans", "en")
 DEFAULT = "zh_Hans"
 
@@ -42,6 +44,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     babel.init_app(app, locale_selector=select_locale)
+    labels.init_app(app)  # codes, devices and times as the pages show them
 
     @app.context_processor
     def _languages():

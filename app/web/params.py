@@ -27,6 +27,7 @@ from app.domain.errors import ValidationFailed
 from app.domain.visit import STATES
 from app.domain.vocabulary import Station
 from app.flow.requests import MAX_SEQ
+from app.flow.simulation import MAX_DESKS, MAX_SEATS
 
 FIRST_DAY, LAST_DAY = date(2020, 1, 1), date(2099, 12, 31)
 MAX_PAGE = 500  # rows in one page of any list
@@ -85,9 +86,11 @@ class TrendQuery(Query):
 
 
 class WhatIfQuery(Query):
-    consent: WholeNumber = Field(ge=1, le=500, description="consent desks")
-    injection: WholeNumber = Field(ge=1, le=500, description="injection booths")
-    seats: WholeNumber = Field(ge=1, le=5000, description="observation seats")
+    """Desks and seats to try: more than the site has, too (up to a sane maximum)."""
+
+    consent: WholeNumber = Field(ge=1, le=MAX_DESKS, description=f"consent desks, 1-{MAX_DESKS}")
+    injection: WholeNumber = Field(ge=1, le=MAX_DESKS, description=f"injection booths, 1-{MAX_DESKS}")
+    seats: WholeNumber = Field(ge=1, le=MAX_SEATS, description=f"observation seats, 1-{MAX_SEATS}")
 
 
 class VisitListQuery(Query):

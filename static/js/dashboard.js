@@ -6,6 +6,8 @@ import { connectLive } from "./live.js";
 const root = document.getElementById("dashboard");
 const strings = JSON.parse(document.getElementById("strings").textContent);
 const labels = JSON.parse(document.getElementById("labels").textContent);
+const codes = JSON.parse(document.getElementById("codes").textContent); // the domain's codes, named
+const named = (table, code) => codes[table][code] ?? code;
 const zh = root.dataset.lang === "zh-Hans";
 const $ = (id) => document.getElementById(id);
 const THROTTLE_MS = 400;
@@ -101,14 +103,16 @@ function render(d) {
   const o = d.outcomes;
   pairs($("outcomes"), [
     ...Object.entries(o.vaccinated_by_dose).map(([dose, n]) => [`${labels.vaccinated} ${dose}`, n]),
-    ...Object.entries(o.deferred_by_reason).map(([reason, n]) => [`${labels.deferred}: ${reason}`, n]),
+    ...Object.entries(o.deferred_by_reason).map(([reason, n]) => [`${labels.deferred}: ${named("reasons", reason)}`, n]),
     ...["refused", "turned_away", "no_show", "left", "left_vaccinated", "transferred", "open"].map((k) => [labels[k], o[k]]),
   ]);
   const alerts = $("alerts");
   alerts.replaceChildren(...(d.alerts.length ? d.alerts.map((a) => el("li", `alert ${a.code}`,
-    t(`alert_${a.code}`, { ...a, station: a.station ? t(a.station) : "" }))) : [el("li", "hint", t("no_alerts"))]));
+    t(`alert_${a.code}`, { ...a, station: a.station ? t(a.station) : "", state: a.state ? named("states", a.state) : "" })))
+    : [el("li", "hint", t("no_alerts"))]));
   $("aefi").replaceChildren(...d.aefi.map((a) => el("li", a.overdue ? "alert overdue" : a.outcome ? "hint" : "alert",
-    `${a.ticket} · ${a.severity} · `, a.outcome ? `${t("resolved")}: ${a.outcome}` : t(a.overdue ? "overdue" : "due", { time: time(a.report_due_at) }))));
+    `${a.ticket} · ${named("severities", a.severity)} · `,
+    a.outcome ? `${t("resolved")}: ${named("aefi_outcomes", a.outcome)}` : t(a.overdue ? "overdue" : "due", { time: time(a.report_due_at) }))));
   const desks = $("desks").querySelector("tbody");
   desks.replaceChildren(
     ...Object.entries(d.desks).flatMap(([station, rows]) => Object.entries(rows).map(([desk, r]) =>
@@ -116,7 +120,7 @@ function render(d) {
     ...Object.entries(d.vaccinators).map(([who, r]) =>
       el("tr", "", el("th", "", `${labels.vaccinator} ${who.replace(/^[a-z_]+:/, "")}`), el("td", "", r.served), el("td", "", minutes(r.mean_service_minutes)))),
   );
-  $("lots").querySelector("tbody").replaceChildren(...d.vaccine.doses.map((r) => el("tr", "", el("td", "", r.product), el("td", "", r.lot), el("td", "", r.doses))));
+  $("lots").querySelector("tbody").replaceChildren(...d.vaccine.doses.map((r) => el("tr", "", el("td", "", named("products", r.product)), el("td", "", r.lot), el("td", "", r.doses))));
   $("expiring").textContent = d.vaccine.expiring.length
     ? `${labels.expiring}: ${d.vaccine.expiring.map((l) => `${l.lot} (${l.expires_on})`).join(", ")}` : "";
   $("updated").textContent = t("updated", { time: time(d.at) });
@@ -153,7 +157,7 @@ whatIf.addEventListener("submit", async (event) => {
     [labels.desks, (x) => `${t("consent")} ${x.servers.consent} · ${t("injection")} ${x.servers.injection}`],
     [labels.seats, (x) => x.seats],
     ...["consent", "injection"].map((name) => [`${labels.mean_wait}: ${t(name)}`, (x) => minutes(x.stations[name].mean_wait_minutes)]),
-    [labels.served, (x) => x.served_by_closing],
+    [labels.served, (x) => x.doses_by_closing],
     [labels.median, (x) => minutes(x.median_minutes_in_site)],
     [labels.peak, (x) => x.observation_peak],
   ];

@@ -65,14 +65,17 @@ def test_the_dashboard_follows_the_site_within_a_second_and_names_the_bottleneck
     # What if: the rest of today with other desks, simulated on the server.
     expect(page.locator("#what-if-form input[name=seats]")).to_have_value("60")
     page.fill("#what-if-form input[name=consent]", "2")
-    page.fill("#what-if-form input[name=injection]", "9")  # more than the site has
+    page.fill("#what-if-form input[name=injection]", "41")  # more than a what-if tries
     page.click("#what-if-form button")
     expect(page.locator("#what-if-form input[name=injection]:invalid")).to_have_count(1)  # the browser says why
     expect(page.locator("#what-if-result")).to_be_hidden()
-    page.fill("#what-if-form input[name=injection]", "3")
+    page.fill("#what-if-form input[name=injection]", "8")  # more booths than the site has: allowed
     page.click("#what-if-form button")
     expect(page.locator("#what-if-result")).to_be_visible(timeout=15_000)
-    expect(page.locator("#what-if-result")).to_contain_text("Consent 2 · Injection 3")
+    expect(page.locator("#what-if-result")).to_contain_text("Consent 2 · Injection 8")
+    # The first column is the dashboard's projection: the same figure.
+    projected = page.locator("#projection").inner_text().split(": ")[1].split(" ")[0]
+    expect(page.locator("#what-if-result tbody tr", has_text="Doses by closing time").locator("td").first).to_have_text(projected)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-en.png"), full_page=True)
 

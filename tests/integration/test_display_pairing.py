@@ -32,7 +32,7 @@ def _tv(app):
 def _pair(supervisor, csrf, code, **fields):
     form = {"csrf_token": csrf, "code": code, "site": "demo", "label": "Hall A", "stations": ["consent", "injection"],
             "language": "both", **fields}
-    return supervisor.post("/devices/pair", data=form, headers=HTML)
+    return supervisor.post("/devices/pair?lang=en", data=form, headers=HTML)  # the page's words in English
 
 
 def _collect(tv, csrf, secret):
@@ -91,7 +91,7 @@ def test_bad_settings_are_named_and_pair_nothing(app, services):
     supervisor, csrf = _signed_in(app, services, "chen", ["demo"])
     answer = _pair(supervisor, csrf, request["code"], label="", language="klingon", stations=["kitchen"])
     page = answer.get_data(as_text=True)
-    assert answer.status_code == 422 and "label:" in page and "language:" in page and "stations:" in page
+    assert answer.status_code == 422 and "Name of this screen:" in page and "Language:" in page and "Stations shown:" in page
     assert _collect(tv, tv_csrf, request["secret"]).get_json()["status"] == "pending"
 
 

@@ -140,7 +140,7 @@ def test_the_user_sees_their_sessions_and_ends_one(watching, services):
     _login(lost, "chen")
     page = here.get("/account/sessions", headers=HTML).get_data(as_text=True)
     assert "LostTablet/1.0" in page
-    other = re.search(r'data-session="(\d+)">\s*<td>LostTablet', page).group(1)
+    other = re.search(r'data-session="(\d+)">\s*<td title="LostTablet', page).group(1)
     ended = here.post(f"/account/sessions/{other}/end", data={"csrf_token": _page_csrf(here)})
     assert ended.status_code == 302
     assert lost.get("/api/v1/me").status_code == 401 and here.get("/api/v1/me").status_code == 200

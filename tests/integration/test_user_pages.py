@@ -56,14 +56,28 @@ def test_an_admin_adds_an_account_whose_password_is_shown_once_and_works(app, cl
     assert "user.created" in actions
 
 
-def test_bad_input_is_named_and_nothing_is_created(client, services):
+def test_bad_input_is_named_in_the_pages_language_and_nothing_is_created(client, services):
     csrf = _admin(client, services)
-    answer = client.post("/users", headers=HTML, data={
+    answer = client.post("/users?lang=en", headers=HTML, data={
         "csrf_token": csrf, "username": "x", "role": "station", "sites": "demo"})
     assert answer.status_code == 422
     page = answer.get_data(as_text=True)
-    assert "username:" in page and "stations:" in page
+    assert "Username: 2-64 characters" in page and "Stations: station staff need one or more" in page
+    answer = client.post("/users?lang=zh_Hans", headers=HTML, data={
+        "csrf_token": csrf, "username": "x", "role": "station", "sites": "demo"})
+    page = answer.get_data(as_text=True)
+    assert "用户名：" in page and "工作站：" in page and "Username" not in page
     assert accounts.get_account(services, username="x") is None
+
+
+def test_the_new_account_form_offers_the_least_privileged_role_first_and_chooses_it(client, services):
+    _admin(client, services)
+    page = client.get("/users?lang=en", headers=HTML).get_data(as_text=True)
+    select = re.search(r'<select name="role">(.*?)</select>', page, re.S).group(1)
+    options = re.findall(r'<option value="(\w+)"( selected)?>([^<]+)</option>', select)
+    assert [(value, chosen) for value, chosen, _ in options] == [
+        ("station", " selected"), ("site_supervisor", ""), ("city_supervisor", ""), ("admin", "")]
+    assert [text for _, _, text in options] == ["Station staff", "Site supervisor", "City supervisor", "Administrator"]
 
 
 def test_disabling_ends_the_sessions_and_a_reset_password_replaces_the_old_one(app, client, services):

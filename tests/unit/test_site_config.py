@@ -189,6 +189,19 @@ def test_duplicate_product_codes_are_refused():
     assert "product codes must be unique" in config_error(data)
 
 
+@pytest.mark.parametrize("key", ["name", "name_zh"])
+def test_two_products_of_the_same_name_are_refused_in_either_language(key):
+    data = demo_site_data()
+    data["products"][1][key] = data["products"][0][key]
+    assert f"product names{' (name_zh)' if key == 'name_zh' else ''} must be unique" in config_error(data)
+
+
+def test_the_demo_products_have_distinct_names_in_both_languages():
+    site = read_site_file(DEMO_SITE)
+    assert {product.code: product.name_zh.rsplit("- ", 1)[1] for product in site.products} == {
+        "coronavac": "克尔来福", "bbibp-corv": "众爱可维", "zf2001": "智克威得"}
+
+
 def test_product_without_lots_names_the_product_index():
     data = demo_site_data()
     data["products"][1]["lots"] = []
