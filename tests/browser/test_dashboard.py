@@ -14,6 +14,7 @@ from tests.support.factories import gen_checkin, gen_consent, gen_injection
 from tests.support.live_servers import Api, ServerProcess, create_token, free_port, init_database, server_env
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SCREENSHOTS = Path(__file__).resolve().parent / "__screenshots__"
 PASSWORD = "browser-admin-1"
 
 
@@ -98,5 +99,44 @@ def test_the_dashboard_follows_the_site_within_a_second_and_names_the_bottleneck
     page.goto(f"{process.url}/sites/demo/dashboard")
     expect(page.locator("#doses")).to_have_text("1")
     page.screenshot(path=str(ARTIFACTS / "dashboard-zh.png"), full_page=True)
+    assert errors == []
+    context.close()
+
+
+SIZES = ((1280, 800), (800, 1280), (1920, 1080))
+
+
+def test_the_dashboard_and_city_overview_fit_each_screen_in_both_languages(site, browser):
+    """At a laptop's, a portrait tablet's and a TV's size, in Chinese and English: nothing is
+    wider than the screen, the what-if's button is reachable, and a bad what-if number shows
+    its error on screen. Screenshots for docs/SCREENS.md."""
+    process, api = site
+    for _ in range(3):
+        api.post("/sites/demo/visits", gen_checkin())
+    context, page, errors = _signed_in(browser, process.url)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for lang in ("zh_Hans", "en"):
+        for width, height in SIZES:
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(f"{process.url}/sites/demo/dashboard?lang={lang}")
+            expect(page.locator("#doses")).to_have_text("0")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{lang} {width}x{height}"
+            button = page.locator("#what-if-form button")
+            button.scroll_into_view_if_needed()
+            box = button.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= width and box["height"] >= 40
+            page.fill("#what-if-form input[name=injection]", "41")
+            button.click()
+            invalid = page.locator("#what-if-form input[name=injection]:invalid")
+            expect(invalid).to_have_count(1)
+            expect(invalid).to_be_in_viewport()
+            page.fill("#what-if-form input[name=injection]", "8")
+            suffix = f"{width}x{height}-{'zh' if lang == 'zh_Hans' else 'en'}"
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(SCREENSHOTS / f"dashboard-{suffix}.png"))
+            page.goto(f"{process.url}/city?lang={lang}")
+            expect(page.locator("#sites tbody tr[data-site=demo]")).to_be_visible()
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, f"city {lang} {width}x{height}"
+            page.screenshot(path=str(SCREENSHOTS / f"city-{suffix}.png"))
     assert errors == []
     context.close()
