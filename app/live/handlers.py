@@ -1,8 +1,10 @@
 """Socket.IO event handlers: authenticate the connection, join rooms, resync.
 
-Client -> server: `join` {"site", "view": display|station|supervisor|city, "station"},
-`resync` {}. Server -> client: `snapshot`, `delta`, `call`, `ready`, `site` (city room),
-and `error` {"code", "message"} right before an out-of-scope client is disconnected.
+Client -> server: connect with auth {"token"} (or a signed-in page's cookie and {"station"}: the
+station the page is for, if it is one of the account's), `join` {"site", "view":
+display|station|supervisor|city, "station"}, `resync` {}. Server -> client: `snapshot`, `delta`,
+`call`, `ready`, `site` (city room), and `error` {"code", "message"} right before an out-of-scope
+client is disconnected.
 """
 from __future__ import annotations
 
@@ -52,7 +54,8 @@ EVENT_ACTIONS = {
 
 @socketio.on("connect")
 def on_connect(auth: Any = None):
-    token = auth.get("token") if isinstance(auth, dict) else None
+    auth = auth if isinstance(auth, dict) else {}
+    token = auth.get("token")
     if isinstance(token, str) and token:
         try:
             principal = tokens.authenticate(_services(), token)
@@ -60,7 +63,9 @@ def on_connect(auth: Any = None):
             # (message, data): the client's connect_error carries the data with the code.
             raise ConnectionRefusedError(exc.message, {"code": exc.code, "message": exc.message}) from None
     else:
-        principal = current_principal()  # a signed-in staff page (same-origin cookie)
+        # A signed-in staff page (same-origin cookie), at the station the page is for.
+        station = auth.get("station")
+        principal = current_principal(station if isinstance(station, str) else None)
         if principal is None:
             message = 'Sign in, or send {"token": "<bearer token>"} as auth.'
             raise ConnectionRefusedError(message, {"code": "missing_token", "message": message})

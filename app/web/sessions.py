@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from app.domain.permissions import Principal
@@ -16,6 +16,9 @@ from app.flow.staff_sessions import StaffSession
 from .context import services
 
 login_manager = LoginManager()
+# The station a station page is for: its API requests say so in this header (its live
+# connection in its Socket.IO auth), so two tabs at two stations each work at their own.
+STATION_HEADER = "X-SiteFlow-Station"
 
 
 class SessionUser(UserMixin):
@@ -81,12 +84,18 @@ def current_account() -> Account | None:
     return found.account if found else None
 
 
-def current_principal() -> Principal | None:
-    """The signed-in staff member as a principal in their session, or None."""
+def current_principal(station: str | None = None) -> Principal | None:
+    """The signed-in staff member as a principal in their session, or None. A station account
+    works at the station the request is for (`station`, else the page's header) when it is one
+    of the account's own; otherwise at the session's (chosen at sign-in, or its first)."""
     found = current_session()
     if found is None:
         return None
-    return found.account.principal(session.get("station"), session_id=found.id)
+    if station is None and has_request_context():
+        station = request.headers.get(STATION_HEADER)
+    if station not in found.account.stations:
+        station = session.get("station")
+    return found.account.principal(station, session_id=found.id)
 
 
 def init_app(app: Flask) -> None:

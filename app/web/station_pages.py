@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.domain.errors import NotFound
@@ -42,9 +42,11 @@ def station_page(site: str, station: str):
         raise NotFound("No such station.", code="not_found")
     caller = principal()
     account = sessions.current_account()
-    if caller.role == "station" and caller.station != station and account and station in account.stations:
-        session["station"] = station  # staff of several stations: this tablet is at this one now
-        return redirect(request.full_path)
+    if account is not None and caller.role == "station":
+        if station not in account.stations:
+            return _not_your_station(site, station, account.stations)
+        # This page works at its own station (its requests say which); other tabs keep theirs.
+        caller = sessions.current_principal(station) or caller
     authorize(caller, "live.station", site=site, station=station)
     info = queries.site_info(services(), caller, site_id=site)
     desk_word = _("Booth") if station == "injection" else _("Desk")
@@ -60,6 +62,14 @@ def station_page(site: str, station: str):
         may_release_early=allowed(caller, "visit.release_early", site=site),
         aefi_symptoms=[(code, labels) for code, labels in AEFI_SYMPTOMS.items()],
     )
+
+
+def _not_your_station(site: str, station: str, own: tuple[str, ...]):
+    """A station account opening another station's page: say so, and link to its own."""
+    labels = station_labels()
+    links = [(labels[name], url_for("stations.station_page", site=site, station=name)) for name in own]
+    message = _("This account does not work at “%(station)s”. Its own stations:", station=labels[station])
+    return render_template("error.html", status=403, code="not_your_station", message=message, links=links), 403
 
 
 @bp.get("/sites/<site>/display")

@@ -29,7 +29,7 @@ export function connectLive(options) {
   const call = (name, ...args) => (options[name] ? options[name](...args) : undefined);
   const socket = io(options.url || undefined, {
     transports: ["websocket"],
-    auth: { token },
+    auth: { token, station }, // a signed-in page's station: the one it is for, whatever other tabs are at
     reconnection: true,
     reconnectionDelay: 500,
     reconnectionDelayMax: 5000,

@@ -198,7 +198,7 @@ def test_one_person_through_the_five_stations_with_the_display_following(nurse_r
     for answer in page.locator(".yesno[data-question] input[value=no]").all():
         answer.check()
     page.click("#eligible")
-    expect(page.locator("#message")).to_contain_text("signs in the box")  # not without a signature
+    expect(page.locator("#signature-error")).to_contain_text("signs in the box")  # not without a signature
     pad = page.locator("#signature")
     pad.scroll_into_view_if_needed()
     box = pad.bounding_box()
@@ -218,7 +218,7 @@ def test_one_person_through_the_five_stations_with_the_display_following(nurse_r
     expect(screen.page.locator("#calls")).to_contain_text("3", timeout=1000)
     expect(screen.page.locator("#calls li").first).to_contain_text(ticket, timeout=1000)
     page.click("#confirm")
-    expect(page.locator("#message")).to_contain_text("Tick every item")
+    expect(page.locator("#checklist-error")).to_contain_text("Tick every item")
     for item in page.locator("#checklist input").all():
         item.check()
     page.locator("#vial").press_sequentially("6970012345671")
@@ -293,7 +293,7 @@ def test_injection_refuses_an_expired_lot_and_waits_while_observation_is_full(nu
     expect(page.locator("#call-blocked")).to_contain_text("Observation is full (2 of 2 seats)")
     tablet.shot("station-injection-full-en")
     _clear_observation(api)
-    expect(page.locator("#call-next")).to_be_enabled()
+    expect(page.locator("#call-blocked")).to_have_text("Nobody is waiting.")  # no longer held back by observation
     tablet.assert_clean()
 
 

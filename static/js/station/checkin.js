@@ -1,6 +1,6 @@
 // Check-in (登记): a scanner or ID-card reader types the number into the focused field; the
 // number is checked as it arrives; a green health code gets a ticket, any other is turned away.
-import { $, describe, onEnter, say, send, site, slipUrl, t } from "./common.js";
+import { $, clearErrors, onEnter, say, send, showErrors, showRefusal, site, slipUrl, t } from "./common.js";
 import { checkResidentId } from "./resident-id.js";
 
 const form = $("checkin");
@@ -55,9 +55,15 @@ function showResult(visit, refusedColour) {
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
+  const problems = [];
   if (!checkDocument()) {
-    say(hint.textContent, "error");
-    number.focus();
+    hint.textContent = hint.textContent || t("id_needed");
+    hint.dataset.kind = "error";
+    problems.push([number, null]); // the reason is the number's own hint, right below it
+  }
+  if (!$("name").value.trim()) problems.push([$("name"), t("name_needed")]);
+  if (problems.length) {
+    showErrors(problems);
     return;
   }
   const data = new FormData(form);
@@ -78,8 +84,12 @@ form.addEventListener("submit", async (event) => {
   if (!result.ok) {
     const code = result.error && result.error.code;
     const elsewhere = code === "checked_in_elsewhere" && result.error.fields.site;
-    say(code === "duplicate_visit" ? t("duplicate") : elsewhere ? t("elsewhere", { site: elsewhere })
-      : t("failed", { message: describe(result.error) }), "error");
+    if (code === "duplicate_visit" || elsewhere) {
+      showErrors([[number, code === "duplicate_visit" ? t("duplicate") : t("elsewhere", { site: elsewhere })]]);
+    } else {
+      showRefusal(result.error, { name: $("name"), phone: $("phone"), birth_date: $("birth_date"),
+        document_number: number, document_type: $("document-type") });
+    }
     return;
   }
   const visit = result.data.visit;
@@ -87,6 +97,7 @@ form.addEventListener("submit", async (event) => {
   showResult(visit, refused);
   say(refused ? t("turned_away", { colour: t(refused) }) : `${t("ticket_for")} ${visit.ticket}`, refused ? "error" : "ok");
   form.reset();
+  clearErrors();
   hint.textContent = "";
   $("birth-date-row").hidden = true;
   number.focus();

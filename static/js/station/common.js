@@ -61,20 +61,109 @@ export function desk() {
 
 // --- messages ---------------------------------------------------------------------------------
 const messageBox = $("message");
-export function say(text, kind = "info") {
+/** A line in the action bar; `back`: with the way back to the station list (permission errors). */
+export function say(text, kind = "info", { back = false } = {}) {
   messageBox.textContent = text;
   messageBox.dataset.kind = kind;
+  $("message-back").hidden = !back;
+}
+
+// Refusals the page words itself (the server's messages are English, for developers); the
+// first ones are about who is asking, and come with the way back to the station list.
+const WORDS = { forbidden: "not_allowed", role_forbidden: "not_allowed", missing_token: "signed_out",
+  unauthorized: "signed_out", credential_ended: "signed_out", password_change_required: "signed_out",
+  desk_busy: "desk_busy" };
+function notAllowed(error) {
+  return Boolean(error) && ["not_allowed", "signed_out"].includes(WORDS[error.code]);
 }
 
 /** A refusal from the API, in words for the person at the tablet. */
 export function describe(error) {
   if (!error) return t("server_error");
+  if (WORDS[error.code]) return t(WORDS[error.code]);
   const fields = error.fields || {};
   const named = Object.entries(fields).filter(([name]) => name !== "remaining_seconds");
   if (error.code === "validation_failed" && named.length) {
     return named.map(([field, message]) => t("field", { field, message })).join(" ");
   }
   return error.message || t("server_error");
+}
+
+/** "Not done: …" for a refused action (a permission error with the way back). */
+export function refused(error) {
+  say(t("failed", { message: describe(error) }), "error", { back: notAllowed(error) });
+}
+
+// --- errors beside their fields ------------------------------------------------------------------
+// A field is an input, select or canvas, or a group of them (a fieldset, a screening question,
+// the checklist). A wrong one is marked (class "invalid", aria-invalid on it and on its inputs
+// not ticked) and its reason is written right after it (or into the box its data-error names).
+let errorCount = 0;
+
+function errorBox(field) {
+  if (field.dataset.error) return $(field.dataset.error);
+  if (!field.id) field.id = `field-${(errorCount += 1)}`;
+  return $(`${field.id}-error`);
+}
+
+export function clearField(field) {
+  field.classList.remove("invalid");
+  for (const node of [field, ...field.querySelectorAll("[aria-invalid]")]) node.removeAttribute("aria-invalid");
+  const box = errorBox(field);
+  if (box && box.classList.contains("field-error")) {
+    if (field.dataset.error) box.hidden = true; // the page's own box stays for next time
+    else box.remove();
+  }
+}
+
+export function clearErrors() {
+  for (const field of document.querySelectorAll("#station .invalid")) clearField(field);
+}
+
+/** Mark each [field, reason] (reason null: marked only); the first is scrolled into view and focused. */
+export function showErrors(problems) {
+  clearErrors();
+  problems.sort(([a], [b]) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
+  for (const [field, reason] of problems) {
+    field.classList.add("invalid");
+    const controls = field.querySelectorAll("input:not([type=checkbox]:checked), select"); // not the ticked boxes
+    for (const node of [field, ...controls]) node.setAttribute("aria-invalid", "true");
+    if (!reason) continue;
+    let box = errorBox(field);
+    if (!box) {
+      box = el("p", { class: "field-error", id: `${field.id}-error` });
+      if (field.matches(".question")) field.append(box);
+      else (field.closest("label") || field).after(box);
+    }
+    box.textContent = reason;
+    box.dataset.kind = "error";
+    box.hidden = false;
+  }
+  const [first] = problems[0];
+  const target = [first, ...first.querySelectorAll("[aria-invalid=true]")]
+    .find((node) => node.matches("input, select, canvas"));
+  (target || first).scrollIntoView({ block: "center" });
+  errorBox(first)?.scrollIntoView({ block: "nearest" }); // the reason too
+  (target || first).focus({ preventScroll: true });
+  say(t("check_marked"), "error");
+}
+
+/** The API's refusal beside the fields it names (`fields`: API name -> field); otherwise as a message. */
+export function showRefusal(error, fields = {}) {
+  const named = Object.entries((error && error.fields) || {}).filter(([name]) => fields[name]);
+  if (error && error.code === "validation_failed" && named.length) {
+    showErrors(named.map(([name, reason]) => [fields[name], reason]));
+  } else {
+    refused(error);
+  }
+}
+
+// A changed field is no longer marked (the next try checks it again).
+for (const type of ["input", "change"]) {
+  document.addEventListener(type, (event) => {
+    const field = event.target.closest && event.target.closest(".invalid");
+    if (field) clearField(field);
+  });
 }
 
 // --- live state -------------------------------------------------------------------------------
@@ -105,6 +194,7 @@ connectLive({
   site: site.id,
   view: "station",
   station,
+  onError: (error) => say(describe(error), "error", { back: notAllowed(error) }),
   onSnapshot: (snapshot) => {
     syncClock(snapshot.at);
     state.snapshot = snapshot;
@@ -188,7 +278,9 @@ async function attempt(item) {
     response = await fetch(`${apiBase}${item.path}`, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "Idempotency-Key": item.key, "X-CSRFToken": csrfToken() },
+      // The station this page is for: another tab at another station does not move it.
+      headers: { "Content-Type": "application/json", "Idempotency-Key": item.key, "X-CSRFToken": csrfToken(),
+        "X-SiteFlow-Station": station },
       body: JSON.stringify(item.body),
     });
   } catch (error) {
@@ -221,7 +313,7 @@ async function flush() {
       callbacks.delete(item.key);
       if (!callback) {
         // Sent again after a reload: the page that asked is gone, the live view shows the result.
-        if (error) say(t("failed", { message: describe(error) }), "error");
+        if (error) refused(error);
         continue;
       }
       if (!error) {
@@ -270,7 +362,7 @@ $("undo").addEventListener("click", async () => {
   toast.hidden = true;
   const result = await send(`/visits/${target.visit}/undo`, { seq: target.seq });
   if (result.ok) say(t("undone"), "ok");
-  else say(t("failed", { message: describe(result.error) }), "error");
+  else refused(result.error);
 });
 
 // --- small helpers for the pages ---------------------------------------------------------------

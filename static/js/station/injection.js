@@ -1,7 +1,9 @@
 // Injection booth (接种): call next (held back while observation is full), the 三查七对一验证
 // checklist as large tap targets, product and lot (a vial's barcode selects them; an expired
 // lot cannot be chosen), the arm, confirm; then the observation slip.
-import { $, atMyDesk, desk, describe, el, label, lang, localTime, onEnter, say, send, site, slipUrl, t } from "./common.js";
+import {
+  $, atMyDesk, clearErrors, clearField, desk, el, label, lang, localTime, onEnter, say, send, showErrors, showRefusal, site, slipUrl, t,
+} from "./common.js";
 import { setUpQueue } from "./queue.js";
 
 const form = $("injection");
@@ -22,6 +24,7 @@ function ticked() {
 }
 function showCount() {
   $("checklist-count").textContent = `${ticked().length} / ${site.checklist.length}`;
+  if (ticked().length === site.checklist.length) clearField(checklist);
 }
 checklist.addEventListener("change", showCount);
 
@@ -76,6 +79,7 @@ onEnter($("vial"), (code) => {
 
 function reset() {
   form.reset();
+  clearErrors();
   product.value = localStorage.getItem("siteflow.product") || "";
   fillLots();
   showCount();
@@ -108,18 +112,17 @@ form.addEventListener("submit", async (event) => {
   const visit = atMyDesk();
   if (!visit) return;
   const done = ticked();
-  if (done.length !== site.checklist.length) {
-    say(t("checklist_incomplete", { done: done.length, total: site.checklist.length }), "error");
-    return;
-  }
   const chosen = site.products.find((item) => item.code === product.value);
-  if (!chosen || !lot.value) {
-    say(t("choose_lot"), "error");
-    return;
-  }
   const arm = form.querySelector("input[name=arm]:checked");
-  if (!arm) {
-    say(t("choose_arm"), "error");
+  // Every reason not to go on, beside its field: the unticked checks, product and lot, the arm.
+  const problems = [...checklist.querySelectorAll(".check:not(:has(input:checked))")].map((item) => [item, null]);
+  if (problems.length) {
+    problems.push([checklist, t("checklist_incomplete", { done: done.length, total: site.checklist.length })]);
+  }
+  if (!chosen || !lot.value) problems.push([chosen ? lot : product, t("choose_lot")]);
+  if (!arm) problems.push([$("arm"), t("choose_arm")]);
+  if (problems.length) {
+    showErrors(problems);
     return;
   }
   localStorage.setItem("siteflow.product", chosen.code);
@@ -129,7 +132,7 @@ form.addEventListener("submit", async (event) => {
   };
   const result = await send(`/visits/${visit.id}/injection`, body);
   if (!result.ok) {
-    say(t("failed", { message: describe(result.error) }), "error");
+    showRefusal(result.error, { checklist, product, route: product, lot, site: $("arm") });
     return;
   }
   const after = result.data.visit;

@@ -1,6 +1,6 @@
 // Observation (留观): everyone observing with a live countdown (ready to leave highlighted),
 // release, the adverse-event form, and the emergency area with its reporting clocks.
-import { $, describe, el, localTime, onChange, personText, say, send, site, state, t, label } from "./common.js";
+import { $, describe, el, label, localTime, onChange, personText, refused, say, send, site, state, t } from "./common.js";
 import { clock, observing, release, remaining, setUpScan } from "./release.js";
 import { serverNow } from "../clock.js";
 
@@ -69,7 +69,7 @@ form.addEventListener("submit", async (event) => {
 
 async function resolve(visit, outcome) {
   const result = await send(`/visits/${visit.id}/aefi-outcome`, { outcome });
-  if (!result.ok) say(t("failed", { message: describe(result.error) }), "error");
+  if (!result.ok) refused(result.error);
 }
 
 function render() {

@@ -1,6 +1,6 @@
 // Release from observation (observation station and exit): by a tap or a scanned slip.
 // Early release is refused with the time that remains.
-import { $, describe, onEnter, say, send, site, state, t } from "./common.js";
+import { $, onEnter, refused, say, send, showErrors, site, state, t } from "./common.js";
 import { serverNow } from "../clock.js";
 
 export function observing() {
@@ -48,7 +48,7 @@ export async function release(visit, overrideReason = null) {
       earlyDialog.showModal();
     }
   } else {
-    say(t("failed", { message: describe(error) }), "error");
+    refused(error);
   }
   return false;
 }
@@ -62,18 +62,21 @@ export function findScanned(text) {
   return people.find((visit) => visit.ticket === value.toUpperCase()) || null;
 }
 
+/** The scan field and its Release button (the action bar): a scanner ends with Enter, a finger taps. */
 export function setUpScan() {
   const input = $("scan");
-  onEnter(input, (text) => {
+  const go = () => {
+    const text = input.value.trim();
     input.value = "";
-    if (!text) return;
-    const visit = findScanned(text);
+    const visit = text && findScanned(text);
     if (!visit) {
-      say(t("not_found_ticket", { ticket: text.startsWith("siteflow:") ? "?" : text }), "error");
+      showErrors([[input, text ? t("not_found_ticket", { ticket: text.startsWith("siteflow:") ? "?" : text }) : t("scan_first")]]);
       return;
     }
     release(visit);
-  });
+  };
+  onEnter(input, go);
+  $("release-scan").addEventListener("click", go);
 }
 
 export function clock(seconds) {
