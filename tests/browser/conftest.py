@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from playwright import sync_api as playwright_api
 
 CHROMIUM = "/usr/bin/chromium"
+# Every browser test's screenshots, for a person to look at (git-ignored; CI keeps them as artifacts).
+SCREENSHOTS = Path(__file__).resolve().parent / "__screenshots__"
+SCREENSHOTS.mkdir(exist_ok=True)
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.support.factories import gen_answers, gen_checkin, gen_consent, gen_injection
 from tests.support.live_servers import Api, ServerProcess, create_token, free_port, init_database, server_env
 
-SHOTS = Path(__file__).resolve().parent / "__screenshots__"
 PASSWORD = "browser-admin-1"
 SITE_ZONE = ZoneInfo("Asia/Shanghai")  # sites/demo.toml
 
@@ -92,8 +92,7 @@ def _signed_in(browser, base: str, lang: str, viewport=(1366, 900)):
 
 
 def _shot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def _english(text: str) -> list[str]:

@@ -1,6 +1,6 @@
 """The supervisor dashboard and the city overview in Chromium against a real server: counts
 move within a second of an action; the report downloads as XLSX. Screenshots go to
-test-artifacts/."""
+tests/browser/__screenshots__/."""
 from __future__ import annotations
 
 import io
@@ -10,11 +10,10 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 from tests.support.live_servers import Api, ServerProcess, create_token, free_port, init_database, server_env
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-SCREENSHOTS = Path(__file__).resolve().parent / "__screenshots__"
 PASSWORD = "browser-admin-1"
 
 
@@ -77,8 +76,7 @@ def test_the_dashboard_follows_the_site_within_a_second_and_names_the_bottleneck
     # The first column is the dashboard's projection: the same figure.
     projected = page.locator("#projection").inner_text().split(": ")[1].split(" ")[0]
     expect(page.locator("#what-if-result tbody tr", has_text="Doses by closing time").locator("td").first).to_have_text(projected)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "dashboard-en.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-en.png"), full_page=True)
 
     # The day's report, as a supervisor downloads it.
     with page.expect_download() as download:
@@ -89,16 +87,16 @@ def test_the_dashboard_follows_the_site_within_a_second_and_names_the_bottleneck
 
     page.goto(f"{process.url}/sites/demo/reports/daily")
     expect(page.locator("article")).to_contain_text("Daily report")
-    page.screenshot(path=str(ARTIFACTS / "report-daily-en.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "report-daily-en.png"), full_page=True)
     page.goto(f"{process.url}/city?lang=zh_Hans")
     row = page.locator("#sites tbody tr[data-site=demo]")
     expect(row).to_contain_text("1 / 1600")
     expect(row.locator("td.rank")).to_have_text("1")
     expect(row.locator("svg.spark")).to_have_count(1, timeout=5000)
-    page.screenshot(path=str(ARTIFACTS / "city-zh.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "city-zh.png"), full_page=True)
     page.goto(f"{process.url}/sites/demo/dashboard")
     expect(page.locator("#doses")).to_have_text("1")
-    page.screenshot(path=str(ARTIFACTS / "dashboard-zh.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-zh.png"), full_page=True)
     assert errors == []
     context.close()
 
@@ -114,7 +112,6 @@ def test_the_dashboard_and_city_overview_fit_each_screen_in_both_languages(site,
     for _ in range(3):
         api.post("/sites/demo/visits", gen_checkin())
     context, page, errors = _signed_in(browser, process.url)
-    SCREENSHOTS.mkdir(exist_ok=True)
     for lang in ("zh_Hans", "en"):
         for width, height in SIZES:
             page.set_viewport_size({"width": width, "height": height})

@@ -1,7 +1,7 @@
 """The sign-in, pairing, display and account pages in a real Chromium against a real server:
 a TV pairs itself without a keyboard, and markup typed as names shows as text, never runs.
 
-Screenshots go to test-artifacts/ (git-ignored) for a person to look at."""
+Screenshots go to tests/browser/__screenshots__/ (git-ignored) for a person to look at."""
 from __future__ import annotations
 
 import json
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from playwright import sync_api as playwright_api
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.support.factories import gen_checkin
 from tests.support.live_servers import ServerProcess, create_token, free_port, init_database, run_cli, server_env
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ADMIN_PASSWORD = "browser-admin-1"
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = '"><script>alert(1)</script>'
@@ -80,14 +80,13 @@ def _post(url: str, token: str, body: dict) -> dict:
 
 def test_a_tv_pairs_itself_shows_names_as_text_and_goes_back_to_pairing_when_unpaired(server, browser):
     process, token, _ = server
-    ARTIFACTS.mkdir(exist_ok=True)
     tv = Watched(browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN"))
     tv.page.goto(f"{process.url}/pair")
     code_el = tv.page.locator("#pair-code")
     playwright_api.expect(code_el).to_have_text(re.compile(r"^[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{3}$"), timeout=10_000)
     code = code_el.inner_text()
     assert "配对此显示屏" in tv.page.content()  # the TV speaks Chinese by its browser's language
-    tv.page.screenshot(path=str(ARTIFACTS / "pair.png"))
+    tv.page.screenshot(path=str(SCREENSHOTS / "pair.png"))
 
     admin = Watched(browser.new_context(viewport={"width": 1366, "height": 768}))
     _sign_in(admin.page, process.url, "admin", ADMIN_PASSWORD)
@@ -101,7 +100,7 @@ def test_a_tv_pairs_itself_shows_names_as_text_and_goes_back_to_pairing_when_unp
     admin.page.goto(f"{process.url}/devices")  # listed once the TV has collected its credential
     playwright_api.expect(admin.page.locator("table")).to_contain_text(IMG)  # the text, not an image
     assert admin.page.locator("main img").count() == 0
-    admin.page.screenshot(path=str(ARTIFACTS / "devices.png"), full_page=True)
+    admin.page.screenshot(path=str(SCREENSHOTS / "devices.png"), full_page=True)
     playwright_api.expect(tv.page.locator("#site-name")).to_have_text(IMG, timeout=10_000)
     assert tv.page.locator("img").count() == 0
     counts = tv.page.locator("#counts")
@@ -109,7 +108,7 @@ def test_a_tv_pairs_itself_shows_names_as_text_and_goes_back_to_pairing_when_unp
     _post(f"{process.url}/api/v1/sites/demo/visits", token, gen_checkin(name=IMG))
     playwright_api.expect(counts).to_contain_text("1 人等候", timeout=5_000)  # pushed, no reload
     assert IMG not in tv.page.locator("#counts").inner_text()  # and never a name on a display
-    tv.page.screenshot(path=str(ARTIFACTS / "display.png"))
+    tv.page.screenshot(path=str(SCREENSHOTS / "display.png"))
     # Unpaired while it is showing: its open socket is closed, and it shows its pairing screen.
     admin.page.goto(f"{process.url}/devices")
     admin.page.locator("tr", has_text=IMG).get_by_role("button", name="Unpair").click()
@@ -133,7 +132,7 @@ def test_markup_in_a_staff_name_is_shown_as_text(server, browser):
     playwright_api.expect(person.page.locator("h1")).to_contain_text(SCRIPT)
     person.page.goto(f"{process.url}/audit")
     playwright_api.expect(person.page.locator("table.audit")).to_contain_text("password changed")  # auth.password_changed, named
-    person.page.screenshot(path=str(ARTIFACTS / "audit.png"), full_page=True)
+    person.page.screenshot(path=str(SCREENSHOTS / "audit.png"), full_page=True)
     person.assert_clean()
 
 

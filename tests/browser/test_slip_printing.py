@@ -18,10 +18,10 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 from tests.support.live_servers import Api, ServerProcess, create_token, free_port, init_database, server_env
 
-SCREENSHOTS = Path(__file__).resolve().parent / "__screenshots__"
 PRINTABLE_MM = {"58": 48, "80": 72}  # what the printhead reaches, centred on the roll
 DPI = 203  # a thermal printhead's 8 dots per mm
 POINTS_PER_MM = 72 / 25.4
@@ -97,7 +97,6 @@ def test_both_slips_print_a_readable_qr_code_and_all_their_text_within_the_paper
     context = browser.new_context(extra_http_headers={"Authorization": f"Bearer {token}"})
     page = context.new_page()
     margin = (int(paper) - PRINTABLE_MM[paper]) / 2  # on each side, out of the printhead's reach
-    SCREENSHOTS.mkdir(exist_ok=True)
     for kind, time in (("ticket", visit["checked_in_at"]), ("observation", visit["observation"]["leave_at"])):
         answer = page.goto(f"{base}/sites/demo/visits/{visit['id']}/slips/{kind}?paper={paper}&lang={lang}")
         assert answer is not None and answer.ok

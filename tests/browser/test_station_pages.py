@@ -3,7 +3,7 @@ server: one person's whole journey by clicks and typed scanner input, the refusa
 must show, the offline banner and exactly-once retries, both languages, and markup as text.
 
 The site here observes for 1 minute (the shortest a site may set) on a clock running 6 times
-faster, and has 2 seats, so a journey fits in a test and "observation full" is reachable. Screenshots go to test-artifacts/."""
+faster, and has 2 seats, so a journey fits in a test and "observation full" is reachable. Screenshots go to tests/browser/__screenshots__/."""
 from __future__ import annotations
 
 import re
@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.support.factories import gen_checkin, gen_consent, gen_injection, gen_resident_id
 from tests.support.live_servers import Api, ServerProcess, create_token, free_port, init_database, run_cli, server_env
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 ADMIN_PASSWORD = "browser-admin-1"
 NURSE_PASSWORD = "nurse-password-1"
 NAME = "张三明"
@@ -79,8 +79,7 @@ class Tablet:
         return self.page
 
     def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     def assert_clean(self) -> None:
         assert self.dialogs == [], f"script ran: {self.dialogs}"
@@ -93,7 +92,7 @@ def nurse_ready(site):
     process, _ = site
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import ARGS, CHROMIUM
+    from tests.browser.conftest import ARGS, CHROMIUM, SCREENSHOTS
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

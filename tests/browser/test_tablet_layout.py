@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import SCREENSHOTS
+
 # The same kind of server and signed-in tablet as there (the fixtures run once per module).
 from tests.browser.test_station_pages import NURSE_PASSWORD, Tablet, nurse_ready, site
 from tests.support.factories import gen_checkin, gen_consent
 from tests.support.live_servers import Api, run_cli
 
-SHOTS = Path(__file__).resolve().parent / "__screenshots__"
 SIZES = {"landscape": (1280, 800), "portrait": (800, 1280)}
 
 # The box of an element, whether it is on screen, and what is on top at its centre and near its corners.
@@ -98,8 +99,7 @@ def toast_covers_nothing(page, primary: str) -> None:
 
 
 def shot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def _close_open_visits(api: Api) -> None:

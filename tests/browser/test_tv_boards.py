@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARGS, CHROMIUM
+from tests.browser.conftest import ARGS, CHROMIUM, SCREENSHOTS
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 from tests.support.live_servers import (
     Api,
@@ -34,7 +34,6 @@ from tests.support.live_servers import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = Path(__file__).resolve().parent / "__screenshots__"
 ADMIN_PASSWORD = "browser-admin-1"
 SITE_ZONE = ZoneInfo("Asia/Shanghai")
 BROWSER_ZONE = "America/New_York"
@@ -116,8 +115,7 @@ class Screen:
         expect(self.page.locator("#board li").first).to_be_visible(timeout=10_000)
 
     def shot(self, name: str) -> None:
-        SHOTS.mkdir(exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"))
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
     def close(self) -> None:
         self.context.close()
@@ -296,6 +294,5 @@ def test_the_city_clock_shows_the_sites_time_and_zone_not_the_browsers(tv_site, 
     shown = clock.inner_text()
     assert shown[:5] in (_hhmm(at, -1), _hhmm(at), _hhmm(at, 1)), (shown, at)
     assert page.locator("#updated").inner_text()[:5] in (_hhmm(at, -1), _hhmm(at), _hhmm(at, 1))
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / "city-en.png"))
+    page.screenshot(path=str(SCREENSHOTS / "city-en.png"))
     context.close()
