@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
@@ -56,8 +58,10 @@ class Tablet:
     """A browser context signed in as the nurse: dialogs (an alert = injected script ran) and
     console errors are recorded."""
 
-    def __init__(self, browser, base: str, *, viewport=(1280, 800), lang: str = "en", user="nurse"):
-        self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    def __init__(self, browser, base: str, *, viewport=(1280, 800), lang: str = "en", user="nurse",
+                 timezone: str | None = None):
+        self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                           timezone_id=timezone)
         self.page = self.context.new_page()
         self.base = base
         self.dialogs: list[str] = []
@@ -300,12 +304,15 @@ def test_the_adverse_event_form_moves_the_person_to_emergency_with_the_reporting
     process, api = nurse_ready
     _clear_observation(api)
     person = _to_observation(api, name="赵六")
-    tablet = Tablet(browser, process.url)
+    # A tablet set to another time zone than the site's (Shanghai): the onset it shows and sends
+    # is the site's time of day, like every time on the page.
+    tablet = Tablet(browser, process.url, timezone="America/New_York")
     page = tablet.open("observation")
     row = page.locator(f"#board li[data-visit='{person['id']}']")
     row.locator("button.danger").click()
     dialog = page.locator("#aefi-dialog")
     expect(dialog).to_be_visible()
+    shown_onset = page.input_value("#aefi-onset")
     dialog.locator("button[type=submit]").click()
     expect(page.locator("#aefi-error")).to_contain_text("symptom")
     dialog.locator("input[name=symptom][value=rash]").check()
@@ -321,11 +328,21 @@ def test_the_adverse_event_form_moves_the_person_to_emergency_with_the_reporting
     visit = _visit(api, person["ticket"])
     assert visit["state"] == "emergency"
     assert visit["aefi"][0]["symptoms"] == ["rash", MARKUP] and visit["aefi"][0]["severity"] == "serious"
+    onset, reported = (datetime.fromisoformat(visit["aefi"][0][key]) for key in ("onset_at", "reported_at"))
+    assert timedelta(0) <= reported - onset <= timedelta(minutes=3), (onset, reported)
+    site_now = reported.astimezone(ZoneInfo("Asia/Shanghai"))
+    minutes_apart = (site_now.hour * 60 + site_now.minute - _minute_of_day(shown_onset)) % 1440
+    assert minutes_apart <= 3, f"the form offered {shown_onset}, the site's time was {site_now:%H:%M}"
     tablet.shot("station-observation-emergency-en")
     emergency.locator("button.danger").click()  # transferred to hospital
     expect(page.locator("#emergency")).not_to_contain_text(person["ticket"])
     assert _visit_state(api, person["id"]) == "transferred"
     tablet.assert_clean()
+
+
+def _minute_of_day(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
 
 
 def test_a_refused_health_code_is_recorded_and_shown_with_the_reason(nurse_ready, browser):

@@ -2,7 +2,7 @@
 // release, the adverse-event form, and the emergency area with its reporting clocks.
 import { $, describe, el, label, localTime, onChange, personText, refused, say, send, site, state, t } from "./common.js";
 import { clock, observing, release, remaining, setUpScan } from "./release.js";
-import { serverNow } from "../clock.js";
+import { serverNow, siteTime } from "../clock.js";
 
 const board = $("board");
 const emergencyList = $("emergency");
@@ -23,8 +23,7 @@ function openAefi(visit) {
   $("aefi-criteria").hidden = true;
   $("aefi-error").textContent = "";
   $("aefi-ticket").textContent = visit.ticket;
-  const now = new Date(serverNow());
-  $("aefi-onset").value = `${String(now.getHours()).padStart(2, "0")}:${String(now.getMinutes()).padStart(2, "0")}`;
+  $("aefi-onset").value = siteTime(serverNow(), "en-GB", site.timezone); // hh:mm at the site, like every time shown
   dialog.showModal();
 }
 $("aefi-cancel").addEventListener("click", () => dialog.close());
@@ -40,11 +39,12 @@ form.addEventListener("submit", async (event) => {
     $("aefi-error").textContent = t("symptoms_needed");
     return;
   }
-  const [hours, minutes] = ($("aefi-onset").value || "00:00").split(":").map(Number);
+  // The time typed is the site's time of day: so many minutes before the site's "now" (a time
+  // after now was yesterday), at the start of its minute.
+  const minuteOfDay = (text) => { const [h, m] = text.split(":").map(Number); return h * 60 + m; };
   const current = new Date(serverNow());
-  let onset = new Date(current);
-  onset.setHours(hours, minutes, 0, 0);
-  if (onset > current) onset.setDate(onset.getDate() - 1); // a time after now was yesterday
+  const minutesAgo = (minuteOfDay(siteTime(current, "en-GB", site.timezone)) - minuteOfDay($("aefi-onset").value || "00:00") + 1440) % 1440;
+  let onset = new Date(Math.floor((current.getTime() - minutesAgo * 60000) / 60000) * 60000);
   // The form shows minutes: within the minute of the injection, the onset is the injection itself.
   const injected = new Date(visit.observation.started_at);
   if (onset < injected && injected - onset < 60000) onset = new Date(injected.getTime() + 1); // +1 ms: microseconds
