@@ -13,27 +13,13 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
+from tests.support.english import english as _english
 from tests.support.factories import gen_answers, gen_checkin, gen_consent, gen_injection
 from tests.support.live_servers import Api, ServerProcess, create_token, free_port, init_database, server_env
 
 PASSWORD = "browser-admin-1"
 SITE_ZONE = ZoneInfo("Asia/Shanghai")  # sites/demo.toml
 
-# Latin words a Chinese page may show: names and codes, not language. Anything else is a string
-# that escaped translation (or a code shown raw).
-ALLOWED = {
-    "SiteFlow",  # the product's name
-    "English",  # the language link, written in its own language
-    "OpenAPI",  # the name of the API description format (home page)
-    "CSV", "XLSX", "JSON",  # the download formats
-    "PIN",  # as in "PIN 码"
-    "demo",  # the demo site's id, a code (as in its URLs)
-    "admin", "Administrator",  # the first admin's username and display name: data, set by `siteflow init`
-    "Chrome", "Linux",  # the browser and system of a signed-in session (sessions page): brand names
-    "Vero", "CHO",  # the cell lines in the vaccines' official Chinese names (新型冠状病毒灭活疫苗（Vero细胞）…)
-}
-WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2,}(?![A-Za-z0-9])")  # not inside a lot, ticket or id
-URL = re.compile(r"https?://\S+")
 PAGES = {  # path: what shows once the page has its figures
     "/": "main h1",
     "/sites/demo/dashboard": "#outcomes dt",
@@ -93,10 +79,6 @@ def _signed_in(browser, base: str, lang: str, viewport=(1366, 900)):
 
 def _shot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def _english(text: str) -> list[str]:
-    return sorted({word for word in WORD.findall(URL.sub(" ", text)) if word not in ALLOWED})
 
 
 def test_every_supervisor_page_in_chinese_shows_no_english_and_site_times(site, browser):
