@@ -526,3 +526,24 @@ def test_every_page_renders_in_both_languages_and_names_stay_text(nurse_ready, b
     for watched in (tablet, screen, slips):
         watched.assert_clean()
     time.sleep(0)
+
+
+def test_a_refusal_of_the_server_is_said_in_chinese_on_a_chinese_tablet(nurse_ready, browser):
+    """The API words its refusals in English: a Chinese tablet says them in Chinese (here: a
+    call announced more often than the site allows)."""
+    process, api = nurse_ready
+    _clear_observation(api)
+    for row in api.get("/sites/demo/visits", state="waiting,called,serving").json["visits"]:
+        api.post(f"/sites/demo/visits/{row['id']}/cancel", {"reason": "test clean-up"})
+    person = api.post("/sites/demo/visits", gen_checkin(name="钱七")).json["visit"]
+    tablet = Tablet(browser, process.url, lang="zh_Hans")
+    page = tablet.open("consent", desk="A")
+    page.locator("#call-next").click()
+    expect(page.locator("#station")).to_contain_text(person["ticket"])
+    message = page.locator("#message")
+    for _ in range(3):  # max_recalls = 2: the third "call again" is refused
+        page.locator("#recall").click()
+    expect(message).to_contain_text("叫号次数已达上限")
+    assert english(message.inner_text()) == [], message.inner_text()
+    api.post(f"/sites/demo/visits/{person['id']}/cancel", {"reason": "test over"})
+    tablet.assert_clean()

@@ -72,7 +72,10 @@ export function say(text, kind = "info", { back = false } = {}) {
 // first ones are about who is asking, and come with the way back to the station list.
 const WORDS = { forbidden: "not_allowed", role_forbidden: "not_allowed", missing_token: "signed_out",
   unauthorized: "signed_out", credential_ended: "signed_out", password_change_required: "signed_out",
-  desk_busy: "desk_busy" };
+  desk_busy: "desk_busy", invalid_transition: "invalid_transition", version_conflict: "version_conflict",
+  recall_limit: "recall_limit", early_release: "early_release", undo_not_possible: "undo_not_possible",
+  undo_not_yours: "undo_not_yours", wrong_desk: "wrong_desk", no_queue: "no_queue",
+  already_vaccinated_today: "already_vaccinated_today" };
 function notAllowed(error) {
   return Boolean(error) && ["not_allowed", "signed_out"].includes(WORDS[error.code]);
 }
@@ -84,9 +87,12 @@ export function describe(error) {
   const fields = error.fields || {};
   const named = Object.entries(fields).filter(([name]) => name !== "remaining_seconds");
   if (error.code === "validation_failed" && named.length) {
+    // The API names its fields and reasons in English: in Chinese, say so in Chinese.
+    if (lang !== "en") return t("check_entries");
     return named.map(([field, message]) => t("field", { field, message })).join(" ");
   }
-  return error.message || t("server_error");
+  if (lang === "en") return error.message || t("server_error");
+  return error.code ? t("refused_here") : t("server_error");
 }
 
 /** "Not done: …" for a refused action (a permission error with the way back). */
@@ -152,7 +158,9 @@ export function showErrors(problems) {
 export function showRefusal(error, fields = {}) {
   const named = Object.entries((error && error.fields) || {}).filter(([name]) => fields[name]);
   if (error && error.code === "validation_failed" && named.length) {
-    showErrors(named.map(([name, reason]) => [fields[name], reason]));
+    // The API's reasons are English: in Chinese the field says "check this", the detail in its tooltip.
+    showErrors(named.map(([name, reason]) => [fields[name], lang === "en" ? reason : t("check_this")]));
+    if (lang !== "en") for (const [name, reason] of named) errorBox(fields[name]).title = reason;
   } else {
     refused(error);
   }
