@@ -68,30 +68,37 @@ def test_no_server_errors_and_every_answer_matches_the_document(api_schema, admi
     assert not failures, "\n\n".join(failures)
 
 
-@pytest.fixture
-def fresh_app(tmp_path):
-    """An app of its own: what the state machine draws must not depend on what other tests left
-    (hypothesis replays a sequence and expects the same answers)."""
-    app = build_app(f"sqlite:///{tmp_path / 'stateful.db'}", FixedClock(START))
-    yield app
-    app.extensions["siteflow_live"].stop()
-    services_of(app).store.engine.dispose()
-
-
-def test_sequences_of_calls_along_the_documents_links(fresh_app):
+def test_sequences_of_calls_along_the_documents_links(tmp_path):
     """Stateful: check someone in, then follow the document's links (read the visit, run any
     command on it) with generated bodies, in sequences of a few steps. No 500s; every answer
     as documented, whatever state the visit has reached."""
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", fresh_app)
-    token = token_flow.create_token(services_of(fresh_app), role="admin", site_id=None, station=None, name="stateful")
-    headers = {"Authorization": f"Bearer {token}"}
+    document_app = build_app(f"sqlite:///{tmp_path / 'document.db'}", FixedClock(START))
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", document_app)
+    scenarios = iter(range(10**6))
+    failures: list[str] = []
 
     class Machine(schema.as_state_machine()):
+        def setup(self):
+            # Each sequence on an app and database of its own: hypothesis replays a sequence and
+            # expects the same answers (an app carried over between sequences made CI flaky:
+            # a queue or seat left full by one sequence changed what the next could draw).
+            self.app = build_app(f"sqlite:///{tmp_path / f'scenario-{next(scenarios)}.db'}", FixedClock(START))
+            token = token_flow.create_token(services_of(self.app), role="admin", site_id=None, station=None,
+                                            name="stateful")
+            self.headers = {"Authorization": f"Bearer {token}"}
+
+        def teardown(self):
+            self.app.extensions["siteflow_live"].stop()
+            services_of(self.app).store.engine.dispose()
+
+        def get_call_kwargs(self, case):
+            return {"app": self.app}
+
         def before_call(self, case):
             # The demo site, so that calls reach the flow; the admin's token on every call.
             if "site" in (case.path_parameters or {}):
                 case.path_parameters["site"] = "demo"
-            case.headers = {**(case.headers or {}), **headers}
+            case.headers = {**(case.headers or {}), **self.headers}
             if case.operation.label == "POST /sites/{site}/visits":
                 case.body = gen_checkin()  # a person who gets a ticket, whose visit the links then follow
 
@@ -101,10 +108,11 @@ def test_sequences_of_calls_along_the_documents_links(fresh_app):
             except Exception as exc:  # noqa: BLE001 - collected and reported after the run, as it happened
                 failures.append(f"{case.operation.label} -> {response.status_code}: {str(exc)[:1500]}")
 
-    # The app's state carries over between sequences, so hypothesis cannot replay one to shrink
-    # it (it would call that flaky): failures are collected as they happen and reported after.
-    failures: list[str] = []
-    Machine.run(settings=settings(max_examples=MAX_EXAMPLES, stateful_step_count=6, deadline=None,
-                                  suppress_health_check=list(HealthCheck), database=None,
-                                  phases=[Phase.explicit, Phase.generate]))
+    try:
+        Machine.run(settings=settings(max_examples=MAX_EXAMPLES, stateful_step_count=6, deadline=None,
+                                      suppress_health_check=list(HealthCheck), database=None,
+                                      phases=[Phase.explicit, Phase.generate]))
+    finally:
+        document_app.extensions["siteflow_live"].stop()
+        services_of(document_app).store.engine.dispose()
     assert not failures, "\n\n".join(failures[:5])
