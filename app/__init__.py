@@ -44,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         api,
         audit_pages,
         auth_pages,
+        compression,
         dashboard_pages,
         device_pages,
         errors,
@@ -56,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         sessions,
         slip_pages,
         station_pages,
+        ticket_pages,
         user_pages,
     )
 
@@ -66,9 +68,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     sessions.init_app(app)
     access.init_app(app)
     limits.init_app(app)
+    compression.init_app(app)
     for blueprint in (
         health.bp, api.bp, home.bp, auth_pages.bp, device_pages.bp, audit_pages.bp, user_pages.bp, slip_pages.bp,
-        station_pages.bp, dashboard_pages.bp,
+        station_pages.bp, dashboard_pages.bp, ticket_pages.bp,
     ):
         app.register_blueprint(blueprint)
     live.init_app(app)

@@ -69,6 +69,9 @@ def from_environment(instance_path: str) -> dict:
         "TRUSTED_PROXIES": int(env.get("SITEFLOW_TRUSTED_PROXIES", 0)),
         # Rate-limit counters: shared in Redis when there is one, else in this process.
         "RATELIMIT_STORAGE_URI": env.get("SITEFLOW_REDIS_URL") or _redis(env.get("SOCKETIO_MESSAGE_QUEUE")) or "memory://",
+        # Where phones reach this server: the start of the URL on the slips' QR codes (for example
+        # https://vax.example.org). Empty: the address the check-in tablet used.
+        "PUBLIC_URL": (env.get("SITEFLOW_PUBLIC_URL") or "").rstrip("/") or None,
         # The first admin's password for automated installs (`siteflow init`); else generated and printed.
         "ADMIN_PASSWORD": env.get("SITEFLOW_ADMIN_PASSWORD") or None,
     }

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, TypedDict
 
 from .identity import age_on
 from .onsite import OnSite
+from .phone_ticket import TicketView, places_in_queue, ticket_view
 from .projections import snapshot
 from .site import Site
 from .visit import AefiReport, Event, EventType, State, Visit
@@ -535,6 +536,31 @@ class DayAnalytics:
             )
             for name, state in self.stations.items()
         }
+
+    def ticket_views(self, visit_ids: Iterable[str], now: datetime) -> dict[str, TicketView]:
+        """The phones' views of these visits (app/domain/phone_ticket.py), for those this day
+        knows: each queue is put in order once, however many of its people follow on a phone."""
+        self._trim(now)
+        places: dict[str, dict[str, int]] = {}
+        views: dict[str, TicketView] = {}
+        for visit_id in visit_ids:
+            visit = self.on_site.get(visit_id) or self.visits.get(visit_id)
+            if visit is None:
+                continue
+            ahead = minutes = None
+            if visit.state == State.WAITING and visit.station in self.stations:
+                station = visit.station
+                if station not in places:
+                    places[station] = places_in_queue(self.on_site.at(station, State.WAITING))
+                ahead = places[station].get(visit.id)
+                state = self.stations[station]
+                if ahead is not None:
+                    minutes = expected_wait(
+                        waiting=ahead, services=state.window_services, service_seconds=state.window_service_seconds,
+                        desks_open=len(self._open_desks(station)), desks=len(self.site.stations[station].desks),
+                    )["minutes"]
+            views[visit_id] = ticket_view(self.site, visit, now=now, ahead=ahead, minutes=minutes)
+        return views
 
     def snapshot(self, now: datetime) -> dict[str, Any]:
         """What every screen may see: counts, calls, expected waits (no personal data)."""

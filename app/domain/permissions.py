@@ -39,6 +39,9 @@ STAFF = OVERSEERS + ("station",)
 READERS = SUPERVISORS + ("station",)
 PEOPLE = READERS  # roles a person signs in with (display is a device)
 EVERYONE = ROLES
+# A phone that opened a person's live ticket: no role of the table, so `authorize` refuses it
+# everything; it follows its own visit only (app/live/handlers.py).
+TICKET_HOLDER = "ticket_holder"
 # Roles bound to a given set of sites; the others see every site.
 SITE_BOUND = ("site_supervisor", "station", "display")
 
@@ -54,6 +57,9 @@ class Principal:
     token_id: int | None = None
     user_id: int | None = None
     session_id: int | None = None  # the server-side staff session a signed-in person acts in
+    # A phone showing a person's own live ticket (app/flow/phone_tickets.py): the code it holds.
+    # Its role, TICKET_HOLDER, is in no rule: it may do nothing but follow that one visit.
+    ticket_id: int | None = None
     # A paired display's screen settings (label, stations shown, language).
     settings: Mapping[str, object] | None = field(default=None, compare=False, hash=False)
 
@@ -89,6 +95,8 @@ RULES: dict[str, Rule] = {
     "snapshot.read": Rule(EVERYONE, stations=STATIONS),
     "visit.list": Rule(READERS, stations=STATIONS),
     "visit.read": Rule(READERS, stations=STATIONS),
+    # A lost slip: reprinted with a new phone-ticket code, which ends the old one.
+    "ticket.reissue": Rule(STAFF, stations=(Station.CHECKIN,)),
     Action.CHECK_IN: Rule(STAFF, stations=(Station.CHECKIN,)),
     Action.CALL_NEXT: Rule(STAFF, stations=QUEUE_STATIONS),
     Action.START: Rule(STAFF, stations=QUEUE_STATIONS),

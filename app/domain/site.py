@@ -80,6 +80,41 @@ class Hours(_Frozen):
     closes: time = time(17, 0)
 
 
+class Said(_Frozen):
+    """A text the site gives in both languages (the phone's language picks one)."""
+
+    zh: str = Field(min_length=1, max_length=400)
+    en: str = Field(min_length=1, max_length=400)
+
+
+class Instructions(_Frozen):
+    """What the person's phone tells them to do at each step (app/domain/phone_ticket.py)."""
+
+    waiting: Said = Said(zh="您可以在室外、车内等候，无需聚集。叫到您的号码时，请到所示窗口。",
+                         en="You may wait outside or in your car: no need to gather. Come to the desk shown "
+                            "when your number is called.")
+    called: Said = Said(zh="请带好本票据和身份证件，立即前往所示窗口。",
+                        en="Please go to the desk shown now, with this slip and your ID.")
+    at_desk: Said = Said(zh="请听从工作人员指引。", en="Please follow the staff's instructions.")
+    observing: Said = Said(zh="请在留观区就座，留观时间结束前不要离开。",
+                           en="Please stay seated in the observation area until your time is up.")
+    may_leave: Said = Said(zh="留观结束。请持留观条到出口离场。",
+                           en="Your observation is over. Show your observation slip at the exit.")
+    done: Said = Said(zh="接种完成，您可以离开了。如有不适，请及时就医。",
+                      en="You are done and may leave. If you feel unwell later, see a doctor.")
+    see_staff: Said = Said(zh="请联系现场工作人员。", en="Please see a member of staff.")
+    emergency: Said = Said(zh="如感到不适，请立即举手或告知留观区工作人员。",
+                           en="If you feel unwell, raise your hand or tell the staff at the observation desk.")
+
+
+class TicketPage(_Frozen):
+    """The person's live ticket on their own phone (/t/<code>): how long its code stays valid
+    after the site's day ends, and the site's instructions for each step."""
+
+    grace_minutes: int = Field(120, ge=0, le=24 * 60)
+    instructions: Instructions = Instructions()
+
+
 class Queue(_Frozen):
     max_recalls: int = Field(2, ge=0, le=10)
     max_requeues: int = Field(1, ge=0, le=10)
@@ -105,6 +140,7 @@ class Site(_Frozen):
     observation: Observation
     queue: Queue = Queue()
     hours: Hours = Hours()
+    ticket_page: TicketPage = TicketPage()
     stations: dict[str, Station]
     products: tuple[Product, ...] = Field(min_length=1)
 

@@ -85,7 +85,8 @@ def _on_visit(action: Action, request: type[requests.Body], run: Callable[..., O
 
 COMMANDS: dict[Action, Command] = {command.action: command for command in (
     Command(Action.CHECK_IN, requests.CheckInBody, flow.check_in,
-            "Check a person in; a green health code gets a ticket", path="/sites/{site}/visits", status=201),
+            "Check a person in; a green health code gets a ticket (and a phone ticket's address)",
+            path="/sites/{site}/visits", status=201, response=responses.CheckInEnvelope),
     Command(Action.CALL_NEXT, requests.DeskBody, flow.call_next,
             "Call the next waiting person to a desk (204: nobody waiting; 409: blocked)",
             path="/sites/{site}/stations/{station}/call-next", no_content=True),

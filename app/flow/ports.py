@@ -46,9 +46,19 @@ class SiteNamed(Protocol):
     def site(self) -> Site: ...
 
 
+class TicketCodes(Protocol):
+    """The phone tickets' codes (by hash): check-in makes a visit's first."""
+
+    def issue(self, *, code_hash: str, site_id: str, visit_id: str, day: date, at: datetime, expires_at: datetime,
+              by: str) -> tuple[int, list[int]]: ...
+
+
 class EventLog(Protocol):
-    """The log the visit commands run against: a write transaction per command, and a visit's
-    history for replaying an idempotent repeat."""
+    """The log the visit commands run against: a write transaction per command, a visit's
+    history for replaying an idempotent repeat, and the phone tickets' codes."""
+
+    @property
+    def tickets(self) -> TicketCodes: ...
 
     def site_transaction(self, site_id: str) -> AbstractContextManager[SiteWrites]: ...
     def visit_events(self, site_id: str, visit_id: str, *, up_to_seq: int | None = None) -> list[Event]: ...

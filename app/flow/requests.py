@@ -81,6 +81,12 @@ class EmptyBody(Body):
     pass
 
 
+class ScannedSlipBody(Body):
+    """What a station's scanner read from a slip's QR code, as it read it."""
+
+    scanned: str = Field(min_length=1, max_length=300)
+
+
 class CancelBody(Body):
     reason: str = Field(min_length=1, max_length=200)
 

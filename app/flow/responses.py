@@ -54,3 +54,25 @@ class Visit(BaseModel):
 class VisitEnvelope(BaseModel):
     visit: Visit
     seq: int | None = Field(None, description="Sequence number of the event this request recorded.")
+
+
+class TicketPage(BaseModel):
+    """The person's live ticket on their phone: the address on the slip's QR code. Shown only in
+    the answer that made the code; the server keeps only its hash."""
+
+    url: str = Field(description="The public page, /t/<code> at the server's public address.")
+    expires_at: datetime = Field(description="The end of the site's day plus its grace period.")
+
+
+class CheckInEnvelope(VisitEnvelope):
+    ticket_page: TicketPage | None = Field(
+        None, description="The phone ticket's address, for the slip (absent when turned away). A repeat of the "
+                          "request (same Idempotency-Key) gives a new code and ends the one before.")
+
+
+class TicketCode(BaseModel):
+    ticket_page: TicketPage
+
+
+class VisitAnswer(BaseModel):
+    visit: Visit

@@ -9,7 +9,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -20,7 +20,8 @@ from app.domain.permissions import REACH, Action, Principal, allowed, authorize
 from app.domain.visit import Draft, Event, State, Visit, replay
 from app.domain.vocabulary import Station
 
-from . import audit
+from . import audit, phone_tickets
+from .phone_tickets import IssuedCode
 from .ports import EventLog, SiteWrites
 from .services import Services
 
@@ -33,6 +34,9 @@ class Outcome:
     visit: Visit | None
     event: Event | None
     replayed: bool = False
+    # Check-in only: the code of the person's live ticket on their phone, shown this once (a
+    # repeat of the request makes a new one: the answer that carried the first was lost).
+    phone_code: IssuedCode | None = None
 
 
 # A decision: (visit id, the visit before, the event to record), or None for "nothing to do".
@@ -147,10 +151,13 @@ def check_in(
         site=site_id, name=name, document_type=document_type, document_number=document_number, phone=phone,
         dose_number=dose_number, health_code=health_code, priority=priority, birth_date=birth_date,
     )
-    return _execute(
+    outcome = _execute(
         services, principal, site_id, action=Action.CHECK_IN, request=request, idempotency_key=idempotency_key,
         decide=decide,
     )
+    if outcome.visit is None or outcome.visit.ticket is None or not outcome.visit.active:
+        return outcome  # turned away: no ticket to follow
+    return replace(outcome, phone_code=phone_tickets.issue(services, outcome.visit, actor=principal.actor))
 
 
 # --- queues -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Every live connection is bound to the credential that opened it: a bearer token (an
 integration, a paired display) or a staff session. When that credential ends — a token
 revoked, a session signed out, ended by its user or an admin, its password changed or reset,
-its account disabled, or idle or past its time — its sockets are told why (`error` with code
+its account disabled, or idle or past its time, a phone ticket's code replaced or expired — its sockets are told why (`error` with code
 `credential_ended`) and disconnected, on every process:
 
 * the flow layer says so at once (`Services.credential_ended`), and with a message queue the
@@ -21,7 +21,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from app.domain.permissions import Principal
-from app.flow import staff_sessions, tokens
+from app.flow import phone_tickets, staff_sessions, tokens
 from app.flow.services import services_of
 
 from . import handlers
@@ -37,6 +37,8 @@ def credential_of(principal: Principal) -> tuple[str, int] | None:
         return ("session", principal.session_id)
     if principal.token_id is not None:
         return ("token", principal.token_id)
+    if principal.ticket_id is not None:
+        return ("ticket", principal.ticket_id)
     return None
 
 
@@ -77,8 +79,9 @@ class CredentialWatch:
                 self._disconnect(sid, kind)
 
     def _disconnect(self, sid: str, kind: str) -> None:
-        message = ("Your session has ended: sign in again." if kind == "session"
-                   else "This device's access was withdrawn.")
+        message = {"session": "Your session has ended: sign in again.",
+                   "ticket": "This ticket's code was replaced or has expired: ask the staff."}.get(
+            kind, "This device's access was withdrawn.")
         try:
             self.socketio.emit("error", {"code": "credential_ended", "message": message, "credential": kind},
                                to=sid, ignore_queue=True)
@@ -120,9 +123,11 @@ class CredentialWatch:
         bound = {sid: credential_of(principal) for sid, principal in handlers.connections().items()}
         sessions = [ident for kind, ident in filter(None, bound.values()) if kind == "session"]
         token_ids = [ident for kind, ident in filter(None, bound.values()) if kind == "token"]
+        ticket_ids = [ident for kind, ident in filter(None, bound.values()) if kind == "ticket"]
         idle = timedelta(minutes=self.app.config["IDLE_MINUTES"])
         closed = {("session", ident) for ident in staff_sessions.closed_among(self.services, sessions, idle=idle)}
         closed |= {("token", ident) for ident in tokens.revoked_among(self.services, token_ids)}
+        closed |= {("ticket", ident) for ident in phone_tickets.ended_among(self.services, ticket_ids)}
         for sid, credential in bound.items():
             if credential in closed:
                 self._disconnect(sid, credential[0])

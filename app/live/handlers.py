@@ -5,6 +5,12 @@ station the page is for, if it is one of the account's), `join` {"site", "view":
 display|station|supervisor|city, "station"}, `resync` {}. Server -> client: `snapshot`, `delta`,
 `call`, `ready`, `site` (city room), and `error` {"code", "message"} right before an out-of-scope
 client is disconnected.
+
+A person's phone connects with auth {"ticket": <code>} (the public page /t/<code>): it is put in
+its visit's ticket room at once and gets `ticket` (its own view, app/domain/phone_ticket.py) then
+and on every change; `resync` sends it again. It may join nothing: its principal has no role of
+the permission table, so every `join` is refused and the socket closed. Wrong codes count
+against the caller's address like the page's (app/web/limits.py).
 """
 from __future__ import annotations
 
@@ -15,9 +21,10 @@ from flask_socketio import ConnectionRefusedError, disconnect, emit, join_room
 
 from app.domain.errors import DomainError, ValidationFailed
 from app.domain.permissions import Principal, authorize
-from app.flow import audit, tokens
+from app.flow import audit, phone_tickets, tokens
 from app.flow import sites as site_flow
 from app.flow.services import services_of
+from app.web.limits import ticket_guesses
 from app.web.sessions import current_principal
 
 from . import rooms, socketio
@@ -52,9 +59,28 @@ EVENT_ACTIONS = {
 }
 
 
+def _connect_ticket(code: Any) -> None:
+    """A phone following its own ticket: in its visit's room, and nowhere else, ever."""
+    message = "No such ticket."
+    if not ticket_guesses.allowed():
+        raise ConnectionRefusedError(message, {"code": "not_found", "message": message})
+    try:
+        holder = phone_tickets.holder(_services(), code if isinstance(code, str) else "")
+    except DomainError:
+        ticket_guesses.failed()
+        raise ConnectionRefusedError(message, {"code": "not_found", "message": message}) from None
+    _sessions[request.sid] = {"principal": holder.principal, "joined": [], "ticket": holder}
+    join_room(rooms.ticket_room(holder.site_id, holder.visit_id))
+    _hub().start()
+    emit("ticket", _hub().follow(holder.site_id, holder.visit_id))
+
+
 @socketio.on("connect")
 def on_connect(auth: Any = None):
     auth = auth if isinstance(auth, dict) else {}
+    if "ticket" in auth:
+        _connect_ticket(auth["ticket"])
+        return
     token = auth.get("token")
     if isinstance(token, str) and token:
         try:
@@ -75,7 +101,9 @@ def on_connect(auth: Any = None):
 
 @socketio.on("disconnect")
 def on_disconnect(*_reason: Any) -> None:
-    _sessions.pop(request.sid, None)
+    session = _sessions.pop(request.sid, None)
+    if session is not None and session.get("ticket") is not None:
+        _hub().unfollow(session["ticket"].site_id, session["ticket"].visit_id)
 
 
 def _refuse(exc: DomainError) -> dict[str, Any]:
@@ -138,6 +166,9 @@ def on_resync(_data: Any = None):
     session = _sessions.get(request.sid)
     if session is None:
         return {"ok": False}
+    if session.get("ticket") is not None:  # a phone back from sleep or a lost network
+        emit("ticket", _hub().ticket_now(session["ticket"].site_id, session["ticket"].visit_id))
+        return {"ok": True}
     for site, view in session["joined"]:
         emit("snapshot", _hub().snapshot_for(session["principal"], site=site, view=view))
     return {"ok": True}

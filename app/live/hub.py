@@ -9,6 +9,10 @@ Each process delivers to its own clients only, from its own running figures
 * `called`/`recalled` -> an immediate `call` to the display room (never coalesced);
 * display rooms and the city room get the site's `snapshot`, coalesced: at most one per
   DISPLAY_INTERVAL per site (the first at once, the rest at the end of the window);
+* a person's phone (their ticket room, joined with the ticket's code) gets their own view at
+  once when their visit changes (a call makes it vibrate), and, coalesced to one pass per
+  TICKET_INTERVAL per site, whenever their place in the queue moves: only the phones whose
+  view changed are sent anything;
 * when a person's observation ends, `ready` goes to the display room, the observation and
   exit station rooms and the supervisor room, by exactly one process (a lease), through the
   message queue.
@@ -37,7 +41,7 @@ from flask_socketio import SocketIO
 from app.domain.permissions import Principal, view_level
 from app.domain.visit import Event, EventType, State, Visit
 from app.domain.vocabulary import STATIONS, Station
-from app.flow import queries
+from app.flow import phone_tickets, queries
 from app.flow import sites as site_flow
 from app.flow.services import Services, services_of
 
@@ -49,6 +53,7 @@ from .queue import ReportingRedisManager, reporting_failures
 log = logging.getLogger(__name__)
 
 DISPLAY_INTERVAL = 0.25  # seconds: at most four display snapshots per second per site
+TICKET_INTERVAL = 2.0  # seconds: the phones' places in their queues, at most once per this per site
 TICK = 0.1  # seconds: the worker's longest sleep
 RESCAN_EVERY = 10.0  # seconds: look in the database for observations ending soon
 # Displays only ever receive snapshots, and another process's announcement can be lost (a
@@ -79,6 +84,12 @@ class LiveHub:
         self._heard: dict[str, int] = {}  # site -> a seq another process announced, not delivered yet
         self._dirty: set[str] = set()
         self._last_flush: dict[str, float] = {}
+        # Phones here, by site and visit (the ticket rooms of this process's clients), and what
+        # each visit's phones were last sent (its signature).
+        self._followers: dict[str, Counter[str]] = {}
+        self._ticket_dirty: set[str] = set()
+        self._ticket_flush: dict[str, float] = {}
+        self._ticket_sent: dict[tuple[str, str], tuple[Any, ...]] = {}
         # (due, site, visit id, ticket, leave_at); due is leave_at unless a lease must be retried.
         self._timers: list[tuple[datetime, str, str, str, datetime]] = []
         self._timed: set[str] = set()
@@ -122,7 +133,7 @@ class LiveHub:
         return sites  # type: ignore[return-value]
 
     def _has_clients(self, site_id: str) -> bool:
-        return self._occupied(rooms.CITY_ROOM) or any(
+        return self._occupied(rooms.CITY_ROOM) or bool(self._followers.get(site_id)) or any(
             self._occupied(room) for room in (rooms.display_room(site_id), rooms.dashboard_room(site_id),
                                               rooms.supervisor_room(site_id),
                                               *(rooms.station_room(site_id, station) for station in STATIONS)))
@@ -150,6 +161,63 @@ class LiveHub:
             self._delivered.setdefault(site, body["seq"])
         body["view"] = view
         return body
+
+    # --- phones following their own ticket ---
+    def follow(self, site_id: str, visit_id: str) -> dict[str, Any]:
+        """A phone joined its ticket room here: its view now (app/live/handlers.py sends it)."""
+        with self._lock:
+            self._followers.setdefault(site_id, Counter())[visit_id] += 1
+        with self._site_lock(site_id):
+            if self._delivered.get(site_id) is None:
+                with self.services.figures.today(site_id) as model:
+                    self._delivered[site_id] = model.seq
+        return self.ticket_now(site_id, visit_id)
+
+    def unfollow(self, site_id: str, visit_id: str) -> None:
+        with self._lock:
+            followers = self._followers.get(site_id)
+            if followers is None:
+                return
+            followers[visit_id] -= 1
+            if followers[visit_id] <= 0:
+                del followers[visit_id]
+                self._ticket_sent.pop((site_id, visit_id), None)
+            if not followers:
+                del self._followers[site_id]
+
+    def ticket_now(self, site_id: str, visit_id: str) -> dict[str, Any]:
+        """One phone's view, fresh (a join, a resync after sleep)."""
+        view = phone_tickets.views(self.services, site_id, [visit_id])[visit_id]
+        self.built["ticket"] += 1
+        return payloads.ticket_message(view)
+
+    def _followed(self, site_id: str) -> list[str]:
+        with self._lock:
+            return list(self._followers.get(site_id, ()))
+
+    def _send_tickets(self, site_id: str, visit_ids: list[str], *, seq: int | None) -> None:
+        """The views of these followed visits, to the phones whose view changed since last sent."""
+        if not visit_ids:
+            return
+        views = phone_tickets.views(self.services, site_id, visit_ids, seq=seq)
+        for visit_id, view in views.items():
+            signature = payloads.ticket_signature(view)
+            if self._ticket_sent.get((site_id, visit_id)) == signature:
+                continue
+            self._ticket_sent[(site_id, visit_id)] = signature
+            self._emit("ticket", payloads.ticket_message(view), rooms.ticket_room(site_id, visit_id))
+            self.built["ticket"] += 1
+
+    def _flush_tickets(self, monotonic: float) -> None:
+        with self._lock:
+            due = [site for site in self._ticket_dirty
+                   if monotonic - self._ticket_flush.get(site, 0.0) >= TICKET_INTERVAL]
+            for site in due:
+                self._ticket_dirty.discard(site)
+                self._ticket_flush[site] = monotonic
+        for site_id in due:
+            with self._site_lock(site_id):
+                self._send_tickets(site_id, self._followed(site_id), seq=self._delivered.get(site_id))
 
     # --- events recorded here, or heard of ---
     def on_commit(self, site_id: str, changes: list[tuple[Event, Visit]]) -> None:
@@ -221,6 +289,12 @@ class LiveHub:
             if displayed and event.type in payloads.CALL_EVENTS:
                 self._emit("call", payloads.call_message(event, visit), display)
                 self.built["call"] += 1
+        # The people whose own visit changed hear it at once (a call: now); the others' places in
+        # their queues move with the next coalesced pass.
+        followed = set(self._followed(site_id))
+        if followed:
+            changed = list(dict.fromkeys(visit.id for _, visit in changes if visit.id in followed))
+            self._send_tickets(site_id, changed, seq=changes[-1][0].seq)
 
     def _emit(self, event: str, body: dict[str, Any], to: str | list[str]) -> None:
         """To this process's clients only: every process delivers to its own."""
@@ -229,6 +303,8 @@ class LiveHub:
     def _mark_dirty(self, site_id: str) -> None:
         with self._lock:
             self._dirty.add(site_id)
+            if site_id in self._followers:
+                self._ticket_dirty.add(site_id)
         self._wake.set()
 
     def _schedule(self, site_id: str, visit_id: str, ticket: str, leave_at: datetime) -> None:
@@ -272,6 +348,7 @@ class LiveHub:
             self._next_refresh = monotonic + self.display_refresh
             self._refresh()
         self._flush_displays(monotonic)
+        self._flush_tickets(monotonic)
         self._announce_ready()
 
     def _flush_displays(self, monotonic: float) -> None:

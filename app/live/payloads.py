@@ -2,7 +2,9 @@
 
 Displays (and the city room) get ticket numbers, desks, counts and countdowns only.
 Station rooms get masked people (张*明, last 4 ID digits). Supervisor rooms get full
-records. Nothing else in the live layer builds a payload.
+records. A phone's ticket room gets less than a display: its own visit's step, desk, place
+in the queue and times (app/domain/phone_ticket.py), no other ticket and no count of the site.
+Nothing else in the live layer builds a payload.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.analytics import DayAnalytics
+from app.domain.phone_ticket import TicketView
 from app.domain.privacy import visit_view
 from app.domain.visit import Event, EventType, Visit
 
@@ -69,3 +72,13 @@ def city_row(view: dict[str, Any]) -> dict[str, Any]:
         "observation": {k: view["observation"][k] for k in ("count", "capacity")},
         "emergency": view["emergency"],
     }
+
+
+def ticket_message(view: TicketView) -> dict[str, Any]:
+    """A phone's own ticket: the whitelist of app/domain/phone_ticket.py, as it is."""
+    return dict(view)
+
+
+def ticket_signature(view: TicketView) -> tuple[Any, ...]:
+    """What a phone would see change (not the moment the view was made: the page counts down)."""
+    return tuple(value for key, value in view.items() if key not in ("at", "remaining_seconds"))

@@ -62,7 +62,7 @@ class ReportingRedisManager(socketio.RedisManager):
             return None
         if namespace == CREDENTIALS_NAMESPACE:
             kind, ids = message["data"]
-            if self.on_credential_ended is not None and kind in ("session", "token") and isinstance(ids, list):
+            if self.on_credential_ended is not None and kind in ("session", "token", "ticket") and isinstance(ids, list):
                 self.on_credential_ended(kind, [ident for ident in ids if isinstance(ident, int)])
             return None
         return super()._handle_emit(message)

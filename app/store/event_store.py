@@ -44,6 +44,7 @@ from .keyset import page_by_id
 from .sealing import Sealer, seal_record, unseal_record
 from .staff_store import StaffStore
 from .tables import api_tokens, audit_log, day_rollups, events, sites, visits
+from .ticket_store import TicketStore
 
 # The write path's statements, built once: building them per call (SQLAlchemy's coercion and
 # cache-key work) was a third of an action's time (docs/PERFORMANCE.md).
@@ -242,6 +243,7 @@ class Store:
         self._writer = engine.execution_options(**WRITE)
         self._site_cache: dict[str, tuple[int, Site]] = {}
         self.staff = StaffStore(engine)
+        self.tickets = TicketStore(engine)
 
     def _visit(self, data: dict) -> Visit:
         return visit_from_json(unseal_record(self.sealer, self.engine, data))

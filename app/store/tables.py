@@ -235,6 +235,28 @@ pairings = Table(
     Index(None, "code_hash"),
 )
 
+# The codes of the people's live tickets on their own phones (/t/<code>): 128 random bits, kept
+# only as their SHA-256. A visit has at most one code in force: a new one (a lost slip, reprinted
+# with a new code) revokes the one before. `opens` counts the page's openings from a scan (not
+# its own refreshes), `first_opened_at` says whether the person follows on a phone at all.
+ticket_codes = Table(
+    "ticket_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("site_id", String(40), ForeignKey("sites.id"), nullable=False),
+    Column("visit_id", String(32), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("issued_by", String(160), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("first_opened_at", UTCDateTime, nullable=True),
+    Column("opens", Integer, nullable=False),
+    Index(None, "site_id", "visit_id"),
+    Index(None, "site_id", "day"),
+)
+
 # Tables whose rows are never updated or deleted (enforced by database triggers, migration 0004).
 APPEND_ONLY = ("events", "audit_log")
 

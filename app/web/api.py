@@ -12,8 +12,10 @@ from pydantic import BaseModel, ValidationError
 from app.domain.errors import BadRequest, DomainError, NotFound, ValidationFailed
 from app.domain.permissions import view_level
 from app.domain.privacy import visit_view
-from app.flow import accounts, analytics, audit, queries, report_files, simulation, tokens
+from app.flow import accounts, analytics, audit, phone_tickets, queries, report_files, simulation, tokens
 from app.flow.commands import COMMANDS, Command
+from app.flow.requests import ScannedSlipBody
+from app.flow.responses import TicketCode, VisitAnswer
 from app.flow.sites import visible_sites
 from app.flow.visits import Outcome
 from app.offload import off_loop
@@ -22,6 +24,7 @@ from . import params
 from .access import public, requires
 from .context import principal, services
 from .openapi import documented
+from .ticket_pages import public_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -79,6 +82,9 @@ def _visit_json(outcome: Outcome, status: int = 200) -> Response | tuple[str, in
     body = {"visit": visit_view(outcome.visit, level, now=services().clock.now())}
     if outcome.event is not None:
         body["seq"] = outcome.event.seq  # matches the live delta this action caused
+    if outcome.phone_code is not None:
+        body["ticket_page"] = {"url": public_url(outcome.phone_code.path),
+                               "expires_at": outcome.phone_code.expires_at.isoformat()}
     response = jsonify(body)
     response.status_code = status
     if outcome.replayed:
@@ -243,6 +249,28 @@ for _command in COMMANDS.values():
     )
     _rule = re.sub(r"\{(\w+)\}", r"<\1>", _command.path)
     bp.add_url_rule(_rule, _command.endpoint, _view, methods=["POST"])
+
+
+# --- phone tickets ---------------------------------------------------------------------------
+
+@bp.post("/sites/<site>/visits/<visit_id>/ticket-code")
+@documented("A lost slip: a new phone-ticket code for a person on site; the old one stops working at once",
+            tag="visits", response=TicketCode, status=201)
+@requires("ticket.reissue")
+def new_ticket_code(site: str, visit_id: str):
+    issued = phone_tickets.reissue(services(), principal(), site_id=site, visit_id=visit_id)
+    answer = jsonify({"ticket_page": {"url": public_url(issued.path), "expires_at": issued.expires_at.isoformat()}})
+    answer.status_code = 201
+    return answer
+
+
+@bp.post("/sites/<site>/slips/lookup")
+@documented("The visit of a scanned slip: the phone ticket's address, or the older siteflow:<site>:<visit> form",
+            tag="visits", body=ScannedSlipBody, response=VisitAnswer)
+@requires("visit.read")
+def lookup_slip(site: str):
+    scanned = _body(ScannedSlipBody).scanned
+    return jsonify({"visit": phone_tickets.scanned_visit(services(), principal(), site_id=site, scanned=scanned)})
 
 
 @bp.get("/me")

@@ -62,6 +62,7 @@ def _tables() -> dict[str, dict[str, str]]:
             "record.listed": _("records listed"), "report.viewed": _("report with names viewed"),
             "override.release_early": _("released early (override)"), "override.correction": _("correction"),
             "audit.exported": _("audit trail exported"),
+            "ticket.reissued": _("slip reprinted with a new phone code"),
         },
         # The keys of an audit entry's details (the values are shown as recorded).
         "detail": {

@@ -18,6 +18,7 @@ import time
 from flask import Flask, g, request
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 
 from app.flow import audit
 from app.flow.accounts import normalise_username
@@ -32,6 +33,9 @@ FAILED_SIGN_INS_PER_ACCOUNT = "30 per hour"
 FAILED_SIGN_INS_PER_ADDRESS = "1000 per 10 minutes"
 FAILED_PAIRINGS_PER_CALLER = "10 per 10 minutes"
 PAIRING_REQUESTS_PER_ADDRESS = "30 per hour"
+# A site's guest Wi-Fi puts every phone behind one address: generous for people, useless for guessing
+# (a code is one of 2^128).
+TICKET_GUESSES_PER_ADDRESS = "30 per minute;300 per hour"
 
 
 def _username() -> str:
@@ -65,6 +69,31 @@ def sign_in_limits(view):
                       (FAILED_SIGN_INS_PER_ACCOUNT_AND_ADDRESS, account_address_key)):
         view = limiter.limit(rule, key_func=key, deduct_when=failed, on_breach=locked)(view)
     return view
+
+
+class Guesses:
+    """Failures counted per caller address, in the limiter's storage, for doors that are not
+    plain views (the live channel) as well as views."""
+
+    def __init__(self, name: str, rule: str):
+        self.name = name
+        self.items = parse_many(rule)
+
+    def allowed(self) -> bool:
+        try:
+            return all(limiter.limiter.test(item, self.name, get_remote_address()) for item in self.items)
+        except Exception:  # noqa: BLE001 - a limiter without storage must not close the door
+            return True
+
+    def failed(self) -> None:
+        try:
+            for item in self.items:
+                limiter.limiter.hit(item, self.name, get_remote_address())
+        except Exception:  # noqa: BLE001
+            pass
+
+
+ticket_guesses = Guesses("ticket-code", TICKET_GUESSES_PER_ADDRESS)
 
 
 def init_app(app: Flask) -> None:

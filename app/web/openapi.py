@@ -280,6 +280,7 @@ def _operation(rule, meta: dict, method: str, schemas: dict[str, Any]) -> dict[s
         }
     ok: dict[str, Any] = {"description": "OK"}
     response = meta["response"]
+    names_a_visit = isinstance(response, type) and issubclass(response, VisitEnvelope)
     if isinstance(response, type) and issubclass(response, BaseModel):
         _add_model(response, schemas)
         response = response.__name__
@@ -289,7 +290,7 @@ def _operation(rule, meta: dict, method: str, schemas: dict[str, Any]) -> dict[s
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
     for media_type in meta.get("files", ()):
         ok["content"][media_type] = {"schema": {"type": "string", "format": "binary"}}
-    if response == VisitEnvelope.__name__:
+    if names_a_visit:
         ok["links"] = _visit_links()
     operation["responses"][str(meta["status"])] = ok
     if meta["no_content"]:

@@ -145,6 +145,8 @@ PAPERS = ("58", "80", "a4")  # slip printers' paper: 58 or 80 mm rolls, or an A4
 
 class SlipQuery(Query):
     paper: Literal[PAPERS] = "80"  # type: ignore[valid-type]
+    # The phone ticket's code, as the check-in answer or a reprint gave it (22 URL-safe characters).
+    code: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{22}$")
 
 
 Q = TypeVar("Q", bound=Query)

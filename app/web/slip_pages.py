@@ -5,17 +5,18 @@ from __future__ import annotations
 import io
 
 import segno
-from flask import Blueprint, make_response, render_template
+from flask import Blueprint, make_response, redirect, render_template, url_for
 from markupsafe import Markup
 
 from app.domain.errors import Conflict
-from app.flow import queries
+from app.flow import phone_tickets, queries
 
 from . import params
 from .access import requires
 from .context import principal, services
 from .params import PAPERS
 from .security import same_origin_frames
+from .ticket_pages import public_url
 
 bp = Blueprint("slips", __name__)
 
@@ -30,16 +31,22 @@ def qr_svg(payload: str) -> Markup:
     return Markup(out.getvalue().decode())
 
 
-def _render(template: str, slip: dict):
-    paper = params.parse(params.SlipQuery).paper
-    page = make_response(render_template(template, slip=slip, paper=paper, papers=PAPERS, qr=qr_svg(slip["qr"])))
+def _render(template: str, slip: dict, *, phone_url: str | None = None):
+    query = params.parse(params.SlipQuery)
+    page = make_response(render_template(template, slip=slip, paper=query.paper, papers=PAPERS, code=query.code,
+                                         phone_url=phone_url, qr=qr_svg(phone_url or slip["qr"])))
     return same_origin_frames(page)  # the injection page prints the slip from a frame
 
 
 @bp.get("/sites/<site>/visits/<visit_id>/slips/ticket")
 @requires("visit.read")
 def ticket_slip(site: str, visit_id: str):
-    return _render("slip_ticket.html", queries.slip(services(), principal(), site_id=site, visit_id=visit_id))
+    """The ticket slip. With `?code=` (the phone ticket's code the check-in or the reprint was just
+    given) its QR opens the person's live ticket, which the stations' scanners resolve too;
+    without, it carries the staff-only `siteflow:` form."""
+    slip = queries.slip(services(), principal(), site_id=site, visit_id=visit_id)
+    path = phone_tickets.for_slip(services(), site_id=site, visit_id=visit_id, code=params.parse(params.SlipQuery).code)
+    return _render("slip_ticket.html", slip, phone_url=public_url(path) if path else None)
 
 
 @bp.get("/sites/<site>/visits/<visit_id>/slips/observation")
@@ -49,3 +56,11 @@ def observation_slip(site: str, visit_id: str):
     if slip["leave_at"] is None:
         raise Conflict("This person has not been vaccinated: there is no observation slip.", code="not_observing")
     return _render("slip_observation.html", slip)
+
+
+@bp.post("/sites/<site>/visits/<visit_id>/slips/ticket/new-code")
+@requires("ticket.reissue")
+def ticket_slip_new_code(site: str, visit_id: str):
+    """A lost slip: reprint it with a new phone code (the old slip's page and scans stop working)."""
+    issued = phone_tickets.reissue(services(), principal(), site_id=site, visit_id=visit_id)
+    return redirect(url_for("slips.ticket_slip", site=site, visit_id=visit_id, code=issued.code))

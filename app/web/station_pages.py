@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from app.domain.errors import NotFound
 from app.domain.permissions import allowed, authorize
 from app.domain.rules import UNDO_SECONDS
+from app.domain.visit import ACTIVE_STATES
 from app.domain.vocabulary import AEFI_SYMPTOMS, QUEUE_STATIONS, STATIONS
 from app.flow import queries
 from app.flow.sites import site_config
@@ -103,7 +104,8 @@ def slips(site: str):
             return redirect(url_for(f"slips.{kind}_slip", site=site, visit_id=found[0]["id"]))
     rows, cursor = queries.list_visits(services(), caller, site_id=site, states=None, station=None, day=None,
                                        after=request.args.get("after") or None, limit=SLIPS_PAGE)
-    tickets = [{"ticket": row["ticket"], "id": row["id"], "state": row["state"],
+    tickets = [{"ticket": row["ticket"], "id": row["id"], "state": row["state"], "active": row["state"] in ACTIVE_STATES,
                 "observation": row["observation"] is not None} for row in rows if row["ticket"]]
     return render_template("slips.html", site=site, tickets=tickets, wanted=wanted, not_found=bool(wanted),
+                           may_reissue=allowed(caller, "ticket.reissue", site=site),
                            next_page=url_for("stations.slips", site=site, after=cursor) if cursor else None)

@@ -114,11 +114,30 @@ class MemoryTransaction:
         log.audit.extend(self._audit)
 
 
+class MemoryTicketCodes:
+    """app.flow.ports.TicketCodes: the codes issued, by id (hashes only, as in the database)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[int, dict[str, Any]] = {}
+
+    def issue(self, *, code_hash: str, site_id: str, visit_id: str, day: date, at: datetime, expires_at: datetime,
+              by: str) -> tuple[int, list[int]]:
+        ended = [code_id for code_id, row in self.codes.items()
+                 if (row["site_id"], row["visit_id"]) == (site_id, visit_id) and row["revoked_at"] is None]
+        for code_id in ended:
+            self.codes[code_id]["revoked_at"] = at
+        code_id = len(self.codes) + 1
+        self.codes[code_id] = {"code_hash": code_hash, "site_id": site_id, "visit_id": visit_id, "day": day,
+                               "issued_at": at, "expires_at": expires_at, "revoked_at": None, "by": by}
+        return code_id, ended
+
+
 class MemoryEventLog:
     """app.flow.ports.EventLog for the sites it was given."""
 
     def __init__(self, *sites: Site):
         self.sites = {site.id: SiteLog(site) for site in sites}
+        self.tickets = MemoryTicketCodes()
 
     def _site_log(self, site_id: str) -> SiteLog:
         if site_id not in self.sites:
