@@ -14,7 +14,7 @@ from app.domain.permissions import Principal, authorize, view_level
 from app.domain.site import Site
 from app.store.event_store import SiteRow
 
-from . import audit
+from . import audit, phone_tickets
 from .figures import day_bounds, site_today
 from .services import Services
 from .sites import visible_sites
@@ -37,7 +37,10 @@ def day_model(services: Services, site_id: str, day: date | None = None, *,
 def dashboard(services: Services, principal: Principal, *, site_id: str) -> dict[str, Any]:
     authorize(principal, "dashboard.read", site=site_id)
     with day_model(services, site_id) as model:
-        return model.view(services.clock.now())
+        view = model.view(services.clock.now())
+        day = model.day
+    view["phone"] = phone_tickets.followed(services, site_id, day)  # who follows their turn on a phone
+    return view
 
 
 def _report_moment(services: Services, model: DayAnalytics) -> datetime:

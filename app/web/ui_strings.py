@@ -133,6 +133,8 @@ def display_both() -> dict[str, dict[str, Any]]:
                 "emergency": _("Emergency"),
                 "emergency_note": _("Medical staff are attending. Please keep the way clear."),
                 "sound": _("Tap here to turn on sound"),
+                # Nothing depends on the phone: staff call everyone, as on this screen.
+                "phone": _("Scan the QR code on your slip to follow your turn on your phone: you can wait outside."),
             }
     return strings
 
@@ -140,6 +142,8 @@ def display_both() -> dict[str, dict[str, Any]]:
 def dashboard() -> dict[str, str]:
     """For the supervisor dashboard and the city overview (static/js/dashboard.js, city.js)."""
     return {
+        "phone_share": _("%(followed)s of %(tickets)s people with a ticket opened it on a phone",
+                         followed="{followed}", tickets="{tickets}"),
         "consent": _("Consent"), "injection": _("Injection"),
         "bottleneck": _("%(station)s is the bottleneck: %(desks)s desks at %(percent)s%% busy.",
                         station="{station}", desks="{desks}", percent="{percent}"),

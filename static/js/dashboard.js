@@ -100,6 +100,9 @@ function render(d) {
   $("tis-median").textContent = minutes(d.time_in_system.median_minutes);
   $("tis-p90").textContent = minutes(d.time_in_system.p90_minutes);
   $("tis-count").textContent = String(d.time_in_system.released);
+  const phone = d.phone;
+  $("phone-share").textContent = phone.share === null ? "—" : `${Math.round(phone.share * 100)}%`;
+  $("phone-detail").textContent = t("phone_share", { followed: phone.followed, tickets: phone.tickets });
   const o = d.outcomes;
   pairs($("outcomes"), [
     ...Object.entries(o.vaccinated_by_dose).map(([dose, n]) => [`${labels.vaccinated} ${dose}`, n]),

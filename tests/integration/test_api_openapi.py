@@ -38,6 +38,11 @@ def test_every_api_route_and_method_is_documented(app, client):
     assert documented <= routed, documented - routed
 
 
+# POSTs that record no event, so have no Idempotency-Key: a lookup (a question), and a new phone
+# code (a repeat makes one more code, which ends the one before: the latest answer is the one used).
+NOT_EVENTS = {"POST /sites/{site}/slips/lookup", "POST /sites/{site}/visits/{visit_id}/ticket-code"}
+
+
 def test_every_documented_operation_has_errors_security_and_resolvable_refs(client):
     document = openapi_document(client)
     schemes = document["components"]["securitySchemes"]
@@ -52,7 +57,7 @@ def test_every_documented_operation_has_errors_security_and_resolvable_refs(clie
             for status in ("400", "401", "403", "404", "422"):
                 schema = operation["responses"][status]["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/Error"}, where
-            if method == "post":
+            if method == "post" and where not in NOT_EVENTS:
                 assert "requestBody" in operation, where
                 header = [p for p in operation["parameters"] if p["in"] == "header"]
                 assert [p["name"] for p in header] == ["Idempotency-Key"], where

@@ -64,6 +64,11 @@ SPECIFIED = {
     "devices.display": PUBLIC, "devices.pair": PUBLIC, "devices.pair_collect": PUBLIC, "devices.pair_start": PUBLIC,
     "health.healthz": PUBLIC, "home.index": "account.self", "static": PUBLIC,
     "slips.ticket_slip": "visit.read", "slips.observation_slip": "visit.read",
+    # the person's phone ticket: the code is the capability, and it shows nothing personal
+    "tickets.ticket": PUBLIC,
+    # a lost slip gets a new phone code; a scanned slip is looked up for staff
+    "slips.ticket_slip_new_code": "ticket.reissue", "api.new_ticket_code": "ticket.reissue",
+    "api.lookup_slip": "visit.read",
     "users.add_user": "users.manage", "users.reset_password": "users.manage", "users.set_active": "users.manage",
     "users.end_sessions": "users.manage",
     "users.users": "users.manage",

@@ -40,7 +40,13 @@ onEnter(number, () => {
 onEnter($("name"), () => $("phone").focus());
 onEnter($("phone"), () => form.requestSubmit());
 
-function showResult(visit, refusedColour) {
+/** The phone ticket's code from the check-in answer (its URL ends /t/<code>): the slip prints it as a QR. */
+function phoneCode(answer) {
+  const url = answer && answer.ticket_page && answer.ticket_page.url;
+  return url ? url.slice(url.lastIndexOf("/t/") + 3) : null;
+}
+
+function showResult(visit, refusedColour, code) {
   $("result-empty").hidden = true;
   $("result-body").hidden = false;
   $("result-ticket").textContent = visit.ticket || "—";
@@ -50,7 +56,7 @@ function showResult(visit, refusedColour) {
   refused.textContent = refusedColour ? t("turned_away", { colour: t(refusedColour) }) : "";
   const print = $("print-ticket");
   print.hidden = !visit.ticket;
-  print.href = slipUrl("ticket", visit.id);
+  print.href = slipUrl("ticket", visit.id) + (code ? `?code=${encodeURIComponent(code)}` : "");
 }
 
 form.addEventListener("submit", async (event) => {
@@ -94,7 +100,7 @@ form.addEventListener("submit", async (event) => {
   }
   const visit = result.data.visit;
   const refused = visit.state === "turned_away" ? body.health_code : null;
-  showResult(visit, refused);
+  showResult(visit, refused, phoneCode(result.data));
   say(refused ? t("turned_away", { colour: t(refused) }) : `${t("ticket_for")} ${visit.ticket}`, refused ? "error" : "ok");
   form.reset();
   clearErrors();

@@ -280,6 +280,23 @@ export function send(path, body = {}, { undoable = false, done = null } = {}) {
   return promise;
 }
 
+/** Ask the server something (a lookup): not an action, so not kept in the outbox. Resolves with
+ * {ok, status, data}, or {ok: false, offline: true} when there is no answer. */
+export async function ask(path, body = {}) {
+  try {
+    const response = await fetch(`${apiBase}${path}`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), "X-SiteFlow-Station": station },
+      body: JSON.stringify(body),
+    });
+    const data = await response.json().catch(() => ({}));
+    return { ok: response.ok, status: response.status, data };
+  } catch (error) {
+    return { ok: false, offline: true, data: {} };
+  }
+}
+
 async function attempt(item) {
   let response;
   try {

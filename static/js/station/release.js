@@ -1,6 +1,6 @@
 // Release from observation (observation station and exit): by a tap or a scanned slip.
 // Early release is refused with the time that remains.
-import { $, onEnter, refused, say, send, showErrors, site, state, t } from "./common.js";
+import { $, ask, onEnter, refused, say, send, showErrors, site, state, t } from "./common.js";
 import { serverNow } from "../clock.js";
 
 export function observing() {
@@ -53,24 +53,32 @@ export async function release(visit, overrideReason = null) {
   return false;
 }
 
-/** The slip's QR code reads `siteflow:<site>:<visit id>`; a ticket number typed works as well. */
-export function findScanned(text) {
+/** The person of a scanned slip among those observing. The QR holds the phone ticket's address
+ * (…/t/<code>: the server resolves it, for staff only) or, on slips printed before, the form
+ * `siteflow:<site>:<visit id>`; a ticket number typed works as well. */
+export async function findScanned(text) {
   const value = text.trim();
   const prefix = `siteflow:${site.id}:`;
   const people = observing();
   if (value.startsWith(prefix)) return people.find((visit) => visit.id === value.slice(prefix.length)) || null;
+  if (value.includes("/t/")) {
+    const answer = await ask("/slips/lookup", { scanned: value });
+    const id = answer.ok && answer.data.visit ? answer.data.visit.id : null;
+    return people.find((visit) => visit.id === id) || null;
+  }
   return people.find((visit) => visit.ticket === value.toUpperCase()) || null;
 }
 
 /** The scan field and its Release button (the action bar): a scanner ends with Enter, a finger taps. */
 export function setUpScan() {
   const input = $("scan");
-  const go = () => {
+  const go = async () => {
     const text = input.value.trim();
     input.value = "";
-    const visit = text && findScanned(text);
+    const visit = text ? await findScanned(text) : null;
     if (!visit) {
-      showErrors([[input, text ? t("not_found_ticket", { ticket: text.startsWith("siteflow:") ? "?" : text }) : t("scan_first")]]);
+      const scanned = text.startsWith("siteflow:") || text.includes("/t/");
+      showErrors([[input, text ? t("not_found_ticket", { ticket: scanned ? "?" : text }) : t("scan_first")]]);
       return;
     }
     release(visit);
