@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, make_response, render_template, request
+from flask import Blueprint, abort, current_app, make_response, render_template, request
 from flask_babel import gettext
 
 from app.domain.errors import DomainError, NotFound
@@ -99,7 +99,8 @@ def ticket(code: str):
         _, view = phone_tickets.open_page(services(), code, scanned="refresh" not in request.args)
     except NotFound:
         ticket_guesses.failed()
-        raise NotFound("No such page.", code="not_found") from None
+        abort(404)  # the very answer of any address that does not exist
+
     words, lang = strings(), language()
     page = make_response(render_template(
         "ticket.html", view=view, words=words, lang=lang, lines=headline(view, words, lang),
