@@ -186,8 +186,10 @@ class LiveHub:
                 del self._followers[site_id]
 
     def ticket_now(self, site_id: str, visit_id: str) -> dict[str, Any]:
-        """One phone's view, fresh (a join, a resync after sleep)."""
+        """One phone's view, fresh (a join, a resync after sleep): the coalesced pass sends its
+        phones only what changed after it."""
         view = phone_tickets.views(self.services, site_id, [visit_id])[visit_id]
+        self._ticket_sent[(site_id, visit_id)] = payloads.ticket_signature(view)
         self.built["ticket"] += 1
         return payloads.ticket_message(view)
 
