@@ -84,22 +84,25 @@ function update(next) {
 
 const socket = io({ auth: { ticket: root.dataset.code }, transports: ["websocket", "polling"],
   reconnectionDelay: 1000, reconnectionDelayMax: 10000 });
+let ended = false;
+
+// The code was replaced or has expired: stop trying, and keep saying so (the server's disconnect
+// that follows must not turn it into "trying again").
+function end() {
+  ended = true;
+  socket.io.opts.reconnection = false;
+  status(words.ended, true);
+}
+
 socket.on("ticket", update);
 socket.on("connect", () => status(words.live));
-socket.on("disconnect", () => status(words.offline, true));
+socket.on("disconnect", () => { if (!ended) status(words.offline, true); });
 socket.on("connect_error", (error) => {
-  if (error && error.data && error.data.code) { // the code was replaced or has expired: stop trying
-    socket.io.opts.reconnection = false;
-    status(words.ended, true);
-  } else {
-    status(words.offline, true);
-  }
+  if (error && error.data && error.data.code) end();
+  else status(words.offline, true);
 });
 socket.on("error", (error) => {
-  if (error && error.code === "credential_ended") {
-    socket.io.opts.reconnection = false;
-    status(words.ended, true);
-  }
+  if (error && error.code === "credential_ended") end();
 });
 
 // Back from sleep or a lost network: ask for the ticket as it is now.
