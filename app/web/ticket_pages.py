@@ -54,7 +54,7 @@ def strings() -> dict[str, Any]:
         "may_leave": gettext("Your observation is over: you may go to the exit"),
         "done": gettext("Done: you may leave"),
         "see_staff": gettext("Please see a member of staff"),
-        "unwell": gettext("If you feel unwell"),
+        "unwell_heading": gettext("Feeling unwell?"),
         "live": gettext("This page follows your turn by itself: keep it open. Your phone vibrates when you are called."),
         "offline": gettext("No connection: trying again…"),
         "ended": gettext("This ticket has ended. Please see a member of staff."),
@@ -96,7 +96,7 @@ def ticket(code: str):
     if not ticket_guesses.allowed():
         raise TooManyGuesses("Too many wrong ticket codes from this address: try again later.")
     try:
-        _, view = phone_tickets.open_page(services(), code, scanned="refresh" not in request.args)
+        _, view = phone_tickets.open_page(services(), code, scanned=not {"refresh", "lang"} & set(request.args))
     except NotFound:
         ticket_guesses.failed()
         abort(404)  # the very answer of any address that does not exist

@@ -44,7 +44,6 @@ window.__vibrations = [];
 Object.defineProperty(Navigator.prototype, "vibrate", {
   configurable: true, value(pattern) { window.__vibrations.push(pattern); return true; } });
 """
-PLACEHOLDER = re.compile(r"%\(\w+\)s")
 # A Socket.IO event frame over the WebSocket: "42" (a message, an event), the namespace if not
 # "/", an ack id, then the JSON array [name, ...arguments].
 EVENT_FRAME = re.compile(r"42(?:/[^,\[]*,)?\d*(\[.*)", re.S)

@@ -142,7 +142,8 @@ def test_wrong_codes_are_limited_per_address_and_other_addresses_are_not(client,
 def test_openings_are_counted_and_the_dashboard_shows_the_share_who_follow(client, japi, tokens):
     _, _, code = checked_in(japi)
     checked_in(japi)  # never scanned: staff call them all the same
-    for path in (f"/t/{code}", f"/t/{code}", f"/t/{code}?refresh=1"):  # the no-JS refresh is not a scan
+    # The no-JS refresh and a switch of language are not scans.
+    for path in (f"/t/{code}", f"/t/{code}", f"/t/{code}?refresh=1", f"/t/{code}?lang=en"):
         assert client.get(path).status_code == 200
     phone = japi.get("/sites/demo/dashboard", token=tokens.supervisor).get_json()["phone"]
     assert phone == {"tickets": 2, "followed": 1, "opens": 2, "share": 0.5}
