@@ -66,8 +66,9 @@ class TicketPage(BaseModel):
 
 class CheckInEnvelope(VisitEnvelope):
     ticket_page: TicketPage | None = Field(
-        None, description="The phone ticket's address, for the slip (absent when turned away). A repeat of the "
-                          "request (same Idempotency-Key) gives a new code and ends the one before.")
+        None, description="The phone ticket's address, for the slip; shown once: absent when turned away and in "
+                          "a repeat of the request (same Idempotency-Key), after which "
+                          "POST /sites/{site}/visits/{visit_id}/ticket-code gives a new one.")
 
 
 class TicketCode(BaseModel):

@@ -34,8 +34,8 @@ class Outcome:
     visit: Visit | None
     event: Event | None
     replayed: bool = False
-    # Check-in only: the code of the person's live ticket on their phone, shown this once (a
-    # repeat of the request makes a new one: the answer that carried the first was lost).
+    # Check-in only: the code of the person's live ticket on their phone, shown this once. A
+    # repeat of the request changes nothing and shows none: the tablet asks for a new code.
     phone_code: IssuedCode | None = None
 
 
@@ -155,8 +155,8 @@ def check_in(
         services, principal, site_id, action=Action.CHECK_IN, request=request, idempotency_key=idempotency_key,
         decide=decide,
     )
-    if outcome.visit is None or outcome.visit.ticket is None or not outcome.visit.active:
-        return outcome  # turned away: no ticket to follow
+    if outcome.replayed or outcome.visit is None or outcome.visit.ticket is None or not outcome.visit.active:
+        return outcome  # a repeat (the code was shown once), or turned away: no ticket to follow
     return replace(outcome, phone_code=phone_tickets.issue(services, outcome.visit, actor=principal.actor))
 
 

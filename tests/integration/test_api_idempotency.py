@@ -25,9 +25,14 @@ def _twice(japi, path: str, body: dict, key: str, *, token: str | None = None, s
     second = japi.post(path, body, key=key, token=token)
     assert second.status_code == status, second.get_json()
     assert second.headers.get("Idempotent-Replayed") == "true"
-    assert second.get_json() == first.get_json(), path
+    # The phone ticket's code is shown once, in the first answer only (the server keeps its hash).
+    assert second.get_json() == _without_code(first.get_json()), path
     assert snapshot_seq(japi) == seq, f"the repeat of {path} recorded something"
-    return first.get_json()
+    return _without_code(first.get_json())
+
+
+def _without_code(answer: dict) -> dict:
+    return {key: value for key, value in answer.items() if key != "ticket_page"}
 
 
 def _events(japi, visit_id: str) -> list[dict]:
@@ -173,6 +178,6 @@ def test_a_replay_for_a_station_token_is_masked_too(japi, tokens):
     first = japi.post("/sites/demo/visits", body, key="masked-1", token=token)
     second = japi.post("/sites/demo/visits", body, key="masked-1", token=token)
     assert second.headers.get("Idempotent-Replayed") == "true"
-    assert second.get_json() == first.get_json()
+    assert second.get_json() == _without_code(first.get_json())
     assert "document_number" not in second.get_json()["visit"]["person"]
     assert body["document_number"] not in second.get_data(as_text=True)

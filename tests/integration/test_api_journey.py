@@ -73,6 +73,9 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
     assert call_next(japi, "injection", "2")["id"] == carol["id"]
     act(japi, carol["id"], "injection", gen_injection("2", product="zf2001", lot="Z20261103"))
     assert japi.post("/sites/demo/stations/injection/call-next", {"desk": "3"}).status_code == 204
+    # a lost slip gets a new phone code; the exit's scanner finds alice by her slip
+    new_code = japi.post(f"/sites/demo/visits/{alice['id']}/ticket-code").get_json()["ticket_page"]["url"]
+    assert japi.post("/sites/demo/slips/lookup", {"scanned": new_code}).get_json()["visit"]["id"] == alice["id"]
 
     # observation: carol reacts and is transferred, alice leaves after 30 minutes
     clock.advance(minutes=15)
@@ -149,6 +152,8 @@ def test_every_endpoint_answers_errors_in_the_documented_shape(japi, clock, toke
                  "/sites/demo/visits/" + "9" * 32):
         assert_error(japi.get(path), 404)
     assert_error(japi.post("/sites/demo/stations/triage/call-next", {"desk": "A"}), 404, "unknown_station")
+    assert_error(japi.post("/sites/demo/slips/lookup", {"scanned": "siteflow:demo:nobody"}), 404, "unknown_visit")
+    assert_error(japi.post("/sites/demo/visits/" + "9" * 32 + "/ticket-code"), 404)
     # 409
     assert_error(japi.post(base + "/start", {"desk": "A"}), 409, "invalid_transition")
     call_next(japi, "consent", "A")

@@ -1,6 +1,6 @@
 // Check-in (登记): a scanner or ID-card reader types the number into the focused field; the
 // number is checked as it arrives; a green health code gets a ticket, any other is turned away.
-import { $, clearErrors, onEnter, say, send, showErrors, showRefusal, site, slipUrl, t } from "./common.js";
+import { $, ask, clearErrors, onEnter, say, send, showErrors, showRefusal, site, slipUrl, t } from "./common.js";
 import { checkResidentId } from "./resident-id.js";
 
 const form = $("checkin");
@@ -100,7 +100,13 @@ form.addEventListener("submit", async (event) => {
   }
   const visit = result.data.visit;
   const refused = visit.state === "turned_away" ? body.health_code : null;
-  showResult(visit, refused, phoneCode(result.data));
+  let code = phoneCode(result.data);
+  if (!code && !refused && visit.ticket) {
+    // A repeat of a check-in whose answer was lost shows no code (it was shown once): ask for a new one.
+    const fresh = await ask(`/visits/${encodeURIComponent(visit.id)}/ticket-code`);
+    code = fresh.ok ? phoneCode(fresh.data) : null;
+  }
+  showResult(visit, refused, code);
   say(refused ? t("turned_away", { colour: t(refused) }) : `${t("ticket_for")} ${visit.ticket}`, refused ? "error" : "ok");
   form.reset();
   clearErrors();
