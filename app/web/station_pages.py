@@ -16,7 +16,7 @@ from app.domain.permissions import allowed, authorize
 from app.domain.rules import UNDO_SECONDS
 from app.domain.visit import ACTIVE_STATES
 from app.domain.vocabulary import AEFI_SYMPTOMS, QUEUE_STATIONS, STATIONS
-from app.flow import queries
+from app.flow import phone_tickets, queries
 from app.flow.sites import site_config
 
 from . import sessions, ui_strings
@@ -93,12 +93,18 @@ def slips(site: str):
     """Reprint a slip: find today's ticket by its number, or pick it from today's tickets
     (numbers and states only), a page at a time."""
     caller = principal()
-    wanted = request.args.get("ticket", "").strip().upper()
+    typed = request.args.get("ticket", "").strip()
+    wanted = typed.upper()
     if wanted:
         found = []
         if TICKET.fullmatch(wanted):
             found, _ = queries.list_visits(services(), caller, site_id=site, states=None, station=None, day=None,
                                            ticket=wanted, limit=1)
+        elif typed.startswith("siteflow:") or phone_tickets.code_in(typed):  # a slip's QR, scanned
+            try:
+                found = [phone_tickets.scanned_visit(services(), caller, site_id=site, scanned=typed)]
+            except NotFound:
+                wanted = "?"
         if found:
             kind = "observation" if found[0]["observation"] else "ticket"
             return redirect(url_for(f"slips.{kind}_slip", site=site, visit_id=found[0]["id"]))

@@ -209,3 +209,14 @@ def test_no_new_code_for_someone_who_has_left(japi):
     visit, _, _ = checked_in(japi)
     act(japi, visit["id"], "cancel", {"reason": "left"})
     assert_error(japi.post(f"/sites/demo/visits/{visit['id']}/ticket-code"), 409, "visit_closed")
+
+
+def test_the_reprint_page_finds_a_slip_by_its_scanned_qr(client, japi, tokens):
+    visit, url, _ = checked_in(japi)
+    supervisor = {"Authorization": f"Bearer {tokens.supervisor}"}
+    for scanned in (url, f"siteflow:demo:{visit['id']}"):
+        found = client.get("/sites/demo/slips", query_string={"ticket": scanned}, headers=supervisor)
+        assert found.status_code == 302 and f"/visits/{visit['id']}/slips/ticket" in found.headers["Location"]
+    missing = client.get("/sites/demo/slips", query_string={"ticket": f"http://localhost/t/{new_code()}", "lang": "en"},
+                         headers=supervisor)
+    assert missing.status_code == 200 and "No ticket ? today." in page_text(missing)  # the code is not echoed
