@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from . import keys, reports, serving, simulation, sites, tokens, users, visits
+from . import appointments, keys, reports, serving, simulation, sites, tokens, users, visits
 
 
 @click.group()
@@ -12,5 +12,5 @@ def cli() -> None:
 
 
 for command in (serving.init, serving.serve, serving.demo, tokens.tokens, users.users, sites.sites, reports.report,
-                simulation.simulate, simulation.plan, keys.keys, visits.visit):
+                simulation.simulate, simulation.plan, keys.keys, visits.visit, appointments.appointments):
     cli.add_command(command)

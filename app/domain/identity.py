@@ -19,6 +19,8 @@ _PROVINCES = {
 }
 _PASSPORT = re.compile(r"^[A-Z0-9]{5,20}$")
 DOCUMENT_TYPES = ("resident_id", "passport")
+# A phone number as people write it: an optional +, digits, spaces and dashes.
+PHONE_PATTERN = r"^\+?[0-9][0-9 \-]{4,28}$"
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,12 @@ RULES: dict[str, Rule] = {
     "snapshot.read": Rule(EVERYONE, stations=STATIONS),
     "visit.list": Rule(READERS, stations=STATIONS),
     "visit.read": Rule(READERS, stations=STATIONS),
+    # Bookings: a file imported by those who run the site; the day's list and summary; found
+    # (in full, to confirm) and changed at the check-in desk.
+    "appointments.import": Rule(OVERSEERS),
+    "appointments.read": Rule(READERS, stations=(Station.CHECKIN,)),
+    "appointments.find": Rule(STAFF, stations=(Station.CHECKIN,)),
+    "appointments.manage": Rule(STAFF, stations=(Station.CHECKIN,)),
     # A lost slip: reprinted with a new phone-ticket code, which ends the old one.
     "ticket.reissue": Rule(STAFF, stations=(Station.CHECKIN,)),
     Action.CHECK_IN: Rule(STAFF, stations=(Station.CHECKIN,)),

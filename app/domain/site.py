@@ -115,6 +115,14 @@ class TicketPage(_Frozen):
     instructions: Instructions = Instructions()
 
 
+class Appointments(_Frozen):
+    """Bookings (app/domain/appointments.py): how long a slot is, and how long after its end a
+    booking nobody came for counts as a no-show."""
+
+    slot_minutes: int = Field(30, ge=5, le=240)
+    no_show_grace_minutes: int = Field(60, ge=0, le=24 * 60)
+
+
 class Queue(_Frozen):
     max_recalls: int = Field(2, ge=0, le=10)
     max_requeues: int = Field(1, ge=0, le=10)
@@ -141,6 +149,7 @@ class Site(_Frozen):
     queue: Queue = Queue()
     hours: Hours = Hours()
     ticket_page: TicketPage = TicketPage()
+    appointments: Appointments = Appointments()
     stations: dict[str, Station]
     products: tuple[Product, ...] = Field(min_length=1)
 

@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from app.domain.identity import PHONE_PATTERN
 from app.domain.text import NAME_MAX, name_problem, normalised, text_problem
 from app.domain.visit import State
 from app.domain.vocabulary import AefiOutcome, ConsentOutcome
@@ -54,18 +55,27 @@ class Body(BaseModel):
 
 
 class CheckInBody(Body):
-    name: str = Field(min_length=1, max_length=100, description=f"1-{NAME_MAX} characters after trimming, any script")
-    document_type: Literal["resident_id", "passport"]
-    document_number: str = Field(min_length=1, max_length=40)
-    phone: str | None = Field(None, max_length=30, pattern=r"^\+?[0-9][0-9 \-]{4,28}$")
-    dose_number: int = Field(ge=1, le=4)
+    """A walk-in gives the person (name, document, dose); a booked person gives the booking's
+    code instead, and the booking fills them in (app/flow/visits.py: check_in)."""
+
+    name: str | None = Field(None, min_length=1, max_length=100,
+                             description=f"1-{NAME_MAX} characters after trimming, any script")
+    document_type: Literal["resident_id", "passport"] | None = None
+    document_number: str | None = Field(None, min_length=1, max_length=40)
+    phone: str | None = Field(None, max_length=30, pattern=PHONE_PATTERN)
+    dose_number: int | None = Field(None, ge=1, le=4)
     health_code: Literal["green", "yellow", "red"]
     priority: bool = False
     birth_date: date | None = Field(None, description="For passports: the birth date (for age checks).")
+    appointment_code: str | None = Field(
+        None, min_length=4, max_length=20,
+        description="A booking's code: the booking gives the name, document, phone and dose (send none of them).")
 
     @field_validator("name", mode="after")
     @classmethod
-    def _name(cls, value: str) -> str:
+    def _name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         value = normalised(value)
         problem = name_problem(value)
         if problem:
@@ -79,6 +89,19 @@ class DeskBody(Body):
 
 class EmptyBody(Body):
     pass
+
+
+class AppointmentLookupBody(Body):
+    """A booking by its code (typed, or scanned from the confirmation's QR), or today's booking of
+    a person by their document."""
+
+    code: str | None = Field(None, min_length=4, max_length=60)
+    document_type: Literal["resident_id", "passport"] | None = None
+    document_number: str | None = Field(None, min_length=1, max_length=40)
+
+
+class RebookBody(Body):
+    slot_start: str = Field(min_length=16, max_length=16, description="YYYY-MM-DDTHH:MM, the site's local time")
 
 
 class ScannedSlipBody(Body):

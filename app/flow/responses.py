@@ -77,3 +77,64 @@ class TicketCode(BaseModel):
 
 class VisitAnswer(BaseModel):
     visit: Visit
+
+
+class AppointmentPerson(BaseModel):
+    """Full for supervisors (and the check-in desk's look-up); masked like a tablet's for stations."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    document_type: str
+
+
+class Appointment(BaseModel):
+    code: str
+    slot_start: str = Field(description="YYYY-MM-DDTHH:MM, the site's local time")
+    slot_minutes: int
+    status: Literal["booked", "arrived", "no_show", "cancelled"]
+    group: str
+    dose_number: int
+    visit_id: str | None
+    person: AppointmentPerson
+
+
+class AppointmentAnswer(BaseModel):
+    appointment: Appointment
+
+
+class AppointmentList(BaseModel):
+    appointments: list[Appointment]
+    next: str | None
+
+
+class RowProblemModel(BaseModel):
+    line: int
+    reason: str
+
+
+class AppointmentImport(BaseModel):
+    imported: int
+    invalid: list[RowProblemModel]
+    sha256: str
+
+
+class SlotCount(BaseModel):
+    slot_start: str
+    booked: int
+    arrived: int
+
+
+class GroupCount(BaseModel):
+    group: str
+    booked: int
+    arrived: int
+    no_show: int
+
+
+class AppointmentSummary(BaseModel):
+    site: str
+    date: date
+    slot_minutes: int
+    no_show_grace_minutes: int
+    slots: list[SlotCount]
+    groups: list[GroupCount]

@@ -20,7 +20,7 @@ from app.domain.permissions import REACH, Action, Principal, allowed, authorize
 from app.domain.visit import Draft, Event, State, Visit, replay
 from app.domain.vocabulary import Station
 
-from . import audit, phone_tickets
+from . import appointments, audit, phone_tickets
 from .phone_tickets import IssuedCode
 from .ports import EventLog, SiteWrites
 from .services import Services
@@ -122,19 +122,38 @@ def check_in(
     principal: Principal,
     *,
     site_id: str,
-    name: str,
-    document_type: str,
-    document_number: str,
-    phone: str | None,
-    dose_number: int,
     health_code: str,
+    name: str | None = None,
+    document_type: str | None = None,
+    document_number: str | None = None,
+    phone: str | None = None,
+    dose_number: int | None = None,
     priority: bool = False,
     birth_date: date | None = None,
+    appointment_code: str | None = None,
     idempotency_key: str | None = None,
 ) -> Outcome:
+    """A walk-in, or a booked person by their booking's code (the booking gives the person and the
+    dose). Either way a booking of that person today is marked arrived, linked to the visit."""
     authorize(principal, Action.CHECK_IN, site=site_id, station=Station.CHECKIN)
+    if appointment_code is not None:
+        typed = {"name": name, "document_type": document_type, "document_number": document_number,
+                 "phone": phone, "dose_number": dose_number}
+        if any(value is not None for value in typed.values()):
+            raise ValidationFailed("A check-in by booking takes the person from the booking.", fields={
+                key: "not with an appointment_code" for key, value in typed.items() if value is not None})
+        booked = appointments.booked_person(services, principal, site_id=site_id, code=appointment_code)
+        name, document_type, document_number = booked["name"], booked["document_type"], booked["document_number"]
+        phone, dose_number, appointment_code = booked["phone"], booked["dose_number"], booked["code"]
+    if name is None or document_type is None or document_number is None or dose_number is None:
+        raise ValidationFailed("A walk-in's name, document and dose are needed (or a booking's code).", fields={
+            key: "required (or an appointment_code)" for key, value in (
+                ("name", name), ("document_type", document_type), ("document_number", document_number),
+                ("dose_number", dose_number)) if value is None})
+    person = (name, document_type, document_number, dose_number)
 
     def decide(tx: SiteWrites, now: datetime) -> Decision:
+        name, document_type, document_number, dose_number = person
         valid = rules.validate_check_in(
             tx.site, name=name, document_type=document_type, document_number=document_number, phone=phone,
             dose_number=dose_number, health_code=health_code, priority=priority, birth_date=birth_date, now=now,
@@ -150,6 +169,7 @@ def check_in(
     request = dict(
         site=site_id, name=name, document_type=document_type, document_number=document_number, phone=phone,
         dose_number=dose_number, health_code=health_code, priority=priority, birth_date=birth_date,
+        appointment_code=appointment_code,
     )
     outcome = _execute(
         services, principal, site_id, action=Action.CHECK_IN, request=request, idempotency_key=idempotency_key,
@@ -157,6 +177,7 @@ def check_in(
     )
     if outcome.replayed or outcome.visit is None or outcome.visit.ticket is None or not outcome.visit.active:
         return outcome  # a repeat (the code was shown once), or turned away: no ticket to follow
+    appointments.arrived(services, outcome.visit, code=appointment_code)
     return replace(outcome, phone_code=phone_tickets.issue(services, outcome.visit, actor=principal.actor))
 
 

@@ -38,6 +38,7 @@ from app.domain.site import Site, parse_site
 from app.domain.visit import Draft, Event, State, Visit, apply
 from app.domain.vocabulary import Station
 
+from .appointment_store import AppointmentStore
 from .codec import visit_from_json, visit_to_json
 from .database import WRITE
 from .keyset import page_by_id
@@ -244,6 +245,7 @@ class Store:
         self._site_cache: dict[str, tuple[int, Site]] = {}
         self.staff = StaffStore(engine)
         self.tickets = TicketStore(engine)
+        self.appointments = AppointmentStore(engine, sealer)
 
     def _visit(self, data: dict) -> Visit:
         return visit_from_json(unseal_record(self.sealer, self.engine, data))

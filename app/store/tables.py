@@ -257,6 +257,32 @@ ticket_codes = Table(
     Index(None, "site_id", "day"),
 )
 
+# Bookings (预约): a person booked into a slot by a file import (app/flow/appointments.py). The
+# person's fields are sealed like a visit's; the document number is found again by its keyed hash.
+# `status` is booked, arrived or cancelled (a no-show is a booking still booked after its slot
+# and the site's grace period: computed, never stored).
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("code", String(12), nullable=False),
+    Column("site_id", String(40), ForeignKey("sites.id"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("slot_start", UTCDateTime, nullable=False),
+    Column("group_name", String(120), nullable=False),
+    Column("dose_number", Integer, nullable=False),
+    Column("document_key", String(120), nullable=False),
+    Column("person", Json, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("visit_id", String(32), nullable=True),
+    Column("batch", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("site_id", "code"),
+    Index(None, "site_id", "day", "id"),
+    Index(None, "site_id", "document_key", "day"),
+)
+
 # Tables whose rows are never updated or deleted (enforced by database triggers, migration 0004).
 APPEND_ONLY = ("events", "audit_log")
 

@@ -12,10 +12,28 @@ from pydantic import BaseModel, ValidationError
 from app.domain.errors import BadRequest, DomainError, NotFound, ValidationFailed
 from app.domain.permissions import view_level
 from app.domain.privacy import visit_view
-from app.flow import accounts, analytics, audit, phone_tickets, queries, report_files, simulation, tokens
+from app.flow import (
+    accounts,
+    analytics,
+    appointments,
+    audit,
+    booking_files,
+    phone_tickets,
+    queries,
+    report_files,
+    simulation,
+    tokens,
+)
 from app.flow.commands import COMMANDS, Command
-from app.flow.requests import ScannedSlipBody
-from app.flow.responses import TicketCode, VisitAnswer
+from app.flow.requests import AppointmentLookupBody, RebookBody, ScannedSlipBody
+from app.flow.responses import (
+    AppointmentAnswer,
+    AppointmentImport,
+    AppointmentList,
+    AppointmentSummary,
+    TicketCode,
+    VisitAnswer,
+)
 from app.flow.sites import visible_sites
 from app.flow.visits import Outcome
 from app.offload import off_loop
@@ -249,6 +267,79 @@ for _command in COMMANDS.values():
     )
     _rule = re.sub(r"\{(\w+)\}", r"<\1>", _command.path)
     bp.add_url_rule(_rule, _command.endpoint, _view, methods=["POST"])
+
+
+# --- appointments (bookings) ----------------------------------------------------------------
+
+CSV = "text/csv"
+
+
+@bp.post("/sites/<site>/appointments")
+@documented("Import a booking file (CSV body, or XLSX as the body or a multipart `file`): all or nothing, "
+            "or with ?skip_invalid=true the good rows; 400 lists the bad rows by line",
+            tag="appointments", response=AppointmentImport, status=201, query=params.ImportQuery,
+            uploads=(CSV, XLSX, "multipart/form-data"))
+@requires("appointments.import")
+def import_appointments(site: str):
+    query = params.parse(params.ImportQuery)
+    upload = request.files.get("file")
+    content = upload.read() if upload is not None else request.get_data(cache=False)
+    if not content.strip():
+        raise ValidationFailed("Send the booking file as the body (CSV or XLSX) or as the form field `file`.",
+                               fields={"file": "required"})
+    result = off_loop(appointments.import_rows, services(), principal(), site_id=site,
+                      rows=booking_files.rows_of(content), content=content, skip_invalid=query.skip_invalid)
+    answer = jsonify({"imported": result.imported, "invalid": [problem.as_dict() for problem in result.problems],
+                      "sha256": result.sha256})
+    answer.status_code = 201
+    return answer
+
+
+@bp.get("/sites/<site>/appointments")
+@documented("A day's bookings, one page at a time (follow `next`); personal fields masked for stations",
+            tag="appointments", response=AppointmentList, query=params.AppointmentListQuery)
+@requires("appointments.read")
+def list_appointments(site: str):
+    query = params.parse(params.AppointmentListQuery)
+    rows, after = appointments.list_day(services(), principal(), site_id=site, day=query.date, after=query.after,
+                                        limit=query.limit, status=query.status)
+    return jsonify({"appointments": rows, "next": _next_page("after", after)})
+
+
+@bp.get("/sites/<site>/appointments/summary")
+@documented("Per slot: booked and arrived; per group: booked, arrived and no-show", tag="appointments",
+            response=AppointmentSummary, query=params.DayQuery)
+@requires("appointments.read")
+def appointments_summary(site: str):
+    return jsonify(appointments.summary(services(), principal(), site_id=site, day=params.parse(params.DayQuery).date))
+
+
+@bp.post("/sites/<site>/appointments/lookup")
+@documented("The check-in desk finds a booking by its code (typed or scanned) or today's booking by a document",
+            tag="appointments", body=AppointmentLookupBody, response=AppointmentAnswer)
+@requires("appointments.find")
+def lookup_appointment(site: str):
+    body = _body(AppointmentLookupBody)
+    return jsonify({"appointment": appointments.find(services(), principal(), site_id=site, code=body.code,
+                                                     document_type=body.document_type,
+                                                     document_number=body.document_number)})
+
+
+@bp.post("/sites/<site>/appointments/<code>/cancel")
+@documented("Cancel a booking", tag="appointments", response=AppointmentAnswer)
+@requires("appointments.manage")
+def cancel_appointment(site: str, code: str):
+    return jsonify({"appointment": appointments.cancel(services(), principal(), site_id=site, code=code)})
+
+
+@bp.post("/sites/<site>/appointments/<code>/rebook")
+@documented("Move a booking to another slot (a cancelled one is booked again)", tag="appointments",
+            body=RebookBody, response=AppointmentAnswer)
+@requires("appointments.manage")
+def rebook_appointment(site: str, code: str):
+    body = _body(RebookBody)
+    return jsonify({"appointment": appointments.rebook(services(), principal(), site_id=site, code=code,
+                                                       slot_start=body.slot_start)})
 
 
 # --- phone tickets ---------------------------------------------------------------------------

@@ -63,6 +63,9 @@ def _tables() -> dict[str, dict[str, str]]:
             "override.release_early": _("released early (override)"), "override.correction": _("correction"),
             "audit.exported": _("audit trail exported"),
             "ticket.reissued": _("slip reprinted with a new phone code"),
+            "appointments.imported": _("bookings imported"),
+            "appointments.import_refused": _("booking file refused"),
+            "appointment.cancelled": _("booking cancelled"), "appointment.rebooked": _("booking moved"),
         },
         # The keys of an audit entry's details (the values are shown as recorded).
         "detail": {
@@ -73,11 +76,12 @@ def _tables() -> dict[str, dict[str, str]]:
             "names": _("people named"), "seq": _("event"), "corrects_seq": _("corrects event"), "to": _("to"),
             "limit": _("limit"), "retry_after_seconds": _("retry after (s)"), "rows": _("rows"), "view": _("view"),
             "origin": _("origin"), "site": _("site"), "actor": _("who"), "action": _("what"),
-            "since": _("from"), "until": _("until"),
+            "since": _("from"), "until": _("until"), "invalid": _("invalid rows"), "sha256": _("file hash (SHA-256)"),
         },
         # What an audit entry's subject names ("user:ann" is shown as "account ann").
         "subject": {"user": _("account"), "visit": _("visit"), "pairing": _("pairing"), "report": _("report"),
-                    "token": _("token"), "origin": _("origin"), "session": _("session")},
+                    "token": _("token"), "origin": _("origin"), "session": _("session"),
+                    "appointment": _("booking"), "appointments": _("bookings")},
         # Detail values that are codes of their own ("by": who ended a session).
         "by": {"user": _("the user"), "admin": _("an administrator")},
         # The app's own words in audit details (a person's typed reason is shown as typed).

@@ -205,13 +205,15 @@ def documented(
     public: bool = False,
     query: type[Query] | None = None,
     files: tuple[str, ...] = (),
+    uploads: tuple[str, ...] = (),
 ) -> Callable:
-    """`files`: other media types the answer may have (chosen with ?format=)."""
+    """`files`: other media types the answer may have (chosen with ?format=); `uploads`: the
+    media types of a file sent as the body (instead of a JSON `body`)."""
     def mark(view: Callable) -> Callable:
         view.openapi = {
             "summary": summary, "tag": tag, "response": response, "body": body, "status": status,
             "idempotent": idempotent, "no_content": no_content, "public": public, "query": query,
-            "files": files,
+            "files": files, "uploads": uploads,
         }
         return view
 
@@ -278,6 +280,9 @@ def _operation(rule, meta: dict, method: str, schemas: dict[str, Any]) -> dict[s
             "required": True,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
         }
+    if meta.get("uploads"):
+        operation["requestBody"] = {"required": True, "content": {
+            media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in meta["uploads"]}}
     ok: dict[str, Any] = {"description": "OK"}
     response = meta["response"]
     names_a_visit = isinstance(response, type) and issubclass(response, VisitEnvelope)

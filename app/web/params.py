@@ -198,3 +198,14 @@ def _nullable_dropped(field: dict[str, Any]) -> dict[str, Any]:
             rest = {key: value for key, value in field.items() if key != "anyOf"}
             return {**kept[0], **rest}
     return field
+
+
+class AppointmentListQuery(Query):
+    date: Day | None = Field(None, description="the slots' day, YYYY-MM-DD (default today)")
+    status: Literal["booked", "arrived", "no_show", "cancelled"] | None = Field(None, description="only these")
+    after: WholeNumber = Field(0, ge=0, le=MAX_ID, description="where the page starts: the `next` of the page before")
+    limit: WholeNumber = Field(200, ge=1, le=MAX_PAGE, description=f"rows per page, 1-{MAX_PAGE} (default 200)")
+
+
+class ImportQuery(Query):
+    skip_invalid: bool = Field(False, description="import the good rows and list the bad ones")

@@ -69,6 +69,10 @@ SPECIFIED = {
     # a lost slip gets a new phone code; a scanned slip is looked up for staff
     "slips.ticket_slip_new_code": "ticket.reissue", "api.new_ticket_code": "ticket.reissue",
     "api.lookup_slip": "visit.read",
+    # bookings: imported by those who run the site, found and changed at the check-in desk
+    "api.import_appointments": "appointments.import", "api.list_appointments": "appointments.read",
+    "api.appointments_summary": "appointments.read", "api.lookup_appointment": "appointments.find",
+    "api.cancel_appointment": "appointments.manage", "api.rebook_appointment": "appointments.manage",
     "users.add_user": "users.manage", "users.reset_password": "users.manage", "users.set_active": "users.manage",
     "users.end_sessions": "users.manage",
     "users.users": "users.manage",

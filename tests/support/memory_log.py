@@ -132,12 +132,24 @@ class MemoryTicketCodes:
         return code_id, ended
 
 
+class NoBookings:
+    """The unit tests' sites have no bookings: every check-in is a walk-in (bookings are tested
+    against the database, tests/integration/test_appointments.py)."""
+
+    def by_code(self, site_id: str, code: str) -> Any:
+        raise NotFound(f"No booking {code} at site {site_id}.", code="unknown_appointment")
+
+    def by_person(self, site_id: str, key: str, day: date) -> Any:
+        return None
+
+
 class MemoryEventLog:
     """app.flow.ports.EventLog for the sites it was given."""
 
     def __init__(self, *sites: Site):
         self.sites = {site.id: SiteLog(site) for site in sites}
         self.tickets = MemoryTicketCodes()
+        self.appointments = NoBookings()
 
     def _site_log(self, site_id: str) -> SiteLog:
         if site_id not in self.sites:
