@@ -1,6 +1,7 @@
 """`siteflow appointments`: import a booking file (all or nothing, or --skip-invalid)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -30,7 +31,7 @@ def appointments_import(site: str, path: Path, skip_invalid: bool) -> None:
     services = _services(_app())
     lines = max(1, content.count(b"\n")) if not content.startswith(booking_files.XLSX_MAGIC) else None
     # Every row is read once and, when all are good, written once: the bar counts both.
-    with click.progressbar(length=2 * lines if lines else None, label=f"{path.name}", file=click.get_text_stream("stderr"),
+    with click.progressbar(length=2 * lines if lines else None, label=f"{path.name}", file=sys.stderr,
                            show_pos=True) as bar:
         try:
             result = appointment_flow.import_rows(

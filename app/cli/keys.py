@@ -38,7 +38,7 @@ def keys_rehash() -> None:
     """Recompute every ID lookup with the current SITEFLOW_LOOKUP_KEY (after changing it)."""
     services = _services(_app())
     try:
-        count = maintenance.rehash_documents(services)
+        count, bookings = maintenance.rehash_documents(services)
     except sealing.SealingKeyError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{count} visits rehashed with the current lookup key")
+    click.echo(f"{count} visits and {bookings} bookings rehashed with the current lookup key")

@@ -25,6 +25,6 @@ def rewrap_data_keys(services: Services) -> int:
     return services.store.sealer.rewrap_all(services.store.engine)
 
 
-def rehash_documents(services: Services) -> int:
-    """Recompute every ID lookup with the current lookup key; the number of visits."""
-    return services.store.rehash_documents()
+def rehash_documents(services: Services) -> tuple[int, int]:
+    """Recompute every ID lookup with the current lookup key: (visits, bookings) rehashed."""
+    return services.store.rehash_documents(), services.store.appointments.rehash_documents()

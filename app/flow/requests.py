@@ -64,7 +64,8 @@ class CheckInBody(Body):
     document_number: str | None = Field(None, min_length=1, max_length=40)
     phone: str | None = Field(None, max_length=30, pattern=PHONE_PATTERN)
     dose_number: int | None = Field(None, ge=1, le=4)
-    health_code: Literal["green", "yellow", "red"]
+    health_code: Literal["green", "yellow", "red"] | None = Field(
+        None, description="Required (a missing one is named with the other missing fields).")
     priority: bool = False
     birth_date: date | None = Field(None, description="For passports: the birth date (for age checks).")
     appointment_code: str | None = Field(

@@ -122,7 +122,7 @@ def check_in(
     principal: Principal,
     *,
     site_id: str,
-    health_code: str,
+    health_code: str | None = None,
     name: str | None = None,
     document_type: str | None = None,
     document_number: str | None = None,
@@ -145,15 +145,18 @@ def check_in(
         booked = appointments.booked_person(services, principal, site_id=site_id, code=appointment_code)
         name, document_type, document_number = booked["name"], booked["document_type"], booked["document_number"]
         phone, dose_number, appointment_code = booked["phone"], booked["dose_number"], booked["code"]
-    if name is None or document_type is None or document_number is None or dose_number is None:
-        raise ValidationFailed("A walk-in's name, document and dose are needed (or a booking's code).", fields={
-            key: "required (or an appointment_code)" for key, value in (
-                ("name", name), ("document_type", document_type), ("document_number", document_number),
-                ("dose_number", dose_number)) if value is None})
-    person = (name, document_type, document_number, dose_number)
+    missing = {key: "required (or an appointment_code)" for key, value in (
+        ("name", name), ("document_type", document_type), ("document_number", document_number),
+        ("dose_number", dose_number)) if value is None}
+    if health_code is None:
+        missing["health_code"] = "required"
+    if missing or name is None or document_type is None or document_number is None or dose_number is None \
+            or health_code is None:
+        raise ValidationFailed("Some check-in fields are missing.", fields=missing)
+    person = (name, document_type, document_number, dose_number, health_code)
 
     def decide(tx: SiteWrites, now: datetime) -> Decision:
-        name, document_type, document_number, dose_number = person
+        name, document_type, document_number, dose_number, health_code = person
         valid = rules.validate_check_in(
             tx.site, name=name, document_type=document_type, document_number=document_number, phone=phone,
             dose_number=dose_number, health_code=health_code, priority=priority, birth_date=birth_date, now=now,

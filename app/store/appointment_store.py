@@ -11,6 +11,7 @@ from sqlalchemy import Engine, Row, func, insert, select, tuple_, update
 
 from app.domain.appointments import Booking, Status
 from app.domain.errors import Conflict, NotFound
+from app.domain.identity import document_key
 
 from .database import WRITE
 from .sealing import Sealer
@@ -151,6 +152,23 @@ class AppointmentStore:
                 values["day"] = day
             conn.execute(update(appointments).where(appointments.c.id == row.id).values(**values))
             return conn.execute(select(appointments).where(appointments.c.id == row.id)).one()
+
+
+    def rehash_documents(self, batch: int = 500) -> int:
+        """Recompute document_key from the sealed person with the current lookup key."""
+        count, after = 0, 0
+        while True:
+            with self._writer.begin() as conn:
+                rows = conn.execute(select(appointments.c.id, appointments.c.person).where(
+                    appointments.c.id > after).order_by(appointments.c.id).limit(batch)).all()
+                for row in rows:
+                    person = self.sealer.unseal(conn, row.person)
+                    conn.execute(update(appointments).where(appointments.c.id == row.id).values(
+                        document_key=self.sealer.lookup(document_key(person["document_type"], person["document_number"]))))
+            if not rows:
+                return count
+            count += len(rows)
+            after = rows[-1].id
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

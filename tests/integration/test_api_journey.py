@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from tests.support.api import (
     PREFIX,
@@ -13,7 +14,7 @@ from tests.support.api import (
     japi,
     openapi_document,
 )
-from tests.support.factories import EXPIRED_LOT, gen_answers, gen_checkin, gen_consent, gen_injection
+from tests.support.factories import EXPIRED_LOT, gen_answers, gen_checkin, gen_consent, gen_injection, gen_resident_id
 
 
 def _operations(document) -> set[tuple[str, str]]:
@@ -73,6 +74,21 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
     assert call_next(japi, "injection", "2")["id"] == carol["id"]
     act(japi, carol["id"], "injection", gen_injection("2", product="zf2001", lot="Z20261103"))
     assert japi.post("/sites/demo/stations/injection/call-next", {"desk": "3"}).status_code == 204
+    # bookings: a file in, found at the desk, one checked in by its code, one cancelled and moved
+    day = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    rows = [f"{day}T{slot},{name},resident_id,{gen_resident_id()},,1,Unit A"
+            for slot, name in (("15:00", "陈一"), ("15:30", "陈二"))]
+    csv_file = ("slot_start,name,document_type,document_number,phone,dose_number,group\n" + "\n".join(rows)).encode()
+    headers = {**japi.api._headers(None, None), "Content-Type": "text/csv"}
+    assert japi.request("POST", "/sites/demo/appointments", data=csv_file, headers=headers).status_code == 201
+    booked = japi.get("/sites/demo/appointments", date=day).get_json()["appointments"]
+    found = japi.post("/sites/demo/appointments/lookup", {"code": booked[0]["code"]}).get_json()["appointment"]
+    by_booking = japi.post("/sites/demo/visits", {"appointment_code": found["code"], "health_code": "green"})
+    assert by_booking.status_code == 201
+    act(japi, by_booking.get_json()["visit"]["id"], "cancel", {"reason": "came for the booking, will come back"})
+    assert japi.post(f"/sites/demo/appointments/{booked[1]['code']}/cancel", {}).status_code == 200
+    assert japi.post(f"/sites/demo/appointments/{booked[1]['code']}/rebook", {"slot_start": f"{day}T16:00"}).status_code == 200
+    assert japi.get("/sites/demo/appointments/summary", date=day).get_json()["slots"][0]["arrived"] == 1
     # a lost slip gets a new phone code; the exit's scanner finds alice by her slip
     new_code = japi.post(f"/sites/demo/visits/{alice['id']}/ticket-code").get_json()["ticket_page"]["url"]
     assert japi.post("/sites/demo/slips/lookup", {"scanned": new_code}).get_json()["visit"]["id"] == alice["id"]
@@ -92,11 +108,11 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
     # the end of the day: every person is accounted for
     everyone = japi.get("/sites/demo/visits").get_json()["visits"]
     states = sorted(visit["state"] for visit in everyone)
-    assert states == ["left", "no_show", "released", "transferred", "turned_away"]
+    assert states == ["left", "left", "no_show", "released", "transferred", "turned_away"]
     detail = japi.get(f"/sites/demo/visits/{alice['id']}").get_json()
     assert [event["type"] for event in detail["events"]] == [
         "checked_in", "called", "recalled", "started", "consented", "called", "injected", "released"]
-    assert japi.get("/sites/demo/snapshot").get_json()["seq"] == 29
+    assert japi.get("/sites/demo/snapshot").get_json()["seq"] == 31  # with the booked visitor who checked in and left
 
     # who am I, and the audit trail of the day: the supervisor's correction and full-record views
     assert japi.get("/me").get_json()["role"] == "admin"
@@ -112,7 +128,7 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
 
     # the supervisor's figures of the day: the dashboard, the reports, the trend
     dashboard = japi.get("/sites/demo/dashboard").get_json()
-    assert dashboard["seq"] == 29 and dashboard["target"]["doses"] >= 1
+    assert dashboard["seq"] == 31 and dashboard["target"]["doses"] >= 1
     report = japi.get("/sites/demo/reports/daily").get_json()
     assert report["closed_loop"]["consistent"] and report["totals"]["doses"] == dashboard["target"]["doses"]
     csv_file = japi.get("/sites/demo/reports/daily", format="csv", check=False)
@@ -154,6 +170,11 @@ def test_every_endpoint_answers_errors_in_the_documented_shape(japi, clock, toke
     assert_error(japi.post("/sites/demo/stations/triage/call-next", {"desk": "A"}), 404, "unknown_station")
     assert_error(japi.post("/sites/demo/slips/lookup", {"scanned": "siteflow:demo:nobody"}), 404, "unknown_visit")
     assert_error(japi.post("/sites/demo/visits/" + "9" * 32 + "/ticket-code"), 404)
+    headers = {**japi.api._headers(None, None), "Content-Type": "text/csv"}
+    assert_error(japi.request("POST", "/sites/demo/appointments", data=b"wrong,header\n", headers=headers), 400)
+    assert_error(japi.post("/sites/demo/appointments/lookup", {"code": "ZZZZ2222"}), 404, "unknown_appointment")
+    assert_error(japi.post("/sites/demo/appointments/ZZZZ2222/cancel", {}), 404, "unknown_appointment")
+    assert_error(japi.post("/sites/demo/appointments/ZZZZ2222/rebook", {"slot_start": "x"}), 422)
     # 409
     assert_error(japi.post(base + "/start", {"desk": "A"}), 409, "invalid_transition")
     call_next(japi, "consent", "A")

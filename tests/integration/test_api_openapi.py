@@ -38,9 +38,13 @@ def test_every_api_route_and_method_is_documented(app, client):
     assert documented <= routed, documented - routed
 
 
-# POSTs that record no event, so have no Idempotency-Key: a lookup (a question), and a new phone
-# code (a repeat makes one more code, which ends the one before: the latest answer is the one used).
-NOT_EVENTS = {"POST /sites/{site}/slips/lookup", "POST /sites/{site}/visits/{visit_id}/ticket-code"}
+# POSTs that record no event, so have no Idempotency-Key: lookups (questions), a new phone code
+# (a repeat makes one more code, which ends the one before: the latest answer is the one used),
+# and the bookings (an import is all or nothing and refuses a person booked twice; cancel and
+# rebook are states a repeat reaches again).
+NOT_EVENTS = {"POST /sites/{site}/slips/lookup", "POST /sites/{site}/visits/{visit_id}/ticket-code",
+              "POST /sites/{site}/appointments", "POST /sites/{site}/appointments/lookup",
+              "POST /sites/{site}/appointments/{code}/cancel", "POST /sites/{site}/appointments/{code}/rebook"}
 
 
 def test_every_documented_operation_has_errors_security_and_resolvable_refs(client):

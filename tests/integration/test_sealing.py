@@ -150,7 +150,7 @@ def test_lookup_key_rotation_rehashes_the_id_lookups(keyed_env):
     app.extensions["siteflow"].store.engine.dispose()
     keyed_env.setenv("SITEFLOW_LOOKUP_KEY", new)
     rehashed = CliRunner().invoke(cli, ["keys", "rehash"])
-    assert rehashed.exit_code == 0 and "1 visits rehashed" in rehashed.output, rehashed.output
+    assert rehashed.exit_code == 0 and "1 visits and 0 bookings rehashed" in rehashed.output, rehashed.output
     app = _app_with(keyed_env, key, new)
     assert _check_in(app, body) == (409, {"error": "duplicate_visit"})  # the same person is still caught
     with app.extensions["siteflow"].store.engine.connect() as conn:
