@@ -11,6 +11,12 @@
 // seq N", and a 10-minute run would be tens of millions of single records. On SIGUSR1 writes
 // [[group, seq, clients that got it, latest arrival time (s)], ...] to OUT.json and exits.
 // Only the event name and the first "seq" of a message are parsed.
+//
+// Ticket mode (a person's phone on /t/<code>): a spec entry {"auth": {"ticket": CODE},
+// "ticket": true} joins nothing; it counts as joined at its first `ticket` message. Every
+// `ticket` message of these clients is kept, parsed, as [client index, arrival time (s),
+// ticket, step, station, ahead, the view's "at"], and written to OUT.json.tickets.json on
+// SIGUSR1 (only when the spec has ticket clients).
 import { readFileSync, writeFileSync } from "node:fs";
 import WebSocket from "ws";
 
@@ -18,6 +24,8 @@ const [url, specPath, outPath] = process.argv.slice(2);
 const spec = JSON.parse(readFileSync(specPath, "utf8"));
 const arrivals = new Map(); // "group|seq" -> [group, seq, count, latest arrival]
 const SEQ = /"seq":\s*(\d+)/;
+const tickets = []; // [index, arrival, ticket, step, station, ahead, at] of every `ticket` message
+const anyTickets = spec.some((entry) => entry.ticket);
 let joined = 0;
 const now = () => (performance.timeOrigin + performance.now()) / 1000;
 
@@ -32,11 +40,17 @@ function record(group, seq, at) {
   }
 }
 
-function client(index, { auth, join, group }) {
+function ready() {
+  joined += 1;
+  if (joined === spec.length) console.log(`READY ${joined}`);
+}
+
+function client(index, { auth, join, group, ticket }) {
   const ws = new WebSocket(url.replace(/^http/, "ws") + "/socket.io/?EIO=4&transport=websocket", {
     perMessageDeflate: false,
   });
   let connected = false;
+  let heard = false; // a phone: its first `ticket` came
   ws.on("message", (raw) => {
     const at = now();
     const message = raw.toString();
@@ -44,15 +58,21 @@ function client(index, { auth, join, group }) {
     if (message[0] === "0") return ws.send("40" + JSON.stringify(auth));
     if (message.startsWith("40") && !connected) {
       connected = true;
+      if (ticket) return; // a phone is in its ticket room at once, and may join nothing
       return ws.send("420" + JSON.stringify(["join", join]));
     }
     if (message.startsWith("44")) {
       console.error(`client ${index} refused: ${message}`);
       process.exit(1);
     }
-    if (message.startsWith("430")) {
-      joined += 1;
-      if (joined === spec.length) console.log(`READY ${joined}`);
+    if (message.startsWith("430")) return ready();
+    if (ticket && message.startsWith('42["ticket"')) {
+      const [, view] = JSON.parse(message.slice(2));
+      if (!heard) {
+        heard = true;
+        ready();
+      }
+      tickets.push([index, at, view.ticket, view.step, view.station, view.ahead, view.at]);
       return;
     }
     if (message.startsWith("42[")) {
@@ -68,6 +88,7 @@ function client(index, { auth, join, group }) {
 
 process.on("SIGUSR1", () => {
   writeFileSync(outPath, JSON.stringify([...arrivals.values()]));
+  if (anyTickets) writeFileSync(`${outPath}.tickets.json`, JSON.stringify(tickets));
   console.log("DONE");
   process.exit(0);
 });
