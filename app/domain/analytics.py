@@ -539,9 +539,11 @@ class DayAnalytics:
 
     def ticket_views(self, visit_ids: Iterable[str], now: datetime) -> dict[str, TicketView]:
         """The phones' views of these visits (app/domain/phone_ticket.py), for those this day
-        knows: each queue is put in order once, however many of its people follow on a phone."""
+        knows: each queue is put in order, and its desks counted, once, however many of its
+        people follow on a phone."""
         self._trim(now)
         places: dict[str, dict[str, int]] = {}
+        open_desks: dict[str, int] = {}
         views: dict[str, TicketView] = {}
         for visit_id in visit_ids:
             visit = self.on_site.get(visit_id) or self.visits.get(visit_id)
@@ -552,12 +554,13 @@ class DayAnalytics:
                 station = visit.station
                 if station not in places:
                     places[station] = places_in_queue(self.on_site.at(station, State.WAITING))
+                    open_desks[station] = len(self._open_desks(station))
                 ahead = places[station].get(visit.id)
                 state = self.stations[station]
                 if ahead is not None:
                     minutes = expected_wait(
                         waiting=ahead, services=state.window_services, service_seconds=state.window_service_seconds,
-                        desks_open=len(self._open_desks(station)), desks=len(self.site.stations[station].desks),
+                        desks_open=open_desks[station], desks=len(self.site.stations[station].desks),
                     )["minutes"]
             views[visit_id] = ticket_view(self.site, visit, now=now, ahead=ahead, minutes=minutes)
         return views

@@ -30,6 +30,9 @@ from .queue import ReportingRedisManager
 log = logging.getLogger(__name__)
 
 CHECK_EVERY = 1.0  # seconds
+# Phone tickets' codes end when replaced (announced at once) or at a time known in advance (the
+# end of the site's day and its grace): checking them is for the rest, and needs no hurry.
+TICKET_CHECK_EVERY = 30.0  # seconds
 
 
 def credential_of(principal: Principal) -> tuple[str, int] | None:
@@ -56,6 +59,7 @@ class CredentialWatch:
         self._stopped = threading.Event()
         self._worker = None
         self.disconnected = 0  # sockets closed for an ended credential (the tests read it)
+        self._next_ticket_check = 0.0
 
     # --- told ---
     def ended(self, kind: str, ids: list[int]) -> None:
@@ -118,8 +122,9 @@ class CredentialWatch:
                     log.error("credential check failed: %s", type(exc).__name__)
                 self._stopped.wait(max(0.0, CHECK_EVERY - (time.monotonic() - started)))
 
-    def check(self) -> None:
-        """Close this process's sockets whose session or token is no longer valid."""
+    def check(self, *, tickets_now: bool = False) -> None:
+        """Close this process's sockets whose session or token is no longer valid (phone tickets'
+        codes every TICKET_CHECK_EVERY seconds, or now)."""
         bound = {sid: credential_of(principal) for sid, principal in handlers.connections().items()}
         sessions = [ident for kind, ident in filter(None, bound.values()) if kind == "session"]
         token_ids = [ident for kind, ident in filter(None, bound.values()) if kind == "token"]
@@ -127,7 +132,9 @@ class CredentialWatch:
         idle = timedelta(minutes=self.app.config["IDLE_MINUTES"])
         closed = {("session", ident) for ident in staff_sessions.closed_among(self.services, sessions, idle=idle)}
         closed |= {("token", ident) for ident in tokens.revoked_among(self.services, token_ids)}
-        closed |= {("ticket", ident) for ident in phone_tickets.ended_among(self.services, ticket_ids)}
+        if ticket_ids and (tickets_now or time.monotonic() >= self._next_ticket_check):
+            self._next_ticket_check = time.monotonic() + TICKET_CHECK_EVERY
+            closed |= {("ticket", ident) for ident in phone_tickets.ended_among(self.services, ticket_ids)}
         for sid, credential in bound.items():
             if credential in closed:
                 self._disconnect(sid, credential[0])

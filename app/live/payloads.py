@@ -80,5 +80,14 @@ def ticket_message(view: TicketView) -> dict[str, Any]:
 
 
 def ticket_signature(view: TicketView) -> tuple[Any, ...]:
-    """What a phone would see change (not the moment the view was made: the page counts down)."""
-    return tuple(value for key, value in view.items() if key not in ("at", "remaining_seconds"))
+    """What a phone would see change: not the moment the view was made (the page counts down),
+    and, far back in a queue, its place and wait only in steps (exact up to 10 ahead, then by 10,
+    then by 50), so that every call does not send every phone a message."""
+    coarse = {"ahead": _step(view["ahead"]), "minutes": _step(view["minutes"])}
+    return tuple(coarse.get(key, value) for key, value in view.items() if key not in ("at", "remaining_seconds"))
+
+
+def _step(value: int | None) -> int | None:
+    if value is None or value <= 10:
+        return value
+    return value // 10 * 10 if value <= 100 else value // 50 * 50

@@ -124,7 +124,7 @@ def test_an_expired_code_is_closed_by_the_periodic_check(japi, phone, app, clock
     client = phone(code)
     assert client.is_connected()
     clock.advance(seconds=3 * 86400)
-    app.extensions["siteflow_live"].credentials.check()
+    app.extensions["siteflow_live"].credentials.check(tickets_now=True)
     assert not client.is_connected()
 
 

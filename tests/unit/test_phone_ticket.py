@@ -46,3 +46,18 @@ def test_places_follow_the_queue_order_priority_first():
     first, second = log.check_in(), log.check_in()
     elder = log.check_in(priority=True)
     assert places_in_queue([first, second, elder]) == {elder.id: 0, first.id: 1, second.id: 2}
+
+
+def test_a_phone_far_back_hears_of_its_place_in_steps_and_near_the_front_exactly():
+    from app.live.payloads import ticket_signature
+
+    log = Log()
+    view = ticket_view(log.site, log.check_in(), now=NOW, ahead=9, minutes=4)
+
+    def signature(ahead, minutes):
+        return ticket_signature({**view, "ahead": ahead, "minutes": minutes, "at": "later"})
+
+    assert signature(9, 4) != signature(8, 4)  # near the front: every move
+    assert signature(57, 30) == signature(55, 31) != signature(49, 30)  # by tens
+    assert signature(240, 90) == signature(201, 90) != signature(199, 90)  # by fifties
+    assert signature(9, 4) == ticket_signature(view)  # the time it was made is not a change
