@@ -47,6 +47,9 @@ def appointments_import(site: str, path: Path, skip_invalid: bool) -> None:
             _fail(exc)
     for problem in result.problems:
         click.echo(f"line {problem.line}: {problem.reason} (skipped)", err=True)
+    for slot_start, booked, capacity in result.overbooked:
+        click.echo(f"warning: slot {slot_start} has {booked} bookings; the site takes in about {capacity} a slot",
+                   err=True)
     click.echo(f"imported {result.imported} booking(s) for site {site}"
                + (f"; skipped {len(result.problems)} invalid row(s)" if result.problems else "")
                + f" (sha256 {result.sha256})")

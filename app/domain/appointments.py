@@ -169,23 +169,39 @@ def status_at(stored: str, slot_start: datetime, *, now: datetime, slot_minutes:
     return Status(stored)
 
 
-def summary(rows: Iterable[tuple[datetime, Status, str]]) -> dict[str, Any]:
-    """Per slot (local start): booked and arrived; per group: booked, arrived and no-show. Booked
+def punctuality(slot_start: datetime, arrived_at: datetime | None, *, slot_minutes: int) -> str | None:
+    """How an arrival kept its slot: early (before it), on_time (within it) or late (after it)."""
+    if arrived_at is None:
+        return None
+    if arrived_at < slot_start:
+        return "early"
+    return "on_time" if arrived_at < slot_start + timedelta(minutes=slot_minutes) else "late"
+
+
+def summary(rows: Iterable[tuple[datetime, Status, str, datetime | None]], *, slot_minutes: int) -> dict[str, Any]:
+    """Per slot (local start): booked and arrived; per group: booked, arrived and no-show; and the
+    arrivals against their slots (early, on time, late) with the no-shows (missing). Booked
     counts every booking that was not cancelled."""
     slots: dict[str, Counter[str]] = {}
     groups: dict[str, Counter[str]] = {}
-    for slot_start, status, group in rows:
+    arrivals: Counter[str] = Counter()
+    for slot_start, status, group, arrived_at in rows:
         if status == Status.CANCELLED:
             continue
         for table, key in ((slots, slot_start.strftime("%Y-%m-%dT%H:%M")), (groups, group)):
             counts = table.setdefault(key, Counter())
             counts[TOTAL] += 1
             counts[status] += 1
+        if status == Status.ARRIVED:
+            arrivals[punctuality(slot_start, arrived_at, slot_minutes=slot_minutes) or "on_time"] += 1
+        elif status == Status.NO_SHOW:
+            arrivals["missing"] += 1
     return {
         "slots": [{"slot_start": key, "booked": counts[TOTAL], "arrived": counts[Status.ARRIVED]}
                   for key, counts in sorted(slots.items())],
         "groups": [{"group": key, "booked": counts[TOTAL], "arrived": counts[Status.ARRIVED],
                     "no_show": counts[Status.NO_SHOW]} for key, counts in sorted(groups.items())],
+        "arrivals": {key: arrivals[key] for key in ("early", "on_time", "late", "missing")},
     }
 
 

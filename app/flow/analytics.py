@@ -14,7 +14,7 @@ from app.domain.permissions import Principal, authorize, view_level
 from app.domain.site import Site
 from app.store.event_store import SiteRow
 
-from . import audit, phone_tickets
+from . import appointments, audit, phone_tickets
 from .figures import day_bounds, site_today
 from .services import Services
 from .sites import visible_sites
@@ -40,6 +40,7 @@ def dashboard(services: Services, principal: Principal, *, site_id: str) -> dict
         view = model.view(services.clock.now())
         day = model.day
     view["phone"] = phone_tickets.followed(services, site_id, day)  # who follows their turn on a phone
+    view["bookings"] = appointments.for_dashboard(services, site_id, day)
     return view
 
 
@@ -54,9 +55,11 @@ def daily_report(services: Services, principal: Principal, *, site_id: str, day:
     level = view_level(principal)
     with day_model(services, site_id, day) as model:
         report = reports.daily_report(model, now=_report_moment(services, model), level=level)
-    if level == "full" and (report["aefi"] or report["closed_loop"]["not_closed"]):
+    report["bookings"] = appointments.for_report(services, site_id, date.fromisoformat(report["date"]), level)
+    names = len(report["aefi"]) + len(report["closed_loop"]["not_closed"]) + len(report["bookings"]["not_arrived"])
+    if level == "full" and names:
         audit.record(services, principal.actor, "report.viewed", site=site_id, subject=f"report:{report['date']}",
-                     detail={"names": len(report["aefi"]) + len(report["closed_loop"]["not_closed"])})
+                     detail={"names": names})
     return report
 
 

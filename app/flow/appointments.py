@@ -7,10 +7,11 @@ as the caller's role may see them (masked for a station, as on tablets).
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from app.domain import appointments as rules
@@ -20,11 +21,29 @@ from app.domain.identity import document_key, mask_name, mask_tail, parse_docume
 from app.domain.permissions import Principal, authorize, view_level
 from app.domain.rules import site_day
 from app.domain.visit import Visit
+from app.sim.capacity import people_per_hour, site_scenario
 
 from . import audit
 from .services import Services
 
 MAX_PAGE = 500
+# A slot's capacity is the planner's (app/sim/capacity.py): every desk of the site with the
+# default service times and its observation seats, at the utilisation limit.
+_capacities: dict[tuple[str, int], int] = {}
+
+
+def slot_capacity(services: Services, site_id: str) -> int:
+    """How many people a slot of the site takes in: the planner's capacity an hour for all its
+    desks and seats, times the slot's length."""
+    row = services.store.site(site_id)
+    key = (site_id, row.revision)
+    if key not in _capacities:
+        site = row.site
+        scenario = site_scenario(site.name, consent=len(site.stations["consent"].desks),
+                                 injection=len(site.stations["injection"].desks),
+                                 observation=site.observation.model_dump())
+        _capacities[key] = math.floor(people_per_hour(scenario) * site.appointments.slot_minutes / 60)
+    return _capacities[key]
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,8 @@ class ImportResult:
     imported: int
     problems: list[RowProblem]
     sha256: str
+    # Slots booked beyond the site's capacity after this import: (local slot start, booked, capacity).
+    overbooked: list[tuple[str, int, int]]
 
 
 def import_rows(
@@ -63,7 +84,18 @@ def import_rows(
     services.store.appointments.add(site_id, pairs, at=now, batch=uuid.uuid4().hex, progress=progress)
     audit.record(services, principal.actor, "appointments.imported", site=site_id, subject=f"appointments:{site_id}",
                  detail={"rows": len(good), "invalid": len(bad), "sha256": digest})
-    return ImportResult(len(good), bad, digest)
+    return ImportResult(len(good), bad, digest, overbooked(services, site_id, {booking.day for booking in good}))
+
+
+def overbooked(services: Services, site_id: str, days: set[date]) -> list[tuple[str, int, int]]:
+    """The slots of these days with more bookings than the site's slot capacity."""
+    capacity = slot_capacity(services, site_id)
+    found = []
+    for day in sorted(days):
+        for slot in _summary(services, site_id, day)["slots"]:
+            if slot["booked"] > capacity:
+                found.append((slot["slot_start"], slot["booked"], capacity))
+    return found
 
 
 def _counting(rows: Iterable[tuple[int, Mapping[str, str]]],
@@ -212,10 +244,46 @@ def summary(services: Services, principal: Principal, *, site_id: str, day: date
     authorize(principal, "appointments.read", site=site_id)
     site = services.store.site(site_id).site
     day = day or site_day(site, services.clock.now())
-    now = services.clock.now()
-    rows = [(row.slot_start.astimezone(site.tz),
-             rules.status_at(row.status, row.slot_start, now=now, slot_minutes=site.appointments.slot_minutes,
-                             grace_minutes=site.appointments.no_show_grace_minutes), row.group_name)
-            for row in services.store.appointments.day_rows(site_id, day)]
+    counts = _summary(services, site_id, day)
+    capacity = slot_capacity(services, site_id)
     return {"site": site_id, "date": day.isoformat(), "slot_minutes": site.appointments.slot_minutes,
-            "no_show_grace_minutes": site.appointments.no_show_grace_minutes, **rules.summary(rows)}
+            "no_show_grace_minutes": site.appointments.no_show_grace_minutes, "slot_capacity": capacity, **counts}
+
+
+def for_report(services: Services, site_id: str, day: date, level: str) -> dict[str, Any]:
+    """The daily report's bookings: per group, and who was booked and did not come (for the
+    people who follow up), their person as the reader's role may see it."""
+    not_come = [view(services, site_id, row, level) for row in services.store.appointments.not_arrived(site_id, day)]
+    return {"groups": _summary(services, site_id, day)["groups"],
+            "not_arrived": [item for item in not_come if item["status"] == Status.NO_SHOW]}
+
+
+def summary_rows(services: Services, site_id: str, day: date) -> list[tuple[datetime, Status, str, datetime | None]]:
+    """(local slot start, status now, group, arrival time if arrived) of a day's bookings."""
+    site = services.store.site(site_id).site
+    now = services.clock.now()
+    rows = []
+    for row in services.store.appointments.day_rows(site_id, day):
+        status = rules.status_at(row.status, row.slot_start, now=now, slot_minutes=site.appointments.slot_minutes,
+                                 grace_minutes=site.appointments.no_show_grace_minutes)
+        rows.append((row.slot_start.astimezone(site.tz), status, row.group_name,
+                     row.updated_at if status == Status.ARRIVED else None))
+    return rows
+
+
+def _summary(services: Services, site_id: str, day: date) -> dict[str, Any]:
+    """The day's summary, each slot with the site's capacity beside its bookings."""
+    slot_minutes = services.store.site(site_id).site.appointments.slot_minutes
+    counts = rules.summary(summary_rows(services, site_id, day), slot_minutes=slot_minutes)
+    capacity = slot_capacity(services, site_id)
+    for slot in counts["slots"]:
+        slot["capacity"] = capacity
+    return counts
+
+
+def for_dashboard(services: Services, site_id: str, day: date) -> dict[str, Any]:
+    """Today's bookings for the supervisor: per slot, booked against capacity and arrived; the
+    arrivals against their slots (early, on time, late, missing)."""
+    counts = _summary(services, site_id, day)
+    return {"slot_capacity": slot_capacity(services, site_id), "slots": counts["slots"],
+            "arrivals": counts["arrivals"]}

@@ -67,6 +67,15 @@ def sections(report: dict[str, Any]) -> Iterator[tuple[str, list[str], list[list
     ]
 
 
+    bookings = report.get("bookings", {"groups": [], "not_arrived": []})
+    yield "Bookings by group", ["group", "booked", "arrived", "no_show"], [
+        [row["group"], row["booked"], row["arrived"], row["no_show"]] for row in bookings["groups"]]
+    yield "Booked, did not come", ["group", "slot_start", "code", "name", "phone", "document"], [
+        [row["group"], row["slot_start"], row["code"], row["person"]["name"], row["person"].get("phone") or "",
+         row["person"].get("document_number") or ("…" + row["person"].get("document_last4", ""))]
+        for row in bookings["not_arrived"]]
+
+
 def to_csv(report: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)

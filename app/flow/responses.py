@@ -112,16 +112,24 @@ class RowProblemModel(BaseModel):
     reason: str
 
 
+class Overbooked(BaseModel):
+    slot_start: str
+    booked: int
+    capacity: int
+
+
 class AppointmentImport(BaseModel):
     imported: int
     invalid: list[RowProblemModel]
     sha256: str
+    overbooked: list[Overbooked] = Field(description="a warning: slots now booked beyond the site's slot capacity")
 
 
 class SlotCount(BaseModel):
     slot_start: str
     booked: int
     arrived: int
+    capacity: int
 
 
 class GroupCount(BaseModel):
@@ -136,5 +144,8 @@ class AppointmentSummary(BaseModel):
     date: date
     slot_minutes: int
     no_show_grace_minutes: int
+    slot_capacity: int = Field(description="people a slot takes in: the planner's, for every desk and seat of the site")
     slots: list[SlotCount]
     groups: list[GroupCount]
+    arrivals: dict[str, int] = Field(description="early, on_time, late (arrived against their slot) and missing "
+                                                 "(no-shows)")

@@ -18,9 +18,10 @@ from app.domain.errors import Conflict
 from app.domain.permissions import Action
 from app.flow.requests import Body
 
+from .capacity import Rates, site_scenario
 from .day import DayPlan, run_day
 from .planner import Limits, capacity_per_hour
-from .scenario import Exponential, Fixed, Observation, Poisson, Scenario, Station
+from .scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -152,19 +153,7 @@ def bots_scenario(site: dict[str, Any], plan: DayPlan) -> Scenario:
     def own(station: str) -> int:
         return sum(1 for desk in site["stations"][station]["desks"] if (station, desk) not in plan.keep_free)
 
-    observation = site["observation"]
-    return Scenario(
-        name=site["name"],
-        stations=(
-            Station(name="consent", servers=own("consent"), deferral=plan.p_defer + plan.p_refuse,
-                    service=Exponential(kind="exponential", mean=plan.consent_minutes)),
-            Station(name="injection", servers=own("injection"), needs_observation_seat=True,
-                    service=Exponential(kind="exponential", mean=plan.injection_minutes)),
-        ),
-        arrivals=(Poisson(kind="poisson", rate_per_hour=0.0),),
-        observation=Observation(
-            seats=observation["seats"], duration=Fixed(kind="fixed", value=observation["minutes"]),
-            extended_probability=plan.p_allergy,
-            extended_duration=Fixed(kind="fixed", value=observation["extended_minutes"]),
-        ),
-    )
+    rates = Rates(consent_minutes=plan.consent_minutes, injection_minutes=plan.injection_minutes,
+                  deferral=plan.p_defer + plan.p_refuse, extended=plan.p_allergy)
+    return site_scenario(site["name"], consent=own("consent"), injection=own("injection"),
+                         observation=site["observation"], rates=rates)

@@ -33,6 +33,7 @@ from app.flow.requests import (
 )
 from app.flow.services import Services
 
+from .capacity import DEFAULT_RATES
 from .people import person
 
 
@@ -79,12 +80,12 @@ class DayPlan:
     hours: float = 8.0
     step_minutes: float = 1.0
     seed: int = 1
-    consent_minutes: float = 2.0
-    injection_minutes: float = 1.5
+    consent_minutes: float = DEFAULT_RATES.consent_minutes
+    injection_minutes: float = DEFAULT_RATES.injection_minutes
     p_defer: float = 0.03
-    p_refuse: float = 0.01
+    p_refuse: float = 0.01  # (with p_defer: DEFAULT_RATES.deferral)
     p_no_show: float = 0.03
-    p_allergy: float = 0.05
+    p_allergy: float = DEFAULT_RATES.extended
     p_aefi: float = 0.01
     p_aefi_serious: float = 0.1
     # Desks the bots leave to people (the demo keeps one desk per queue station free).

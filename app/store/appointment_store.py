@@ -114,10 +114,11 @@ class AppointmentStore:
             return list(conn.execute(query.order_by(appointments.c.id).limit(limit)))
 
     def day_rows(self, site_id: str, day: date) -> list[Row]:
-        """(slot_start, status, group_name) of every booking of the day: the summary's input."""
+        """(slot_start, status, group_name, updated_at) of every booking of the day: the summary's
+        input (an arrived booking's last change is its arrival)."""
         with self.engine.connect() as conn:
             return list(conn.execute(select(appointments.c.slot_start, appointments.c.status,
-                                            appointments.c.group_name).where(
+                                            appointments.c.group_name, appointments.c.updated_at).where(
                 appointments.c.site_id == site_id, appointments.c.day == day)))
 
     def not_arrived(self, site_id: str, day: date) -> list[Row]:

@@ -290,7 +290,9 @@ def import_appointments(site: str):
     result = off_loop(appointments.import_rows, services(), principal(), site_id=site,
                       rows=booking_files.rows_of(content), content=content, skip_invalid=query.skip_invalid)
     answer = jsonify({"imported": result.imported, "invalid": [problem.as_dict() for problem in result.problems],
-                      "sha256": result.sha256})
+                      "sha256": result.sha256,
+                      "overbooked": [{"slot_start": start, "booked": booked, "capacity": capacity}
+                                     for start, booked, capacity in result.overbooked]})
     answer.status_code = 201
     return answer
 

@@ -142,6 +142,9 @@ def display_both() -> dict[str, dict[str, Any]]:
 def dashboard() -> dict[str, str]:
     """For the supervisor dashboard and the city overview (static/js/dashboard.js, city.js)."""
     return {
+        "arrivals": _("Arrived early %(early)s · on time %(on_time)s · late %(late)s · missing %(missing)s",
+                      early="{early}", on_time="{on_time}", late="{late}", missing="{missing}"),
+        "overbooked": _("More bookings than the site takes in a slot"),
         "phone_share": _("%(followed)s of %(tickets)s people with a ticket opened it on a phone",
                          followed="{followed}", tickets="{tickets}"),
         "consent": _("Consent"), "injection": _("Injection"),

@@ -15,6 +15,18 @@ const THROTTLE_MS = 400;
 function t(key, vars = {}) {
   return Object.entries(vars).reduce((text, [k, v]) => text.split(`{${k}}`).join(String(v)), strings[key] || key);
 }
+function renderBookings(bookings) {
+  $("bookings-card").hidden = bookings.slots.length === 0;
+  $("bookings-arrivals").textContent = t("arrivals", bookings.arrivals);
+  $("bookings").replaceChildren(...bookings.slots.map((slot) => {
+    const over = slot.booked > slot.capacity;
+    const row = el("tr", over ? "over" : "", el("td", "", slot.slot_start.slice(11)),
+      el("td", "", `${slot.booked} / ${slot.capacity}`), el("td", "", String(slot.arrived)));
+    if (over) row.title = t("overbooked");
+    return row;
+  }));
+}
+
 function el(tag, className, ...children) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -100,6 +112,7 @@ function render(d) {
   $("tis-median").textContent = minutes(d.time_in_system.median_minutes);
   $("tis-p90").textContent = minutes(d.time_in_system.p90_minutes);
   $("tis-count").textContent = String(d.time_in_system.released);
+  renderBookings(d.bookings);
   const phone = d.phone;
   $("phone-share").textContent = phone.share === null ? "—" : `${Math.round(phone.share * 100)}%`;
   $("phone-detail").textContent = t("phone_share", { followed: phone.followed, tickets: phone.tickets });

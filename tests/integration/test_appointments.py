@@ -47,7 +47,8 @@ def test_a_good_file_is_imported_and_listed_with_codes_and_statuses(japi, tokens
                                                                                    number="E12345678", phone=""))
     answer = upload(japi, content)
     assert answer.status_code == 201
-    assert answer.get_json() == {"imported": 3, "invalid": [], "sha256": hashlib.sha256(content).hexdigest()}
+    assert answer.get_json() == {"imported": 3, "invalid": [], "sha256": hashlib.sha256(content).hexdigest(),
+                                 "overbooked": []}
     listed = japi.get("/sites/demo/appointments", date=DAY).get_json()
     assert listed["next"] is None
     assert [(item["slot_start"], item["status"], item["group"]) for item in listed["appointments"]] == [
@@ -196,13 +197,16 @@ def test_the_summary_counts_slots_and_groups_and_no_shows_after_the_grace(japi, 
     assert japi.post("/sites/demo/visits", {"name": "张三", "document_type": "resident_id", "document_number": came,
                                             "dose_number": 1, "health_code": "green"}).status_code == 201
     summary = japi.get("/sites/demo/appointments/summary", date=DAY).get_json()
-    assert summary["slots"] == [{"slot_start": f"{DAY}T09:00", "booked": 2, "arrived": 1},
-                                {"slot_start": f"{DAY}T09:30", "booked": 1, "arrived": 0},
-                                {"slot_start": f"{DAY}T14:00", "booked": 1, "arrived": 0}]
+    # The demo site takes in 24 people a 30-minute slot: 2 consent desks at 2 minutes, at 80 % (the planner).
+    assert summary["slot_capacity"] == 24
+    assert summary["slots"] == [{"slot_start": f"{DAY}T09:00", "booked": 2, "arrived": 1, "capacity": 24},
+                                {"slot_start": f"{DAY}T09:30", "booked": 1, "arrived": 0, "capacity": 24},
+                                {"slot_start": f"{DAY}T14:00", "booked": 1, "arrived": 0, "capacity": 24}]
     assert [group["no_show"] for group in summary["groups"]] == [0, 0]  # 09:00 + 30 min + 60 min is not past yet
     clock.advance(minutes=91)  # 10:31: the 09:00 slot ended 61 minutes ago; 09:30's ended 31 minutes ago
-    groups = {group["group"]: group for group in
-              japi.get("/sites/demo/appointments/summary", date=DAY).get_json()["groups"]}
+    later = japi.get("/sites/demo/appointments/summary", date=DAY).get_json()
+    assert later["arrivals"] == {"early": 0, "on_time": 1, "late": 0, "missing": 1}
+    groups = {group["group"]: group for group in later["groups"]}
     assert groups == {"Unit A": {"group": "Unit A", "booked": 2, "arrived": 1, "no_show": 1},
                       "Unit B": {"group": "Unit B", "booked": 2, "arrived": 0, "no_show": 0}}
     missing = japi.get("/sites/demo/appointments", date=DAY, status="no_show").get_json()["appointments"]
@@ -219,6 +223,9 @@ def test_a_late_arrival_still_checks_in_by_code(japi, clock):
     visit = japi.post("/sites/demo/visits", {"appointment_code": booking["code"], "health_code": "green"})
     assert visit.status_code == 201
     assert japi.get("/sites/demo/appointments", date=DAY).get_json()["appointments"][0]["status"] == "arrived"
+    assert japi.get("/sites/demo/appointments/summary", date=DAY).get_json()["arrivals"]["late"] == 1
+    dashboard = japi.get("/sites/demo/dashboard").get_json()["bookings"]
+    assert dashboard["slots"] == [{"slot_start": f"{DAY}T09:00", "booked": 1, "arrived": 1, "capacity": 24}]
 
 
 def test_the_list_pages_and_only_those_who_may_read_it_do(japi, tokens):
@@ -243,3 +250,29 @@ def test_a_booked_person_goes_through_the_flow_like_anyone(japi):
     assert call_next(japi, "consent", "A")["id"] == visit["visit"]["id"]
     assert act(japi, visit["visit"]["id"], "consent", gen_consent("A")).get_json()["visit"]["station"] == "injection"
 
+
+
+def test_the_daily_report_lists_who_was_booked_and_did_not_come_per_group(japi, clock, tokens):
+    from openpyxl import load_workbook
+
+    came = gen_resident_id()
+    imported(japi, row("09:00", "张三", came, group="Unit A"), row("09:00", "李四", group="Unit A"),
+             row("09:30", "王五", group="Unit B"))
+    japi.post("/sites/demo/visits", {"name": "张三", "document_type": "resident_id", "document_number": came,
+                                     "dose_number": 1, "health_code": "green"})
+    clock.advance(hours=5)
+    report = japi.get("/sites/demo/reports/daily", date=DAY).get_json()
+    assert report["bookings"]["groups"] == [{"group": "Unit A", "booked": 2, "arrived": 1, "no_show": 1},
+                                            {"group": "Unit B", "booked": 1, "arrived": 0, "no_show": 1}]
+    assert [item["person"]["name"] for item in report["bookings"]["not_arrived"]] == ["李四", "王五"]
+    xlsx = japi.get("/sites/demo/reports/daily", date=DAY, format="xlsx", check=False)
+    book = load_workbook(io.BytesIO(xlsx.data))
+    sheet = [[cell for cell in line] for line in book["Booked, did not come"].iter_rows(values_only=True)]
+    assert sheet[0] == ["group", "slot_start", "code", "name", "phone", "document"]
+    assert [(line[0], line[3]) for line in sheet[1:]] == [("Unit A", "李四"), ("Unit B", "王五")]
+
+
+def test_an_import_warns_of_slots_booked_beyond_the_sites_capacity(japi):
+    answer = upload(japi, booking_file(*(row("10:00") for _ in range(25)), *(row("10:30") for _ in range(24))))
+    assert answer.status_code == 201  # a warning, not a refusal: the site may open more desks
+    assert answer.get_json()["overbooked"] == [{"slot_start": f"{DAY}T10:00", "booked": 25, "capacity": 24}]
