@@ -267,7 +267,7 @@ def test_the_daily_report_lists_who_was_booked_and_did_not_come_per_group(japi, 
     assert [item["person"]["name"] for item in report["bookings"]["not_arrived"]] == ["李四", "王五"]
     xlsx = japi.get("/sites/demo/reports/daily", date=DAY, format="xlsx", check=False)
     book = load_workbook(io.BytesIO(xlsx.data))
-    sheet = [[cell for cell in line] for line in book["Booked, did not come"].iter_rows(values_only=True)]
+    sheet = [list(line) for line in book["Booked, did not come"].iter_rows(values_only=True)]
     assert sheet[0] == ["group", "slot_start", "code", "name", "phone", "document"]
     assert [(line[0], line[3]) for line in sheet[1:]] == [("Unit A", "李四"), ("Unit B", "王五")]
 
