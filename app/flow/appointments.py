@@ -182,15 +182,20 @@ def rebook(services: Services, principal: Principal, *, site_id: str, code: str,
 
 
 def booked_person(services: Services, principal: Principal, *, site_id: str, code: str) -> dict[str, Any]:
-    """What a check-in by booking code fills in: the booking's person and dose (Conflict if it is
-    not `booked`, NotFound if there is none)."""
+    """What a check-in by booking code fills in: the booking's person and dose, its code as stored
+    and its status now (NotFound if there is none). Whether it may still check in is the caller's
+    to ask (require_open): a repeat of a check-in that marked it arrived is answered as before."""
     row = services.store.appointments.by_code(site_id, rules.normal_code(code))
-    status = _status(services, site_id, row)
-    if status not in (Status.BOOKED, Status.NO_SHOW):  # late arrivals are real
-        raise Conflict(f"Booking {row.code} is {status}.", code=f"appointment_{status}",
-                       fields={"appointment_code": f"the booking is {status}"})
     person = services.store.appointments.row_person(row)
-    return {**person, "dose_number": row.dose_number, "code": row.code}
+    return {**person, "dose_number": row.dose_number, "code": row.code, "status": _status(services, site_id, row)}
+
+
+def require_open(booked: Mapping[str, Any]) -> None:
+    """Conflict unless the booking is still to come (`booked`, or `no_show`: late arrivals are real)."""
+    status = booked["status"]
+    if status not in (Status.BOOKED, Status.NO_SHOW):
+        raise Conflict(f"Booking {booked['code']} is {status}.", code=f"appointment_{status}",
+                       fields={"appointment_code": f"the booking is {status}"})
 
 
 def arrived(services: Services, visit: Visit, *, code: str | None) -> str | None:

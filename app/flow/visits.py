@@ -145,6 +145,8 @@ def check_in(
         booked = appointments.booked_person(services, principal, site_id=site_id, code=appointment_code)
         name, document_type, document_number = booked["name"], booked["document_type"], booked["document_number"]
         phone, dose_number, appointment_code = booked["phone"], booked["dose_number"], booked["code"]
+    else:
+        booked = None
     if name is None or document_type is None or document_number is None or dose_number is None:
         raise ValidationFailed("A walk-in's name, document and dose are needed (or a booking's code).", fields={
             key: "required (or an appointment_code)" for key, value in (
@@ -153,6 +155,10 @@ def check_in(
     person = (name, document_type, document_number, dose_number)
 
     def decide(tx: SiteWrites, now: datetime) -> Decision:
+        if booked is not None:
+            # Here, not before: a repeat (same Idempotency-Key) of the check-in that marked the
+            # booking arrived is replayed, not refused as "already arrived".
+            appointments.require_open(booked)
         name, document_type, document_number, dose_number = person
         valid = rules.validate_check_in(
             tx.site, name=name, document_type=document_type, document_number=document_number, phone=phone,

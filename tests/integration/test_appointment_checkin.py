@@ -1,0 +1,34 @@
+"""Check-in by a booking's code, as the check-in tablet sends it: through its outbox, whose retry
+of a lost answer carries the same Idempotency-Key and must get the first answer back."""
+from __future__ import annotations
+
+from tests.support.api import assert_error, checker, japi
+from tests.support.factories import gen_resident_id
+
+HEADER = "slot_start,name,document_type,document_number,phone,dose_number,group\n"
+
+
+def _book(api, *rows: str) -> list[dict]:
+    """Import today's (2026-11-24, the test clock's day) rows; the day's bookings, in import order."""
+    answer = api.client.post("/api/v1/sites/demo/appointments", data=(HEADER + "".join(rows)).encode(),
+                             headers={"Authorization": f"Bearer {api.token}"}, content_type="text/csv")
+    assert answer.status_code == 201, answer.get_json()
+    return api.get("/sites/demo/appointments").get_json()["appointments"]
+
+
+def test_a_repeated_check_in_by_booking_is_replayed_not_refused_as_arrived(japi, tokens):
+    checkin = tokens.station("checkin")
+    [booking] = _book(japi.api, f"2026-11-24T09:00,张三明,resident_id,{gen_resident_id()},,2,街道\n")
+    body = {"appointment_code": booking["code"].lower(), "health_code": "green", "priority": False}
+    first = japi.post("/sites/demo/visits", body, token=checkin, key="booking-checkin-1")
+    assert first.status_code == 201, first.get_json()
+    assert first.get_json()["visit"]["dose_number"] == 2
+    again = japi.post("/sites/demo/visits", body, token=checkin, key="booking-checkin-1")
+    assert again.status_code == 201, again.get_json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json()["visit"]["id"] == first.get_json()["visit"]["id"]
+    # A new request (another key) for the same booking is refused: it has arrived.
+    assert_error(japi.post("/sites/demo/visits", body, token=checkin, key="booking-checkin-2"), 409,
+                 "appointment_arrived", "appointment_code")
+    [after] = japi.get("/sites/demo/appointments").get_json()["appointments"]
+    assert (after["status"], after["visit_id"]) == ("arrived", first.get_json()["visit"]["id"])
