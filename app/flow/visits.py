@@ -37,6 +37,9 @@ class Outcome:
     # Check-in only: the code of the person's live ticket on their phone, shown this once. A
     # repeat of the request changes nothing and shows none: the tablet asks for a new code.
     phone_code: IssuedCode | None = None
+    # Check-in only: the booking this check-in was linked to (by its code, or the person's booking
+    # today), shown in the answer that linked it.
+    appointment_code: str | None = None
 
 
 # A decision: (visit id, the visit before, the event to record), or None for "nothing to do".
@@ -183,8 +186,9 @@ def check_in(
     )
     if outcome.replayed or outcome.visit is None or outcome.visit.ticket is None or not outcome.visit.active:
         return outcome  # a repeat (the code was shown once), or turned away: no ticket to follow
-    appointments.arrived(services, outcome.visit, code=appointment_code)
-    return replace(outcome, phone_code=phone_tickets.issue(services, outcome.visit, actor=principal.actor))
+    linked = appointments.arrived(services, outcome.visit, code=appointment_code)
+    return replace(outcome, phone_code=phone_tickets.issue(services, outcome.visit, actor=principal.actor),
+                   appointment_code=linked)
 
 
 # --- queues -----------------------------------------------------------------------------------

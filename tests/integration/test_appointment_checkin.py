@@ -32,3 +32,18 @@ def test_a_repeated_check_in_by_booking_is_replayed_not_refused_as_arrived(japi,
                  "appointment_arrived", "appointment_code")
     [after] = japi.get("/sites/demo/appointments").get_json()["appointments"]
     assert (after["status"], after["visit_id"]) == ("arrived", first.get_json()["visit"]["id"])
+    assert first.get_json()["appointment_code"] == booking["code"]
+    assert "appointment_code" not in again.get_json()  # a repeat says no more than the phone code
+
+
+def test_a_walk_in_by_document_says_which_booking_it_linked(japi, tokens):
+    checkin = tokens.station("checkin")
+    number = gen_resident_id()
+    [booking] = _book(japi.api, f"2026-11-24T10:30,李四,resident_id,{number},,1,\n")
+    walk_in = {"name": "李四", "document_type": "resident_id", "document_number": number, "dose_number": 1,
+               "health_code": "green", "priority": False}
+    answer = japi.post("/sites/demo/visits", walk_in, token=checkin)
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["appointment_code"] == booking["code"]
+    unbooked = japi.post("/sites/demo/visits", {**walk_in, "document_number": gen_resident_id()}, token=checkin)
+    assert unbooked.status_code == 201 and "appointment_code" not in unbooked.get_json()
