@@ -224,3 +224,28 @@ def summary(services: Services, principal: Principal, *, site_id: str, day: date
             for row in services.store.appointments.day_rows(site_id, day)]
     return {"site": site_id, "date": day.isoformat(), "slot_minutes": site.appointments.slot_minutes,
             "no_show_grace_minutes": site.appointments.no_show_grace_minutes, **rules.summary(rows)}
+
+
+COME_EARLY_MINUTES = 5  # the confirmation asks people to come this long before their slot
+
+
+def confirmation(services: Services, principal: Principal, *, site_id: str, code: str) -> dict[str, Any]:
+    """What the booking's confirmation (printed or sent to the person) shows: the site, the slot,
+    when to come, the group and dose, the name masked, and the code (for its QR). Never the
+    document number or the phone."""
+    authorize(principal, "appointments.find", site=site_id)
+    site = services.store.site(site_id).site
+    row = services.store.appointments.by_code(site_id, rules.normal_code(code))
+    person = services.store.appointments.row_person(row)
+    start = row.slot_start.astimezone(site.tz)
+    return {
+        "code": row.code,
+        "site": {"id": site.id, "name": site.name, "name_zh": site.name_zh},
+        "slot_start": start,
+        "slot_end": start + timedelta(minutes=site.appointments.slot_minutes),
+        "come_at": start - timedelta(minutes=COME_EARLY_MINUTES),
+        "status": _status(services, site_id, row),
+        "group": row.group_name,
+        "dose_number": row.dose_number,
+        "name": mask_name(person["name"]),
+    }

@@ -47,3 +47,26 @@ def test_a_walk_in_by_document_says_which_booking_it_linked(japi, tokens):
     assert answer.get_json()["appointment_code"] == booking["code"]
     unbooked = japi.post("/sites/demo/visits", {**walk_in, "document_number": gen_resident_id()}, token=checkin)
     assert unbooked.status_code == 201 and "appointment_code" not in unbooked.get_json()
+
+
+def test_the_confirmation_shows_when_to_come_and_the_code_and_nothing_personal(japi, client, tokens):
+    number, phone = gen_resident_id(), "13655556666"
+    [booking] = _book(japi.api, f"2026-11-24T14:30,慕容秘密,resident_id,{number},{phone},3,<b>第一街道</b>\n")
+    path = f"/sites/demo/appointments/{booking['code'].lower()}/confirmation"
+
+    def get(token: str, **params: str):
+        return client.get(path, headers={"Authorization": f"Bearer {token}"}, query_string=params)
+
+    page = get(tokens.station("checkin"), lang="en")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200, text[:500]
+    for shown in ("慕**密", "14:30–15:00", "Please come at 14:25", "Dose 3", booking["code"], "&lt;b&gt;第一街道",
+                  "<svg", "slip-80.css"):
+        assert shown in text, shown
+    words = text[:text.index("<svg")] + text[text.index("</svg>"):]  # the QR's drawing may hold any digits
+    for secret in ("慕容秘密", number, number[-4:], phone, phone[-4:]):
+        assert secret not in words, secret
+    assert "slip-a4.css" in get(tokens.supervisor, paper="a4").get_data(as_text=True)
+    assert get(tokens.station("consent")).status_code == 403
+    assert client.get("/sites/demo/appointments/QQQQQQQQ/confirmation",
+                      headers={"Authorization": f"Bearer {tokens.supervisor}"}).status_code == 404
