@@ -130,8 +130,9 @@ def test_a_booking_found_by_its_code_or_the_id_number_is_confirmed_and_checked_i
 
 def test_a_scanned_code_opens_its_booking_and_a_wrong_or_used_one_is_refused_beside_its_field(nurse_ready, browser):
     process, api = nurse_ready
-    scanned, used, cancelled = gen_resident_id(), gen_resident_id(), gen_resident_id()
-    booked = _book(process, api, [("王五", scanned, 1, "厂"), ("赵六", used, 1, "厂"), ("钱七", cancelled, 1, "厂")])
+    scanned, used, cancelled, walked = (gen_resident_id() for _ in range(4))
+    booked = _book(process, api, [("王五", scanned, 1, "厂"), ("赵六", used, 1, "厂"), ("钱七", cancelled, 1, "厂"),
+                                  ("孙八", walked, 1, "厂")])
     assert api.post("/sites/demo/visits", {"appointment_code": booked[used]["code"], "health_code": "green"}).ok
     assert api.post(f"/sites/demo/appointments/{booked[cancelled]['code']}/cancel").ok
     tablet = Tablet(browser, process.url, lang="en")
@@ -162,6 +163,16 @@ def test_a_scanned_code_opens_its_booking_and_a_wrong_or_used_one_is_refused_bes
     page.locator("#document_number").press_sequentially(gen_resident_id())
     page.click("#booking-lookup")
     beside(page, "#document_number", "#document_hint", "No booking today for this ID number.")
+
+    # Checked in as a walk-in, by the form, someone booked today: the booking is found by the number and said so.
+    page.fill("#document_number", "")
+    page.locator("#document_number").press_sequentially(walked)
+    page.keyboard.press("Enter")
+    page.keyboard.type("孙八")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    expect(page.locator("#message")).to_contain_text(f"booking {booked[walked]['code']} marked arrived")
+    assert _bookings(api)[walked]["status"] == "arrived"
     tablet.assert_clean()
     tablet.context.close()
 
