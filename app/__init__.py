@@ -42,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .web import (
         access,
         api,
+        appointment_pages,
         audit_pages,
         auth_pages,
         compression,
@@ -71,7 +72,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     compression.init_app(app)
     for blueprint in (
         health.bp, api.bp, home.bp, auth_pages.bp, device_pages.bp, audit_pages.bp, user_pages.bp, slip_pages.bp,
-        station_pages.bp, dashboard_pages.bp, ticket_pages.bp,
+        station_pages.bp, dashboard_pages.bp, ticket_pages.bp, appointment_pages.bp,
     ):
         app.register_blueprint(blueprint)
     live.init_app(app)

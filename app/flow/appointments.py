@@ -214,15 +214,20 @@ def rebook(services: Services, principal: Principal, *, site_id: str, code: str,
 
 
 def booked_person(services: Services, principal: Principal, *, site_id: str, code: str) -> dict[str, Any]:
-    """What a check-in by booking code fills in: the booking's person and dose (Conflict if it is
-    not `booked`, NotFound if there is none)."""
+    """What a check-in by booking code fills in: the booking's person and dose, its code as stored
+    and its status now (NotFound if there is none). Whether it may still check in is the caller's
+    to ask (require_open): a repeat of a check-in that marked it arrived is answered as before."""
     row = services.store.appointments.by_code(site_id, rules.normal_code(code))
-    status = _status(services, site_id, row)
-    if status not in (Status.BOOKED, Status.NO_SHOW):  # late arrivals are real
-        raise Conflict(f"Booking {row.code} is {status}.", code=f"appointment_{status}",
-                       fields={"appointment_code": f"the booking is {status}"})
     person = services.store.appointments.row_person(row)
-    return {**person, "dose_number": row.dose_number, "code": row.code}
+    return {**person, "dose_number": row.dose_number, "code": row.code, "status": _status(services, site_id, row)}
+
+
+def require_open(booked: Mapping[str, Any]) -> None:
+    """Conflict unless the booking is still to come (`booked`, or `no_show`: late arrivals are real)."""
+    status = booked["status"]
+    if status not in (Status.BOOKED, Status.NO_SHOW):
+        raise Conflict(f"Booking {booked['code']} is {status}.", code=f"appointment_{status}",
+                       fields={"appointment_code": f"the booking is {status}"})
 
 
 def arrived(services: Services, visit: Visit, *, code: str | None) -> str | None:
@@ -287,3 +292,28 @@ def for_dashboard(services: Services, site_id: str, day: date) -> dict[str, Any]
     counts = _summary(services, site_id, day)
     return {"slot_capacity": slot_capacity(services, site_id), "slots": counts["slots"],
             "arrivals": counts["arrivals"]}
+
+
+COME_EARLY_MINUTES = 5  # the confirmation asks people to come this long before their slot
+
+
+def confirmation(services: Services, principal: Principal, *, site_id: str, code: str) -> dict[str, Any]:
+    """What the booking's confirmation (printed or sent to the person) shows: the site, the slot,
+    when to come, the group and dose, the name masked, and the code (for its QR). Never the
+    document number or the phone."""
+    authorize(principal, "appointments.find", site=site_id)
+    site = services.store.site(site_id).site
+    row = services.store.appointments.by_code(site_id, rules.normal_code(code))
+    person = services.store.appointments.row_person(row)
+    start = row.slot_start.astimezone(site.tz)
+    return {
+        "code": row.code,
+        "site": {"id": site.id, "name": site.name, "name_zh": site.name_zh},
+        "slot_start": start,
+        "slot_end": start + timedelta(minutes=site.appointments.slot_minutes),
+        "come_at": start - timedelta(minutes=COME_EARLY_MINUTES),
+        "status": _status(services, site_id, row),
+        "group": row.group_name,
+        "dose_number": row.dose_number,
+        "name": mask_name(person["name"]),
+    }

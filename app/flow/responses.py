@@ -69,6 +69,10 @@ class CheckInEnvelope(VisitEnvelope):
         None, description="The phone ticket's address, for the slip; shown once: absent when turned away and in "
                           "a repeat of the request (same Idempotency-Key), after which "
                           "POST /sites/{site}/visits/{visit_id}/ticket-code gives a new one.")
+    appointment_code: str | None = Field(
+        None, description="The booking this check-in marked arrived: the one whose code was sent, or the person's "
+                          "booking today (a check-in by document); absent for a walk-in without one, when turned "
+                          "away, and in a repeat of the request.")
 
 
 class TicketCode(BaseModel):

@@ -37,6 +37,9 @@ class Outcome:
     # Check-in only: the code of the person's live ticket on their phone, shown this once. A
     # repeat of the request changes nothing and shows none: the tablet asks for a new code.
     phone_code: IssuedCode | None = None
+    # Check-in only: the booking this check-in was linked to (by its code, or the person's booking
+    # today), shown in the answer that linked it.
+    appointment_code: str | None = None
 
 
 # A decision: (visit id, the visit before, the event to record), or None for "nothing to do".
@@ -145,6 +148,8 @@ def check_in(
         booked = appointments.booked_person(services, principal, site_id=site_id, code=appointment_code)
         name, document_type, document_number = booked["name"], booked["document_type"], booked["document_number"]
         phone, dose_number, appointment_code = booked["phone"], booked["dose_number"], booked["code"]
+    else:
+        booked = None
     missing = {key: "required (or an appointment_code)" for key, value in (
         ("name", name), ("document_type", document_type), ("document_number", document_number),
         ("dose_number", dose_number)) if value is None}
@@ -156,6 +161,10 @@ def check_in(
     person = (name, document_type, document_number, dose_number, health_code)
 
     def decide(tx: SiteWrites, now: datetime) -> Decision:
+        if booked is not None:
+            # Here, not before: a repeat (same Idempotency-Key) of the check-in that marked the
+            # booking arrived is replayed, not refused as "already arrived".
+            appointments.require_open(booked)
         name, document_type, document_number, dose_number, health_code = person
         valid = rules.validate_check_in(
             tx.site, name=name, document_type=document_type, document_number=document_number, phone=phone,
@@ -180,8 +189,9 @@ def check_in(
     )
     if outcome.replayed or outcome.visit is None or outcome.visit.ticket is None or not outcome.visit.active:
         return outcome  # a repeat (the code was shown once), or turned away: no ticket to follow
-    appointments.arrived(services, outcome.visit, code=appointment_code)
-    return replace(outcome, phone_code=phone_tickets.issue(services, outcome.visit, actor=principal.actor))
+    linked = appointments.arrived(services, outcome.visit, code=appointment_code)
+    return replace(outcome, phone_code=phone_tickets.issue(services, outcome.visit, actor=principal.actor),
+                   appointment_code=linked)
 
 
 # --- queues -----------------------------------------------------------------------------------

@@ -103,6 +103,8 @@ def _visit_json(outcome: Outcome, status: int = 200) -> Response | tuple[str, in
     if outcome.phone_code is not None:
         body["ticket_page"] = {"url": public_url(outcome.phone_code.path),
                                "expires_at": outcome.phone_code.expires_at.isoformat()}
+    if outcome.appointment_code is not None:
+        body["appointment_code"] = outcome.appointment_code
     response = jsonify(body)
     response.status_code = status
     if outcome.replayed:

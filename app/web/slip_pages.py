@@ -24,9 +24,11 @@ bp = Blueprint("slips", __name__)
 def qr_svg(payload: str) -> Markup:
     """An inline SVG QR code: error correction M at least, the standard quiet zone of 4 modules, and
     a viewBox without width or height, so that it scales to the size the paper's CSS gives it
-    (static/css/slip-*.css). The payload is ours (site and visit ids), never what someone typed."""
+    (static/css/slip-*.css). Never a Micro QR code, which segno picks for a short payload (a booking's
+    8-character code) and which many scanners and phones cannot read. The payload is ours (site and
+    visit ids, a booking's code), never what someone typed."""
     out = io.BytesIO()
-    segno.make(payload, error="m").save(out, kind="svg", border=4, omitsize=True, xmldecl=False, svgns=True,
+    segno.make(payload, error="m", micro=False).save(out, kind="svg", border=4, omitsize=True, xmldecl=False, svgns=True,
                                         nl=False, title="QR")
     return Markup(out.getvalue().decode())
 
