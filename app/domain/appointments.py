@@ -41,8 +41,10 @@ def new_code() -> str:
 
 
 def normal_code(text: str) -> str:
-    """A code as typed or scanned: case, spaces and dashes do not matter."""
-    return "".join(ch for ch in text.upper() if ch.isalnum())
+    """A code as typed or scanned: case, spaces and dashes do not matter, and an address that
+    ends with the code (a QR holding a link) gives the code."""
+    last = text.strip().rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    return "".join(ch for ch in last.upper() if ch.isalnum())
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,11 @@ def find(services: Services, principal: Principal, *, site_id: str, code: str | 
     site = services.store.site(site_id).site
     today = site_day(site, services.clock.now())
     if code:
-        row = store.by_code(site_id, rules.normal_code(code))
+        try:
+            row = store.by_code(site_id, rules.normal_code(code))
+        except NotFound:
+            raise NotFound("No such booking at this site.", code="unknown_appointment",
+                           fields={"code": "no such booking at this site"}) from None
     elif document_type and document_number:
         document = parse_document(document_type, document_number, today=today)
         found = store.by_person(site_id, document_key(document.type, document.number), today)
@@ -219,15 +223,23 @@ def booked_person(services: Services, principal: Principal, *, site_id: str, cod
     to ask (require_open): a repeat of a check-in that marked it arrived is answered as before."""
     row = services.store.appointments.by_code(site_id, rules.normal_code(code))
     person = services.store.appointments.row_person(row)
-    return {**person, "dose_number": row.dose_number, "code": row.code, "status": _status(services, site_id, row)}
+    site = services.store.site(site_id).site
+    return {**person, "dose_number": row.dose_number, "code": row.code, "status": _status(services, site_id, row),
+            "day": row.day, "today": site_day(site, services.clock.now())}
 
 
 def require_open(booked: Mapping[str, Any]) -> None:
-    """Conflict unless the booking is still to come (`booked`, or `no_show`: late arrivals are real)."""
+    """Conflict unless the booking is for today and still to come (`booked`, or `no_show`: late
+    arrivals are real). Someone who comes on another day is checked in as a walk-in."""
     status = booked["status"]
     if status not in (Status.BOOKED, Status.NO_SHOW):
         raise Conflict(f"Booking {booked['code']} is {status}.", code=f"appointment_{status}",
                        fields={"appointment_code": f"the booking is {status}"})
+    if booked["day"] != booked["today"]:
+        day = booked["day"].isoformat()
+        raise Conflict(f"Booking {booked['code']} is for {day}, not today: check the person in as a walk-in.",
+                       code="appointment_other_day", fields={"appointment_code": f"the booking is for {day}",
+                                                             "day": day})
 
 
 def arrived(services: Services, visit: Visit, *, code: str | None) -> str | None:

@@ -96,7 +96,7 @@ class AppointmentLookupBody(Body):
     """A booking by its code (typed, or scanned from the confirmation's QR), or today's booking of
     a person by their document."""
 
-    code: str | None = Field(None, min_length=4, max_length=60)
+    code: str | None = Field(None, min_length=4, max_length=300, description="the code, or a scanned address ending with it")
     document_type: Literal["resident_id", "passport"] | None = None
     document_number: str | None = Field(None, min_length=1, max_length=40)
 

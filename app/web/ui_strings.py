@@ -86,6 +86,8 @@ def station() -> dict[str, str]:
         "booking_cancelled": _("Booking %(code)s (%(name)s) was cancelled: a supervisor can book it again.",
                                code="{code}", name="{name}"),
         "booking_arrived_short": _("This booking has already checked in."),
+        "booking_not_today": _("This booking is for %(date)s, not today: check the person in as a walk-in.",
+                               date="{date}"),
         "booking_cancelled_short": _("This booking was cancelled: a supervisor can book it again."),
         "booking_offline": _("No connection: bookings cannot be looked up now. Check the person in as a walk-in."),
         "booking_arrived_now": _("booking %(code)s marked arrived", code="{code}"),

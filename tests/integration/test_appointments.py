@@ -276,3 +276,15 @@ def test_an_import_warns_of_slots_booked_beyond_the_sites_capacity(japi):
     answer = upload(japi, booking_file(*(row("10:00") for _ in range(25)), *(row("10:30") for _ in range(24))))
     assert answer.status_code == 201  # a warning, not a refusal: the site may open more desks
     assert answer.get_json()["overbooked"] == [{"slot_start": f"{DAY}T10:00", "booked": 25, "capacity": 24}]
+
+
+def test_a_booking_of_another_day_is_not_checked_in_by_its_code_and_a_scanned_link_finds_it(japi):
+    assert upload(japi, booking_file(row("09:00", day="2026-11-25"))).status_code == 201
+    [booking] = japi.get("/sites/demo/appointments", date="2026-11-25").get_json()["appointments"]
+    refused = assert_error(japi.post("/sites/demo/visits", {"appointment_code": booking["code"],
+                                                            "health_code": "green"}), 409, "appointment_other_day")
+    assert refused["fields"]["day"] == "2026-11-25"
+    found = japi.post("/sites/demo/appointments/lookup", {"code": f"https://vax.example.org/b/{booking['code']}"})
+    assert found.get_json()["appointment"]["code"] == booking["code"]
+    assert_error(japi.post("/sites/demo/appointments/lookup", {"code": "ZZZZ2222"}), 404, "unknown_appointment",
+                 "code")

@@ -297,6 +297,8 @@ async function checkInBooking() {
     showErrors([[panel, t("elsewhere", { site: (error.fields || {}).site || "" })]]);
   } else if (error.code === "unknown_appointment") {
     showErrors([[panel, t("booking_unknown", { code: booking.code })]]);
+  } else if (error.code === "appointment_other_day") {
+    showErrors([[panel, t("booking_not_today", { date: (error.fields || {}).day || "" })]]);
   } else {
     showRefusal(error, { health_code: form.querySelector("fieldset.health"), appointment_code: panel });
   }
