@@ -81,7 +81,10 @@ def city_report(services: Services, principal: Principal, *, day: date | None = 
             days.add(model.day)
             rows.append(model.city_row(_report_moment(services, model)))
     shown = day or (min(days) if days else now.date())
-    return {"date": shown.isoformat(), "sites": reports.city_ranking(rows)}
+    booked, groups = appointments.city(services, sites, {row.site.id: day or site_today(row.site, now) for row in sites})
+    for line in rows:
+        line.update(booked.get(line["site"], {"booked": 0, "arrived": 0, "no_show": 0}))
+    return {"date": shown.isoformat(), "sites": reports.city_ranking(rows), "groups": groups}
 
 
 def doses_per_day(services: Services, principal: Principal, *, site_id: str, days: int = 14) -> list[dict[str, Any]]:

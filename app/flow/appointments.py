@@ -329,3 +329,29 @@ def confirmation(services: Services, principal: Principal, *, site_id: str, code
         "dose_number": row.dose_number,
         "name": mask_name(person["name"]),
     }
+
+
+def city(services: Services, sites: list[Any], days: dict[str, date]) -> tuple[dict[str, dict[str, int]],
+                                                                                list[dict[str, Any]]]:
+    """The city's bookings on each site's day (`days`: site id -> day): per site, booked, arrived
+    and no-show; and every group of every site, most no-shows first (for the people who follow
+    up). One query for all the sites."""
+    rules_of = {row.site.id: row.site.appointments for row in sites}
+    now = services.clock.now()
+    per_site: dict[str, dict[str, int]] = {site_id: {"booked": 0, "arrived": 0, "no_show": 0} for site_id in days}
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in services.store.appointments.days_rows(days):
+        config = rules_of[row.site_id]
+        status = rules.status_at(row.status, row.slot_start, now=now, slot_minutes=config.slot_minutes,
+                                 grace_minutes=config.no_show_grace_minutes)
+        if status == Status.CANCELLED:
+            continue
+        group = groups.setdefault((row.site_id, row.group_name), {"site": row.site_id, "group": row.group_name,
+                                                                  "booked": 0, "arrived": 0, "no_show": 0})
+        for counts in (per_site[row.site_id], group):
+            counts["booked"] += 1
+            if status in (Status.ARRIVED, Status.NO_SHOW):
+                counts[status.value] += 1
+    ranked = sorted(groups.values(), key=lambda group: (-group["no_show"], -group["booked"], group["site"],
+                                                         group["group"]))
+    return per_site, ranked

@@ -121,6 +121,16 @@ class AppointmentStore:
                                             appointments.c.group_name, appointments.c.updated_at).where(
                 appointments.c.site_id == site_id, appointments.c.day == day)))
 
+    def days_rows(self, days: dict[str, date]) -> list[Row]:
+        """(site_id, slot_start, status, group_name, updated_at) of the bookings of each site's day."""
+        if not days:
+            return []
+        query = select(appointments.c.site_id, appointments.c.slot_start, appointments.c.status,
+                       appointments.c.group_name, appointments.c.updated_at).where(
+            tuple_(appointments.c.site_id, appointments.c.day).in_(list(days.items())))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
+
     def not_arrived(self, site_id: str, day: date) -> list[Row]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(appointments).where(

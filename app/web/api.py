@@ -210,7 +210,7 @@ def city_report():
         return jsonify(report)
     header = ["rank", "site", "name_zh", "doses", "daily_target", "percent_of_target", "checked_in",
               "throughput_last_hour", "waiting", "longest_wait_minutes", "observation", "open_aefi",
-              "time_in_system_median_minutes"]
+              "time_in_system_median_minutes", "booked", "arrived", "no_show"]
     rows = [[row[key] for key in header] for row in report["sites"]]
     body = (off_loop(report_files.table_csv, header, rows) if chosen == "csv"
             else off_loop(report_files.table_xlsx, "Ranking", header, rows))

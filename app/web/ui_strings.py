@@ -172,6 +172,7 @@ def dashboard() -> dict[str, str]:
         "arrivals": _("Arrived early %(early)s · on time %(on_time)s · late %(late)s · missing %(missing)s",
                       early="{early}", on_time="{on_time}", late="{late}", missing="{missing}"),
         "overbooked": _("More bookings than the site takes in a slot"),
+        "no_group": _("(no group)"),
         "phone_share": _("%(followed)s of %(tickets)s people with a ticket opened it on a phone",
                          followed="{followed}", tickets="{tickets}"),
         "consent": _("Consent"), "injection": _("Injection"),

@@ -56,7 +56,20 @@ function render() {
     tr.dataset.site = row.site;
     tr.append(cell(row.rank, "rank"), name, cell(`${row.doses} / ${row.daily_target} (${row.percent_of_target ?? 0}%)`),
       cell(row.throughput_last_hour), cell(row.waiting), cell(row.longest_wait_minutes),
-      cell(`${row.observation} / ${row.observation_capacity}`), cell(row.open_aefi, row.open_aefi ? "error" : ""), trend);
+      cell(`${row.observation} / ${row.observation_capacity}`), cell(row.open_aefi, row.open_aefi ? "error" : ""),
+      cell(row.booked), cell(row.arrived), cell(row.no_show, row.no_show ? "error" : ""), trend);
+    return tr;
+  }));
+}
+
+const GROUPS_SHOWN = 50;
+function renderGroups(groups) {
+  const names = new Map(rows.map((row) => [row.site, zh ? row.name_zh : row.name]));
+  document.getElementById("groups-card").hidden = groups.length === 0;
+  document.querySelector("#groups tbody").replaceChildren(...groups.slice(0, GROUPS_SHOWN).map((group) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(names.get(group.site) || group.site), cell(group.group || strings.no_group), cell(group.booked),
+      cell(group.arrived), cell(group.no_show, group.no_show ? "error" : ""));
     return tr;
   }));
 }
@@ -68,6 +81,7 @@ async function refresh() {
   rows = report.sites;
   document.getElementById("updated").textContent = siteTime(serverNow(), locale, zone, true);
   render();
+  renderGroups(report.groups);
   if (!trendsLoaded) loadTrends();
 }
 

@@ -288,3 +288,19 @@ def test_a_booking_of_another_day_is_not_checked_in_by_its_code_and_a_scanned_li
     assert found.get_json()["appointment"]["code"] == booking["code"]
     assert_error(japi.post("/sites/demo/appointments/lookup", {"code": "ZZZZ2222"}), 404, "unknown_appointment",
                  "code")
+
+
+def test_the_city_report_ranks_sites_and_groups_by_bookings(japi, clock, tokens):
+    came = gen_resident_id()
+    imported(japi, row("09:00", number=came, group="Unit A"), row("09:00", group="Unit A"), row("09:30", group="Unit B"))
+    japi.post("/sites/demo/visits", {"name": "张三", "document_type": "resident_id", "document_number": came,
+                                     "dose_number": 1, "health_code": "green"})
+    clock.advance(hours=3)
+    report = japi.get("/reports/city/daily").get_json()
+    [demo] = [site for site in report["sites"] if site["site"] == "demo"]
+    assert (demo["booked"], demo["arrived"], demo["no_show"]) == (3, 1, 2)
+    assert report["groups"] == [
+        {"site": "demo", "group": "Unit A", "booked": 2, "arrived": 1, "no_show": 1},
+        {"site": "demo", "group": "Unit B", "booked": 1, "arrived": 0, "no_show": 1}]
+    csv_file = japi.get("/reports/city/daily", format="csv", check=False).get_data(as_text=True)
+    assert csv_file.splitlines()[0].endswith(",booked,arrived,no_show")
