@@ -86,8 +86,7 @@ class AppointmentStore:
             row = conn.execute(select(appointments).where(appointments.c.site_id == site_id,
                                                           appointments.c.code == code)).first()
         if row is None:
-            raise NotFound(f"No booking {code} at site {site_id}.", code="unknown_appointment",
-                           fields={"appointment_code": "no such booking at this site"})
+            raise _unknown(site_id, code)
         return row
 
     def by_person(self, site_id: str, key: str, day: date) -> Row | None:
@@ -150,8 +149,7 @@ class AppointmentStore:
             row = conn.execute(select(appointments).where(appointments.c.site_id == site_id,
                                                           appointments.c.code == code)).first()
             if row is None:
-                raise NotFound(f"No booking {code} at site {site_id}.", code="unknown_appointment",
-                               fields={"appointment_code": "no such booking at this site"})
+                raise _unknown(site_id, code)
             if row.status not in expected:
                 raise Conflict(f"Booking {code} is {row.status}.", code=f"appointment_{row.status}",
                                fields={"appointment_code": f"the booking is {row.status}"})
@@ -180,6 +178,11 @@ class AppointmentStore:
                 return count
             count += len(rows)
             after = rows[-1].id
+
+
+def _unknown(site_id: str, code: str) -> NotFound:
+    return NotFound(f"No booking {code} at site {site_id}.", code="unknown_appointment",
+                    fields={"appointment_code": "no such booking at this site"})
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

@@ -16,17 +16,16 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-import pypdfium2 as pdfium
 import zxingcpp
 from PIL import Image
 from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_slip_printing import DPI, _read_qr
 from tests.browser.test_station_pages import Tablet, nurse_ready, site
 from tests.browser.test_tablet_layout import beside, in_reach
 from tests.support.factories import gen_resident_id
 from tests.support.live_servers import Api
+from tests.support.printed import print_page, read_qr
 
 SITE_TZ = ZoneInfo("Asia/Shanghai")  # sites/demo.toml
 HEADER = "slot_start,name,document_type,document_number,phone,dose_number,group\n"
@@ -201,14 +200,9 @@ def test_the_confirmation_shows_when_to_come_and_a_qr_of_the_code_and_nothing_pe
     assert _qr_text(shot) == booking["code"]
 
     # Printed on an 80 mm roll: one piece of paper, and the QR code a thermal printer makes still reads.
-    pdf = pdfium.PdfDocument(slip.pdf(width="80mm", height="297mm"))
-    try:
-        assert len(pdf) == 1, "the confirmation is split over two pieces of paper"
-        printed = pdf[0].render(scale=DPI / 72, grayscale=True).to_pil().convert("L")
-    finally:
-        pdf.close()
+    _, _, printed = print_page(slip, "80")
     printed = printed.point(lambda value: 255 if value >= 128 else 0)
-    code, _ = _read_qr(printed)
+    code, _ = read_qr(printed)
     assert code.text == booking["code"] and code.ec_level in ("M", "Q", "H")
     assert code.format == zxingcpp.BarcodeFormat.QRCode  # not a Micro QR code, which many scanners cannot read
     slip.goto(slip.url.split("?")[0] + "?paper=a4&lang=zh_Hans")

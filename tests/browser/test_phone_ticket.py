@@ -19,16 +19,15 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pypdfium2 as pdfium
 import pytest
 from playwright.sync_api import expect
 
 from app.domain.identity import mask_name
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_slip_printing import DPI, MIN_QR_MM, POINTS_PER_MM, PRINTABLE_MM, _mm, _printed_text, _read_qr
 from tests.support.english import english
 from tests.support.factories import gen_checkin, gen_consent, gen_injection, gen_resident_id
 from tests.support.live_servers import Api, ServerProcess, create_token, free_port, init_database, server_env
+from tests.support.printed import DPI, MIN_QR_MM, PRINTABLE_MM, mm, print_page, read_qr
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_TZ = ZoneInfo("Asia/Shanghai")  # sites/demo.toml
@@ -113,15 +112,7 @@ def _scan_slip(browser, base: str, token: str, visit_id: str, code: str, paper: 
         assert answer is not None and answer.ok
         expect(page.locator("article .phone")).to_have_text("Scan to follow your turn on your phone")
         short = page.locator("article .url").inner_text()
-        pdf = pdfium.PdfDocument(page.pdf(width=f"{paper}mm", height="297mm"))
-        try:
-            assert len(pdf) == 1, "the slip is split over two pieces of paper"
-            printed = pdf[0]
-            assert round(printed.get_width() / POINTS_PER_MM) == int(paper)
-            text, (left, right) = _printed_text(printed)
-            image = printed.render(scale=DPI / 72, grayscale=True).to_pil().convert("L")
-        finally:
-            pdf.close()
+        text, (left, right), image = print_page(page, paper)
     finally:
         staff.close()
     margin = (int(paper) - PRINTABLE_MM[paper]) / 2
@@ -129,10 +120,10 @@ def _scan_slip(browser, base: str, token: str, visit_id: str, code: str, paper: 
     assert margin <= left and right <= int(paper) - margin, f"text printed at {left:.1f}-{right:.1f} mm"
     image = image.point(lambda value: 255 if value >= 128 else 0)
     image.save(SCREENSHOTS / f"slip-phone-ticket-{paper}mm.png")
-    qr, (qr_left, _, qr_right, _) = _read_qr(image)
+    qr, (qr_left, _, qr_right, _) = read_qr(image)
     assert qr.ec_level in ("M", "Q", "H")
-    assert _mm(qr_right - qr_left) >= MIN_QR_MM, f"the QR code is {_mm(qr_right - qr_left):.1f} mm wide"
-    assert margin <= _mm(qr_left) and _mm(qr_right) <= int(paper) - margin, "the QR code is not all printed"
+    assert mm(qr_right - qr_left) >= MIN_QR_MM, f"the QR code is {mm(qr_right - qr_left):.1f} mm wide"
+    assert margin <= mm(qr_left) and mm(qr_right) <= int(paper) - margin, "the QR code is not all printed"
     return qr.text, short
 
 

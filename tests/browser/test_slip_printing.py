@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 from PIL import Image
@@ -21,12 +20,8 @@ from PIL import Image
 from tests.browser.conftest import SCREENSHOTS
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 from tests.support.live_servers import Api, ServerProcess, create_token, free_port, init_database, server_env
+from tests.support.printed import DPI, MIN_QR_MM, PRINTABLE_MM, mm, print_page, read_qr
 
-PRINTABLE_MM = {"58": 48, "80": 72}  # what the printhead reaches, centred on the roll
-DPI = 203  # a thermal printhead's 8 dots per mm
-POINTS_PER_MM = 72 / 25.4
-QUIET_ZONE = 4  # modules of white around a QR code
-MIN_QR_MM = 20  # with its quiet zone
 SITE_TZ = ZoneInfo("Asia/Shanghai")  # sites/demo.toml
 
 
@@ -59,37 +54,6 @@ def _squashed(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def _printed_text(page: pdfium.PdfPage) -> tuple[str, tuple[float, float]]:
-    """The page's text and the left and right ends of its printed characters, in mm."""
-    text = page.get_textpage()
-    chars = [i for i in range(text.count_chars()) if not text.get_text_range(i, 1).isspace()]
-    boxes = [text.get_charbox(i) for i in chars]  # (left, bottom, right, top) in points
-    ends = (min(box[0] for box in boxes) / POINTS_PER_MM, max(box[2] for box in boxes) / POINTS_PER_MM)
-    return text.get_text_range(), ends
-
-
-def _read_qr(image: Image.Image) -> tuple[zxingcpp.Barcode, tuple[float, float, float, float]]:
-    """The one QR code on a black-and-white image, and its box with the quiet zone, in pixels;
-    the quiet zone must be white."""
-    codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-    assert len(codes) == 1, f"{len(codes)} QR codes read"
-    code = codes[0]
-    modules = 17 + 4 * int(code.extra["Version"])
-    corners = code.position
-    symbol = (corners.top_left.x, corners.top_left.y, corners.bottom_right.x, corners.bottom_right.y)
-    assert symbol[2] - symbol[0] == pytest.approx(symbol[3] - symbol[1], abs=1), "the code is not upright and square"
-    quiet = QUIET_ZONE * (symbol[2] - symbol[0]) / modules
-    box = (symbol[0] - quiet, symbol[1] - quiet, symbol[2] + quiet, symbol[3] + quiet)
-    ring = image.copy()
-    ring.paste(255, (symbol[0] - 1, symbol[1] - 1, symbol[2] + 1, symbol[3] + 1))  # what is left is the quiet zone
-    assert ring.crop(tuple(round(v) for v in box)).getextrema() == (255, 255), "the QR code's quiet zone is not blank"
-    return code, box
-
-
-def _mm(pixels: float) -> float:
-    return pixels / DPI * 25.4
-
-
 @pytest.mark.parametrize("paper", ["58", "80"])
 @pytest.mark.parametrize("lang", ["zh_Hans", "en"])
 def test_both_slips_print_a_readable_qr_code_and_all_their_text_within_the_paper(observing, browser, paper, lang):
@@ -101,16 +65,7 @@ def test_both_slips_print_a_readable_qr_code_and_all_their_text_within_the_paper
         answer = page.goto(f"{base}/sites/demo/visits/{visit['id']}/slips/{kind}?paper={paper}&lang={lang}")
         assert answer is not None and answer.ok
         slip, instructions = page.locator("article").inner_text(), page.locator(".hint").inner_text()
-        # No browser margins (docs/DEPLOY.md); 297 mm is the length roll printers' drivers offer.
-        pdf = pdfium.PdfDocument(page.pdf(width=f"{paper}mm", height="297mm"))
-        try:
-            assert len(pdf) == 1, "the slip is split over two pieces of paper"
-            printed = pdf[0]
-            assert round(printed.get_width() / POINTS_PER_MM) == int(paper)
-            text, (left, right) = _printed_text(printed)
-            image = printed.render(scale=DPI / 72, grayscale=True).to_pil().convert("L")
-        finally:
-            pdf.close()
+        text, (left, right), image = print_page(page, paper)
         for shown in (visit["ticket"], _local_time(time), instructions):
             assert _squashed(shown) in _squashed(text), f"{shown!r} is not printed"
         assert _squashed(text) == _squashed(slip), "the printed text is not the slip's"
@@ -118,9 +73,9 @@ def test_both_slips_print_a_readable_qr_code_and_all_their_text_within_the_paper
 
         image = image.point(lambda value: 255 if value >= 128 else 0)  # a thermal dot is black or not
         image.save(SCREENSHOTS / f"slip-{kind}-{paper}mm-{lang}.png")
-        code, (qr_left, _, qr_right, _) = _read_qr(image)
+        code, (qr_left, _, qr_right, _) = read_qr(image)
         assert code.text == f"siteflow:demo:{visit['id']}"  # what the stations' scanners read
         assert code.ec_level in ("M", "Q", "H")
-        assert _mm(qr_right - qr_left) >= MIN_QR_MM, f"the QR code is {_mm(qr_right - qr_left):.1f} mm wide"
-        assert margin <= _mm(qr_left) and _mm(qr_right) <= int(paper) - margin, "the QR code is not all printed"
+        assert mm(qr_right - qr_left) >= MIN_QR_MM, f"the QR code is {mm(qr_right - qr_left):.1f} mm wide"
+        assert margin <= mm(qr_left) and mm(qr_right) <= int(paper) - margin, "the QR code is not all printed"
     context.close()
