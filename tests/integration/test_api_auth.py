@@ -18,7 +18,7 @@ from tests.support.api import (
 )
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 
-SAMPLE_ARGS = {"site": "demo", "station": "consent", "visit_id": "0" * 32}
+SAMPLE_ARGS = {"site": "demo", "station": "consent", "visit_id": "0" * 32, "code": "ZZZZ2222"}
 
 
 def _concrete(rule: str) -> str:
