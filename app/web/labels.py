@@ -45,6 +45,8 @@ def _tables() -> dict[str, dict[str, str]]:
         "reason": _bilingual(DEFERRAL_REASONS),
         "symptom": _bilingual(AEFI_SYMPTOMS),
         "severity": {"minor": _("minor"), "severe": _("severe"), "serious": _("serious")},
+        "booking_status": {"booked": _("booked"), "arrived": _("arrived"), "no_show": _("did not come"),
+                           "cancelled": _("cancelled")},
         "aefi_outcome": {AefiOutcome.RECOVERED: _("recovered"), AefiOutcome.TRANSFERRED: _("transferred to hospital")},
         "display_language": {"zh": "中文", "en": "English", "both": _("Both, alternating")},
         "outcome": {"ok": _("done"), "failed": _("failed"), "refused": _("not allowed")},

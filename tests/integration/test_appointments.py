@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from urllib.parse import parse_qsl
 
 from click.testing import CliRunner
@@ -304,3 +305,28 @@ def test_the_city_report_ranks_sites_and_groups_by_bookings(japi, clock, tokens)
         {"site": "demo", "group": "Unit B", "booked": 1, "arrived": 0, "no_show": 1}]
     csv_file = japi.get("/reports/city/daily", format="csv", check=False).get_data(as_text=True)
     assert csv_file.splitlines()[0].endswith(",booked,arrived,no_show")
+
+
+def test_the_bookings_page_lists_the_day_the_no_shows_and_cancels_and_rebooks(client, japi, clock, tokens):
+    came = gen_resident_id()
+    imported(japi, row("09:00", "张三", came, group="Unit A"), row("09:00", "李四", group="Unit A"),
+             row("14:00", "王五", group="Unit B"))
+    japi.post("/sites/demo/visits", {"name": "张三", "document_type": "resident_id", "document_number": came,
+                                     "dose_number": 1, "health_code": "green"})
+    clock.advance(hours=3)
+    desk = {"Authorization": f"Bearer {tokens.station('checkin')}"}
+    page = client.get(f"/sites/demo/appointments?date={DAY}&lang=en", headers=desk)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Unit A" in text and "did not come" in text and "arrived" in text
+    assert "李*" in text and "李四" not in text  # the desk sees names masked, as on tablets
+    missing = client.get(f"/sites/demo/appointments?date={DAY}&status=no_show&lang=en", headers=desk)
+    [code] = re.findall(r'data-code="(\w+)"', missing.get_data(as_text=True))
+    back = f"/sites/demo/appointments?date={DAY}&status=no_show"
+    assert client.post(f"/sites/demo/appointments/{code}/rebook", data={"slot_start": f"{DAY}T15:00", "back": back},
+                       headers=desk).status_code == 302
+    later = japi.get("/sites/demo/appointments", date=DAY, status="booked").get_json()["appointments"]
+    assert {(item["code"], item["slot_start"]) for item in later} >= {(code, f"{DAY}T15:00")}
+    assert client.post(f"/sites/demo/appointments/{code}/cancel", data={"back": back}, headers=desk).status_code == 302
+    assert japi.post("/sites/demo/appointments/lookup", {"code": code}).get_json()["appointment"]["status"] == "cancelled"
+    consent = {"Authorization": f"Bearer {tokens.station('consent')}"}
+    assert client.get(f"/sites/demo/appointments?date={DAY}", headers=consent).status_code == 403

@@ -73,6 +73,8 @@ SPECIFIED = {
     "api.import_appointments": "appointments.import", "api.list_appointments": "appointments.read",
     "api.appointments_summary": "appointments.read", "api.lookup_appointment": "appointments.find",
     "api.cancel_appointment": "appointments.manage", "api.rebook_appointment": "appointments.manage",
+    "appointments.bookings": "appointments.read", "appointments.cancel": "appointments.manage",
+    "appointments.rebook": "appointments.manage",
     "appointments.confirmation": "appointments.find",
     "users.add_user": "users.manage", "users.reset_password": "users.manage", "users.set_active": "users.manage",
     "users.end_sessions": "users.manage",
