@@ -36,8 +36,18 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
+CODE_SPACE = len(CODE_ALPHABET) ** CODE_LENGTH
+
+
 def new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    """One of the CODE_SPACE codes, each as likely: a single draw from the system's random source
+    written in base 31 (a draw per character cost 8 system calls a code, a tenth of an import)."""
+    number = secrets.randbelow(CODE_SPACE)
+    characters = []
+    for _ in range(CODE_LENGTH):
+        number, digit = divmod(number, len(CODE_ALPHABET))
+        characters.append(CODE_ALPHABET[digit])
+    return "".join(characters)
 
 
 def normal_code(text: str) -> str:
