@@ -28,6 +28,7 @@ import json
 import os
 import random
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -292,6 +293,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; bench/results is left alone")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # so a PostgreSQL cluster started here is stopped
 
     work = Path(tempfile.mkdtemp(prefix="siteflow-bookings-"))
     rows = booking_rows(args.rows)
@@ -329,7 +331,7 @@ def main() -> None:
         print(note)
 
     trees = [("this", ROOT)] + ([("against", args.against.resolve())] if args.against else [])
-    results: dict = {"rows": args.rows, "cores": os.cpu_count(), "slots": len(SLOTS), "groups": GROUPS,
+    results: dict = {"rows": args.rows, "cores": os.cpu_count(), "load_average_at_start": os.getloadavg(), "slots": len(SLOTS), "groups": GROUPS,
                      "no_phone_share": NO_PHONE, "notes": notes, "trees": {name: str(root) for name, root in trees},
                      "file_mb": {kind: round(paths["good"].stat().st_size / 1e6, 2) for kind, paths in files.items()}}
     try:
@@ -369,6 +371,7 @@ def main() -> None:
         if cluster is not None:
             cluster.close()
     results["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["load_average_at_end"] = os.getloadavg()
     if not args.no_write:
         out = ROOT / "bench" / "results" / "appointments.json"
         out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
