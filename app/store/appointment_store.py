@@ -14,7 +14,7 @@ from app.domain.errors import Conflict, NotFound
 
 from .database import WRITE
 from .sealing import Sealer
-from .tables import appointments
+from .tables import appointments, visits
 
 INSERT_BATCH = 2_000  # rows per INSERT: a 100,000-row file goes in 50 statements
 
@@ -118,6 +118,15 @@ class AppointmentStore:
             return list(conn.execute(select(appointments.c.slot_start, appointments.c.status,
                                             appointments.c.group_name).where(
                 appointments.c.site_id == site_id, appointments.c.day == day)))
+
+    def day_check_ins(self, site_id: str, day: date) -> list[Row]:
+        """(slot_start, status, checked_in_at) of every booking of the day not cancelled:
+        checked_in_at is the linked visit's check-in (None if nobody came)."""
+        query = select(appointments.c.slot_start, appointments.c.status, visits.c.created_at.label("checked_in_at")
+                       ).select_from(appointments.outerjoin(visits, visits.c.id == appointments.c.visit_id)).where(
+            appointments.c.site_id == site_id, appointments.c.day == day, appointments.c.status != Status.CANCELLED)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
 
     def not_arrived(self, site_id: str, day: date) -> list[Row]:
         with self.engine.connect() as conn:
