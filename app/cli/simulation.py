@@ -44,8 +44,9 @@ def booking_options(command):
     return command
 
 
-def _with_bookings(scenario: Scenario, options: dict[str, Any]) -> tuple[Scenario, list[str]]:
-    """The scenario with the booking file's day as its booked arrivals, and what to say about it."""
+def _with_bookings(scenario: Scenario, options: dict[str, Any], *, fitted: bool = False) -> tuple[Scenario, list[str]]:
+    """The scenario with the booking file's day as its booked arrivals, and what to say about it.
+    `fitted`: a scenario fitted from a real day, whose arrivals (every check-in) give way whole."""
     from app.domain.appointments import BookingFileInvalid
     from app.sim.bookings import BookingDayError, outside_hours, read_booked_day, with_bookings
 
@@ -81,14 +82,17 @@ def _with_bookings(scenario: Scenario, options: dict[str, Any]) -> tuple[Scenari
         raise click.ClickException(f"{path.name}: {exc}") from None
     late_sd = min(late_sd, 240.0)
     replayed = with_bookings(scenario, booked, no_show=no_show, late_sd=late_sd, late_mean=late_mean,
-                             source=f"{path.name} {booked.day.isoformat()}")
+                             source=f"{path.name} {booked.day.isoformat()}", walk_ins=not fitted)
     first, last = min(booked.slots), max(booked.slots)
     notes = [f"bookings: {path.name}, {booked.day.isoformat()}: {booked.people} booked in {len(booked.slots)} slots "
              f"({first:%H:%M}-{last:%H:%M}); no-show {no_show:.1%}, lateness mean {late_mean:+.1f} min, "
              f"sd {late_sd:.1f} min{measured}"]
     walk_ins = len(replayed.arrivals) - 1
-    notes.append(f"  plus the scenario's walk-ins ({walk_ins} poisson source(s))" if walk_ins
-                 else "  no walk-ins: the scenario has no poisson arrivals")
+    if fitted:
+        notes.append("  no walk-ins: the fitted day's arrivals (all its check-ins, the booked included) give way")
+    else:
+        notes.append(f"  plus the scenario's walk-ins ({walk_ins} poisson source(s))" if walk_ins
+                     else "  no walk-ins: the scenario has no poisson arrivals")
     if outside := outside_hours(scenario, booked):
         notes.append(f"  {outside} booking(s) start outside the opening hours "
                      f"{scenario.opens:%H:%M}-{scenario.closes:%H:%M} (early ones wait for the opening)")
@@ -156,7 +160,7 @@ def simulate(scenario_file: Path | None, from_site: str | None, day: str | None,
         raise click.ClickException(str(exc)) from None
     except DomainError as exc:
         _fail(exc)
-    scenario, notes = _with_bookings(scenario, bookings)
+    scenario, notes = _with_bookings(scenario, bookings, fitted=from_site is not None)
     for note in notes:
         click.echo(note)
     with click.progressbar(length=replications, label="Replications", file=sys.stderr, show_pos=True) as bar:

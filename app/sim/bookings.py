@@ -64,13 +64,15 @@ def read_booked_day(content: bytes, *, today: date, day: date | None = None, sit
 
 
 def with_bookings(scenario: Scenario, booked: BookedDay, *, no_show: float, late_sd: float, late_mean: float = 0.0,
-                  source: str = "") -> Scenario:
-    """The scenario with the day's bookings as its booked arrivals, beside its walk-ins."""
+                  source: str = "", walk_ins: bool = True) -> Scenario:
+    """The scenario with the day's bookings as its booked arrivals, beside its walk-ins (its
+    Poisson arrivals; none with `walk_ins` False, as for a scenario fitted from a real day, whose
+    Poisson arrivals are all of that day's check-ins, the booked ones included)."""
     arrivals = Booked(kind="booked", slots=tuple(booked.slots.items()), no_show=no_show, late_sd=late_sd,
                       late_mean=late_mean, source=source)
-    walk_ins = tuple(source for source in scenario.arrivals if isinstance(source, Poisson))
+    others = tuple(source for source in scenario.arrivals if walk_ins and isinstance(source, Poisson))
     name = f"{scenario.name}, with {booked.people} bookings on {booked.day.isoformat()}"
-    return scenario.model_copy(update={"arrivals": (arrivals, *walk_ins), "name": name})
+    return scenario.model_copy(update={"arrivals": (arrivals, *others), "name": name})
 
 
 def outside_hours(scenario: Scenario, booked: BookedDay) -> int:

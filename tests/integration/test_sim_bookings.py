@@ -80,6 +80,12 @@ def test_with_no_show_one_nobody_booked_comes_and_walk_ins_still_do():
     assert alone.arrived == 0 and alone.no_shows == 240 and alone.served == 0
     with_walk_ins = run_replication(_replayed(EVEN, no_show=1.0, walk_ins=30), seed=3)
     assert with_walk_ins.no_shows == 240 and 60 <= with_walk_ins.arrived <= 200  # Poisson, 30 an hour for 4 hours
+    # A scenario fitted from a real day: its Poisson arrivals are every check-in, so they give way too.
+    fitted = parse_scenario(dict(SCENARIO, arrivals=[{"kind": "poisson", "rate_per_hour": 30}]))
+    replayed = with_bookings(fitted, read_booked_day(booking_file(EVEN), today=TODAY), no_show=1.0, late_sd=5,
+                             walk_ins=False)
+    assert [source.kind for source in replayed.arrivals] == ["booked"]
+    assert run_replication(replayed, seed=3).arrived == 0
 
 
 def test_arrivals_are_the_slots_plus_a_truncated_lateness_and_the_appointment_blocks_give_way():
