@@ -147,6 +147,34 @@ def child(database_url: str, path: Path, expect: str, api: bool) -> dict:
     return answer
 
 
+def codes_child(database_url: str, count: int) -> dict:
+    """The booking codes of a `count`-row import alone: made, and checked against the site's."""
+    from app import create_app
+    from app.clock import FixedClock
+    from app.domain.appointments import new_code
+    from app.flow import appointments as flow
+    from app.flow import sites as site_flow
+    from app.store.migrate import upgrade
+    from app.store.sealing import generate_lookup_key, generate_master_key
+
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "bench", "CLOCK": FixedClock(NOW),
+                      "DATA_KEYS": generate_master_key(), "LOOKUP_KEY": generate_lookup_key()})
+    services = app.extensions["siteflow"]
+    upgrade(services.store.engine)
+    site_flow.load_site_file(services, ROOT / "sites" / "demo.toml")
+    began = time.perf_counter()
+    for _ in range(count):
+        new_code()
+    made = time.perf_counter() - began
+    began = time.perf_counter()
+    codes = flow._fresh_codes(services, "demo", count)
+    checked = time.perf_counter() - began
+    assert len(set(codes)) == count
+    app.extensions["siteflow_live"].stop()
+    services.store.engine.dispose()
+    return {"new_code_s": made, "fresh_codes_s": checked}
+
+
 def _reads(app, token: str) -> dict:
     """The imported day's summary and list pages, five times each (the first is also kept apart)."""
     client = app.test_client()
@@ -218,10 +246,12 @@ class Databases:
             Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
 
 
-def measure(code_root: Path, databases: Databases, path: Path, expect: str, api: bool = False,
-            profile: Path | None = None) -> dict:
+def measure(code_root: Path, databases: Databases, path: Path | None, expect: str, api: bool = False,
+            profile: Path | None = None, codes: int = 0) -> dict:
     url = databases.fresh()
     command = [sys.executable, str(Path(__file__).resolve()), "child", url, str(path), expect]
+    if codes:
+        command = [sys.executable, str(Path(__file__).resolve()), "codes", url, str(codes)]
     if api:
         command.append("--api")
     if profile is not None:
@@ -355,12 +385,21 @@ def main() -> None:
                 if "reads" in done[-1]:
                     entry["reads"] = done[-1]["reads"]
                 table.setdefault(tree, {}).setdefault(kind, {})[measure_name] = entry
-            if args.against:
+            if args.against and args.repeats:
                 table["ratio_this_to_against"] = {
                     kind: {name: round(table["this"][kind][name]["seconds_median"]
                                        / table["against"][kind][name]["seconds_median"], 2)
                            for name in ("validate", "import")} for kind in files}
             results[backend] = table
+        # The booking codes of an import alone (the optimised step), on SQLite, interleaved, 5 times.
+        code_runs: dict[str, list[dict]] = {}
+        for _ in range(5):
+            for tree, root in trees:
+                code_runs.setdefault(tree, []).append(measure(root, backends[0][1], None, "", codes=args.rows))
+        results["codes_sqlite"] = {
+            tree: {key: round(statistics.median(run[key] for run in done), 3) for key in ("new_code_s", "fresh_codes_s")}
+            for tree, done in code_runs.items()}
+        print("booking codes for", args.rows, "rows:", json.dumps(results["codes_sqlite"]))
         if args.profile:
             raw = work / "profile.txt"
             run = measure(ROOT, backends[0][1], files["csv"]["good"] if "csv" in files else next(iter(files.values()))["good"],
@@ -381,7 +420,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "child":
+    if len(sys.argv) > 1 and sys.argv[1] == "codes":
+        print(json.dumps(codes_child(sys.argv[2], int(sys.argv[3]))))
+    elif len(sys.argv) > 1 and sys.argv[1] == "child":
         print(json.dumps(child(sys.argv[2], Path(sys.argv[3]), sys.argv[4], "--api" in sys.argv[5:])))
     else:
         main()
