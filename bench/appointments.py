@@ -17,7 +17,7 @@ summary (`GET .../appointments/summary`) and pages of the list (`GET .../appoint
 the Flask test client, as a supervisor. Numbers are reported, never asserted.
 
 With --against, every measure runs with this checkout's app/ and with the other one's, interleaved
-(A B A B ...), `--repeats` times each: the way to measure an optimisation before and after.
+(A B, then B A, ...), `--repeats` times each: the way to measure an optimisation before and after.
 """
 from __future__ import annotations
 
@@ -260,6 +260,7 @@ def measure(code_root: Path, databases: Databases, path: Path | None, expect: st
     done = subprocess.run(command, cwd=code_root, capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(code_root)))
     databases.drop(url)
+    os.sync()  # the dropped database's writes are not left to slow the next measure
     if done.returncode:
         raise SystemExit(f"{code_root} {path.name}: {done.stderr[-3000:]}")
     return json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
@@ -367,9 +368,11 @@ def main() -> None:
     try:
         for backend, databases in backends:
             runs: dict[tuple, list[dict]] = {}
-            for _ in range(args.repeats):
+            for repeat in range(args.repeats):
                 for kind, paths in files.items():
-                    for tree, root in trees:  # interleaved: both trees see the same machine
+                    # Interleaved, both trees seeing the same machine, and which goes first turns
+                    # each repeat (a measure right after a large import ran slower: order matters).
+                    for tree, root in trees[repeat % len(trees):] + trees[:repeat % len(trees)]:
                         for measure_name, path, expect in (("validate", paths["bad"], "refused"),
                                                            ("import", paths["good"], "imported")):
                             api = measure_name == "import" and kind == "csv"
@@ -391,10 +394,10 @@ def main() -> None:
                                        / table["against"][kind][name]["seconds_median"], 2)
                            for name in ("validate", "import")} for kind in files}
             results[backend] = table
-        # The booking codes of an import alone (the optimised step), on SQLite, interleaved, 5 times.
+        # The booking codes of an import alone (the optimised step), on SQLite, interleaved, 6 times.
         code_runs: dict[str, list[dict]] = {}
-        for _ in range(5):
-            for tree, root in trees:
+        for repeat in range(6):
+            for tree, root in trees[repeat % len(trees):] + trees[:repeat % len(trees)]:
                 code_runs.setdefault(tree, []).append(measure(root, backends[0][1], None, "", codes=args.rows))
         results["codes_sqlite"] = {
             tree: {key: round(statistics.median(run[key] for run in done), 3) for key in ("new_code_s", "fresh_codes_s")}
