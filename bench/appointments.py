@@ -28,6 +28,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -412,6 +413,7 @@ def main() -> None:
     finally:
         if cluster is not None:
             cluster.close()
+        shutil.rmtree(work, ignore_errors=True)
     results["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["load_average_at_end"] = os.getloadavg()
     if not args.no_write:
