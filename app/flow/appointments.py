@@ -20,6 +20,7 @@ from app.domain.errors import Conflict, NotFound, ValidationFailed
 from app.domain.identity import document_key, mask_name, mask_tail, parse_document
 from app.domain.permissions import Principal, authorize, view_level
 from app.domain.rules import site_day
+from app.domain.site import Site
 from app.domain.visit import Visit
 from app.sim.capacity import people_per_hour, site_scenario
 
@@ -115,16 +116,17 @@ def _fresh_codes(services: Services, site_id: str, count: int) -> list[str]:
     return sorted(codes)
 
 
-def _status(services: Services, site_id: str, row: Any) -> Status:
-    site = services.store.site(site_id).site
+def _status(services: Services, site_id: str, row: Any, site: Site | None = None) -> Status:
+    site = site or services.store.site(site_id).site
     return rules.status_at(row.status, row.slot_start, now=services.clock.now(),
                            slot_minutes=site.appointments.slot_minutes,
                            grace_minutes=site.appointments.no_show_grace_minutes)
 
 
-def view(services: Services, site_id: str, row: Any, level: str) -> dict[str, Any]:
-    """A booking as a caller may see it: `full` (supervisors) or `masked` (stations, as on tablets)."""
-    site = services.store.site(site_id).site
+def view(services: Services, site_id: str, row: Any, level: str, site: Site | None = None) -> dict[str, Any]:
+    """A booking as a caller may see it: `full` (supervisors) or `masked` (stations, as on tablets).
+    `site`: the site's configuration when the caller has it (a page of rows reads it once)."""
+    site = site or services.store.site(site_id).site
     person = services.store.appointments.row_person(row)
     if level == "full":
         shown = dict(person)
@@ -135,7 +137,7 @@ def view(services: Services, site_id: str, row: Any, level: str) -> dict[str, An
         "code": row.code,
         "slot_start": row.slot_start.astimezone(site.tz).strftime("%Y-%m-%dT%H:%M"),
         "slot_minutes": site.appointments.slot_minutes,
-        "status": _status(services, site_id, row),
+        "status": _status(services, site_id, row, site),
         "group": row.group_name,
         "dose_number": row.dose_number,
         "visit_id": row.visit_id,
@@ -159,7 +161,7 @@ def list_day(services: Services, principal: Principal, *, site_id: str, day: dat
     if level == "full" and page:
         audit.record(services, principal.actor, "record.listed", site=site_id, subject=f"appointments:{day}",
                      detail={"count": len(page)})
-    return [view(services, site_id, row, level) for row in page], (page[-1].id if more else None)
+    return [view(services, site_id, row, level, site) for row in page], (page[-1].id if more else None)
 
 
 def find(services: Services, principal: Principal, *, site_id: str, code: str | None = None,

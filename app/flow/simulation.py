@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from app.domain import appointments as booking_rules
 from app.domain.analytics import DayAnalytics
 from app.domain.errors import ValidationFailed
 from app.domain.permissions import Principal, authorize
@@ -29,6 +30,20 @@ def fitted_scenario(services: Services, principal: Principal, *, site_id: str, d
     authorize(principal, "report.read", site=site_id)
     with analytics.day_model(services, site_id, day) as model:
         return scenario_from_day(model, name=f"{site_id} {model.day.isoformat()} as measured")
+
+
+def booking_rates(services: Services, principal: Principal, *, site_id: str, day: date) -> booking_rules.ShowRates:
+    """A day's no-show share and lateness, its bookings against its check-ins (for the simulator's
+    booked arrivals). The lateness is to the check-in, so it includes any queue at check-in."""
+    authorize(principal, "appointments.read", site=site_id)
+    site = services.store.site(site_id).site
+    now = services.clock.now()
+    rows = services.store.appointments.day_check_ins(site_id, day)
+    return booking_rules.show_rates(
+        (row.slot_start, booking_rules.status_at(row.status, row.slot_start, now=now,
+                                                 slot_minutes=site.appointments.slot_minutes,
+                                                 grace_minutes=site.appointments.no_show_grace_minutes),
+         row.checked_in_at) for row in rows)
 
 
 def _figures(summary: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from .scenario import Appointments, Poisson, Scenario, Station
+from .scenario import Appointments, Booked, Poisson, Scenario, Station
 
 OFF_DUTY = 0  # priority of the requests that stand for servers not on duty (ahead of people)
 PERSON = 1
@@ -32,6 +32,8 @@ class Replication:
     doses_by_closing: int = 0  # services at the seat station (injections) ended by closing time
     time_in_system: list[float] = field(default_factory=list)
     waits: dict[str, list[float]] = field(default_factory=dict)
+    queued_at: dict[str, list[float]] = field(default_factory=dict)  # when each of `waits` began
+    arrivals_by_hour: dict[int, int] = field(default_factory=dict)  # clock hour: people who came
     busy: dict[str, float] = field(default_factory=dict)  # server-minutes serving
     server_minutes: dict[str, float] = field(default_factory=dict)  # server-minutes on duty while open
     sample_times: list[float] = field(default_factory=list)
@@ -72,6 +74,14 @@ def arrival_times(scenario: Scenario, rng: random.Random, result: Replication) -
                     first = index[source.enter_at] if source.enter_at else 0
                     times.append((max(0.0, slot + source.punctuality.sample(rng)), first))
                 slot += source.every_minutes
+        elif isinstance(source, Booked):
+            for start, people in source.slots:
+                slot = scenario.clock(start)
+                for _ in range(people):
+                    if rng.random() < source.no_show:
+                        result.no_shows += 1
+                        continue
+                    times.append((max(0.0, slot + source.lateness(rng)), 0))
     times.sort()
     return times
 
@@ -103,6 +113,7 @@ class _Run:
             for s in scenario.stations}
         self.waiting = dict.fromkeys(names, 0)
         result.waits = {name: [] for name in names}
+        result.queued_at = {name: [] for name in names}
         result.busy = dict.fromkeys(names, 0.0)
         result.queues = {name: [] for name in names}
         self.seats = simpy.Resource(env, capacity=scenario.observation.seats) if scenario.observation else None
@@ -112,6 +123,9 @@ class _Run:
         self.seats_changed_at = 0.0
         self.arrivals = arrival_times(scenario, self.rng, result)
         result.arrived = len(self.arrivals)
+        for at, _ in self.arrivals:
+            hour = scenario.hour_at(at)
+            result.arrivals_by_hour[hour] = result.arrivals_by_hour.get(hour, 0) + 1
 
     def start(self) -> None:
         """The arrivals, the queue sampler, the seat sampler (with observation) and the rotas."""
@@ -198,6 +212,7 @@ class _Run:
                 self.seats_changed(+1)
             self.waiting[station.name] -= 1
             result.waits[station.name].append(env.now - queued)
+            result.queued_at[station.name].append(queued)
             service = station.service.sample(self.rng)
             result.busy[station.name] += service
             yield env.timeout(service)

@@ -18,7 +18,8 @@ from app.domain.analytics import erlang_c_wait
 
 from . import runner
 from .results import summarise
-from .scenario import Appointments, Poisson, Scenario
+from .scenario import Appointments, Booked, Poisson, Scenario
+from .table import hourly
 
 MAX_ROUNDS = 30
 
@@ -44,7 +45,8 @@ class Plan:
 
 
 def hourly_arrivals(scenario: Scenario) -> dict[int, float]:
-    """Expected arrivals per clock hour (Poisson rates plus appointments that show up)."""
+    """Expected arrivals per clock hour (Poisson rates plus appointments and bookings that show
+    up, in the hour of their slot)."""
     hours: dict[int, float] = {}
     first, last = scenario.hour_at(0), scenario.hour_at(scenario.open_minutes - 1)
     for source in scenario.arrivals:
@@ -57,6 +59,10 @@ def hourly_arrivals(scenario: Scenario) -> dict[int, float]:
                 hour = scenario.hour_at(slot)
                 hours[hour] = hours.get(hour, 0.0) + source.people * (1 - source.no_show)
                 slot += source.every_minutes
+        elif isinstance(source, Booked):
+            for start, people in source.slots:
+                hour = scenario.hour_at(scenario.clock(start))
+                hours[hour] = hours.get(hour, 0.0) + people * (1 - source.no_show)
     return hours
 
 
@@ -208,7 +214,9 @@ def describe(scenario: Scenario, result: Plan, limits: Limits) -> str:
         lines += ["", f"  observation seats: {result.seats} (Poisson 99 % start: {result.start_seats}); simulated "
                       f"peak {observation['peak']['mean']:.0f}, p99 {observation['p99']['mean']:.0f}"]
     tis = summary["time_in_system"]
-    lines += ["", f"  simulated ({summary['replications']} replications): median time in site "
-                  f"{tis['p50']:.0f} min, p90 {tis['p90']:.0f} min; served {summary['served']['mean']:.0f}",
+    times = f"median time in site {tis['p50']:.0f} min, p90 {tis['p90']:.0f} min" if tis["p50"] is not None else "nobody came"
+    lines += ["", f"  simulated ({summary['replications']} replications): {times}; served {summary['served']['mean']:.0f}",
               "  " + ("meets the limits." if result.meets else "DOES NOT meet the limits: " + "; ".join(result.reasons))]
+    if summary.get("by_hour"):
+        lines += ["", "  With the recommended desks and seats:", *hourly(summary)]
     return "\n".join(lines)

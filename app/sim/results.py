@@ -92,6 +92,7 @@ def summarise(scenario: Scenario, runs: list[Replication]) -> dict[str, Any]:
                         for key in ("time_average", "p95", "p99", "peak")},
         "cleared_at": interval([row["cleared_at"] for row in per_run]),
         "queue_over_time": _mean_queues(scenario, runs),
+        "by_hour": by_hour(scenario, runs),
         "per_replication": per_run,
     }
 
@@ -108,3 +109,43 @@ def _mean_queues(scenario: Scenario, runs: list[Replication]) -> dict[str, Any]:
             series.append(statistics.fmean(values) if values else 0.0)
         queues[station.name] = series
     return {"minutes": times, "stations": queues}
+
+
+def by_hour(scenario: Scenario, runs: list[Replication]) -> list[dict[str, Any]]:
+    """Clock hour by clock hour, from the opening until the last replication's site cleared (means
+    across replications): the people who came in the hour; per station the queue (people waiting)
+    at the hour's first sample, on average over the hour and at its longest, and the mean wait of
+    those who joined the queue in that hour (pooled over the replications; None if nobody did)."""
+    if not runs:
+        return []
+    last = max(max(run.sample_times, default=0.0) for run in runs)
+    hours = range(scenario.hour_at(0), scenario.hour_at(max(last, scenario.open_minutes - 1)) + 1)
+    names = [station.name for station in scenario.stations]
+    # samples[name][hour]: per replication, the queue lengths sampled in that hour; waits pooled
+    samples: dict[str, dict[int, list[list[int]]]] = {name: {hour: [] for hour in hours} for name in names}
+    waits: dict[str, dict[int, list[float]]] = {name: {hour: [] for hour in hours} for name in names}
+    for run in runs:
+        for name in names:
+            mine: dict[int, list[int]] = {hour: [] for hour in hours}
+            for moment, length in zip(run.sample_times, run.queues[name], strict=True):
+                mine.setdefault(scenario.hour_at(moment), []).append(length)
+            for hour in hours:
+                samples[name][hour].append(mine[hour])
+            for moment, wait in zip(run.queued_at[name], run.waits[name], strict=True):
+                waits[name].setdefault(scenario.hour_at(moment), []).append(wait)
+    table = []
+    for hour in hours:
+        stations = {}
+        for name in names:
+            per_run = samples[name][hour]
+            pooled = waits[name][hour]
+            stations[name] = {
+                "queue_at_start": statistics.fmean(lengths[0] if lengths else 0 for lengths in per_run),
+                "mean_queue": statistics.fmean(statistics.fmean(lengths) if lengths else 0.0 for lengths in per_run),
+                "max_queue": statistics.fmean(max(lengths, default=0) for lengths in per_run),
+                "mean_wait": statistics.fmean(pooled) if pooled else None,
+                "joined": len(pooled) / len(runs),
+            }
+        table.append({"hour": hour, "arrived": statistics.fmean(run.arrivals_by_hour.get(hour, 0) for run in runs),
+                      "stations": stations})
+    return table

@@ -3,7 +3,8 @@
 Times are minutes. Clock times ("08:00") are relative to the scenario's `opens`.
 A scenario describes a site in general terms: stations in order, each with servers (which
 may change by hour), a service-time distribution and the probability a person visits it;
-walking time between stations; arrivals (Poisson by hour, appointment blocks, walk-ins);
+walking time between stations; arrivals (Poisson by hour, appointment blocks, walk-ins, the
+slots of a booking file);
 branches (deferral at a station, extended observation, adverse events); observation with
 a finite number of seats that the gated station (injection) must find free before it starts.
 """
@@ -212,7 +213,34 @@ class Appointments(_Model):
     enter_at: str | None = None  # the station they start at (people already waiting there: what-if)
 
 
-Arrivals = Annotated[Poisson | Appointments, Field(discriminator="kind")]
+class Booked(_Model):
+    """People booked into slots, as a booking file has them (app/sim/bookings.py reads one with the
+    import's reader): each comes at the slot's start plus a lateness drawn from a normal with
+    `late_mean` and `late_sd` minutes (early is negative), truncated at 3 sd either side; or, with
+    probability `no_show`, not at all. Someone early for the first slot waits for the opening."""
+
+    kind: Literal["booked"]
+    slots: tuple[tuple[time, int], ...] = Field(min_length=1)  # (slot start, people booked), clock times
+    no_show: float = Field(0.08, ge=0, le=1)
+    late_mean: float = Field(0.0, ge=-240, le=240)
+    late_sd: float = Field(10.0, ge=0, le=240)
+    source: str = ""  # where the bookings came from (the file's name, its day), for the tables
+
+    @property
+    def people(self) -> int:
+        return sum(count for _, count in self.slots)
+
+    def lateness(self, rng: random.Random) -> float:
+        if self.late_sd == 0:
+            return self.late_mean
+        for _ in range(100):
+            value = rng.gauss(0.0, self.late_sd)
+            if abs(value) <= 3 * self.late_sd:
+                return self.late_mean + value
+        return self.late_mean
+
+
+Arrivals = Annotated[Poisson | Appointments | Booked, Field(discriminator="kind")]
 
 
 class Scenario(_Model):

@@ -41,4 +41,26 @@ def table(scenario: Scenario, summary: dict) -> str:
     if scenario.observation:
         lines += ["", f"  observation seats ({scenario.observation.seats}): time-average {_ci(obs['time_average'])}, "
                       f"p95 {_ci(obs['p95'], 0)}, p99 {_ci(obs['p99'], 0)}, peak {_ci(obs['peak'], 0)}"]
+    if summary.get("by_hour"):
+        lines += ["", *hourly(summary)]
     return "\n".join(lines)
+
+
+def hourly(summary: dict) -> list[str]:
+    """Hour by hour (means of the replications): arrivals, and per station the people waiting at
+    the hour's start (":00"), the longest queue in the hour ("max") and the mean wait in minutes
+    of those who joined the queue in that hour ("wait")."""
+    rows = summary["by_hour"]
+    names = list(rows[0]["stations"])
+    width = max(17, *(len(name) + 2 for name in names))
+    lines = ["  by hour: people waiting at :00 / longest queue in the hour / mean wait (min) of those queued in it",
+             f"  {'hour':<7}{'arrived':>8}  " + "".join(f"{name:>{width}}" for name in names),
+             f"  {'':<7}{'':>8}  " + "".join(f"{':00   max  wait':>{width}}" for _ in names)]
+    for row in rows:
+        cells = []
+        for name in names:
+            entry = row["stations"][name]
+            wait = "—" if entry["mean_wait"] is None else f"{entry['mean_wait']:.1f}"
+            cells.append(f"{entry['queue_at_start']:>{width - 12}.0f}{entry['max_queue']:>6.0f}{wait:>6}")
+        lines.append(f"  {row['hour']:02d}:00  {row['arrived']:>8.0f}  " + "".join(cells))
+    return lines

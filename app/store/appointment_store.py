@@ -15,7 +15,7 @@ from app.domain.identity import document_key
 
 from .database import WRITE
 from .sealing import Sealer
-from .tables import appointments
+from .tables import appointments, visits
 
 INSERT_BATCH = 2_000  # rows per INSERT: a 100,000-row file goes in 50 statements
 
@@ -127,6 +127,15 @@ class AppointmentStore:
         query = select(appointments.c.site_id, appointments.c.slot_start, appointments.c.status,
                        appointments.c.group_name, appointments.c.updated_at).where(
             tuple_(appointments.c.site_id, appointments.c.day).in_(list(days.items())))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
+
+    def day_check_ins(self, site_id: str, day: date) -> list[Row]:
+        """(slot_start, status, checked_in_at) of every booking of the day not cancelled:
+        checked_in_at is the linked visit's check-in (None if nobody came)."""
+        query = select(appointments.c.slot_start, appointments.c.status, visits.c.created_at.label("checked_in_at")
+                       ).select_from(appointments.outerjoin(visits, visits.c.id == appointments.c.visit_id)).where(
+            appointments.c.site_id == site_id, appointments.c.day == day, appointments.c.status != Status.CANCELLED)
         with self.engine.connect() as conn:
             return list(conn.execute(query))
 

@@ -15,6 +15,7 @@ from flask import Flask
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from app.domain.appointments import Status as BookingStatus
 from app.domain.site import Site
 from app.domain.visit import State
 from app.domain.vocabulary import AEFI_SYMPTOMS, DEFERRAL_REASONS, STATION_LABELS, AefiOutcome, Station
@@ -45,8 +46,8 @@ def _tables() -> dict[str, dict[str, str]]:
         "reason": _bilingual(DEFERRAL_REASONS),
         "symptom": _bilingual(AEFI_SYMPTOMS),
         "severity": {"minor": _("minor"), "severe": _("severe"), "serious": _("serious")},
-        "booking_status": {"booked": _("booked"), "arrived": _("arrived"), "no_show": _("did not come"),
-                           "cancelled": _("cancelled")},
+        "booking_status": {BookingStatus.BOOKED: _("booked"), BookingStatus.ARRIVED: _("arrived"),
+                           BookingStatus.NO_SHOW: _("did not come"), BookingStatus.CANCELLED: _("booking cancelled")},
         "aefi_outcome": {AefiOutcome.RECOVERED: _("recovered"), AefiOutcome.TRANSFERRED: _("transferred to hospital")},
         "display_language": {"zh": "中文", "en": "English", "both": _("Both, alternating")},
         "outcome": {"ok": _("done"), "failed": _("failed"), "refused": _("not allowed")},
