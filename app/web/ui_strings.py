@@ -161,7 +161,7 @@ def display_both() -> dict[str, dict[str, Any]]:
                 "emergency_note": _("Medical staff are attending. Please keep the way clear."),
                 "sound": _("Tap here to turn on sound"),
                 # Nothing depends on the phone: staff call everyone, as on this screen.
-                "phone": _("Scan the QR code on your slip to follow your turn on your phone: you can wait outside."),
+                "phone": _("Scan your slip's QR code to follow your turn on your phone."),
             }
     return strings
 
