@@ -26,10 +26,17 @@ from app.domain.identity import mask_name
 from tests.browser.conftest import SCREENSHOTS
 from tests.support.english import english
 from tests.support.factories import gen_checkin, gen_consent, gen_injection, gen_resident_id
-from tests.support.live_servers import Api, ServerProcess, create_token, free_port, init_database, server_env
+from tests.support.live_servers import (
+    Api,
+    ServerProcess,
+    create_token,
+    free_port,
+    init_database,
+    server_env,
+    short_observation_sites,
+)
 from tests.support.printed import DPI, MIN_QR_MM, PRINTABLE_MM, mm, print_page, read_qr
 
-ROOT = Path(__file__).resolve().parents[2]
 SITE_TZ = ZoneInfo("Asia/Shanghai")  # sites/demo.toml
 CLOCK_SPEED = 6
 PHONE = {"width": 390, "height": 844}
@@ -52,10 +59,7 @@ EVENT_FRAME = re.compile(r"42(?:/[^,\[]*,)?\d*(\[.*)", re.S)
 def server(tmp_path_factory):
     """A server whose demo site observes for 1 minute on a clock 6 times faster; an admin's API."""
     folder = tmp_path_factory.mktemp("phone")
-    sites = folder / "sites"
-    sites.mkdir()
-    config = re.sub(r"(?m)^minutes = 30\b", "minutes = 1", (ROOT / "sites" / "demo.toml").read_text())
-    (sites / "demo.toml").write_text(config)
+    sites = short_observation_sites(folder)
     env = server_env(database_url=f"sqlite:///{folder / 'siteflow.db'}", sites=sites)
     env.update(SITEFLOW_INSTANCE_PATH=str(folder / "instance"), SITEFLOW_CLOCK_SPEED=str(CLOCK_SPEED))
     init_database(env)

@@ -31,9 +31,9 @@ from tests.support.live_servers import (
     free_port,
     init_database,
     server_env,
+    short_observation_sites,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "browser-admin-1"
 SITE_ZONE = ZoneInfo("Asia/Shanghai")
 BROWSER_ZONE = "America/New_York"
@@ -73,10 +73,7 @@ def _seed(api: Api) -> None:
 @pytest.fixture(scope="module")
 def tv_site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tv")
-    sites = folder / "sites"
-    sites.mkdir()
-    config = re.sub(r"(?m)^minutes = 30\b", "minutes = 1", (ROOT / "sites" / "demo.toml").read_text())
-    (sites / "demo.toml").write_text(config)
+    sites = short_observation_sites(folder)
     env = server_env(database_url=f"sqlite:///{folder / 'siteflow.db'}", sites=sites)
     env.update(SITEFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, SITEFLOW_INSTANCE_PATH=str(folder / "instance"),
                SITEFLOW_CLOCK_SPEED="12")

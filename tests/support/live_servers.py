@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,6 +66,16 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+def short_observation_sites(folder: Path) -> Path:
+    """A sites folder under `folder` holding the demo site with a 1-minute observation (for a
+    test that waits for people to be ready to leave)."""
+    sites = folder / "sites"
+    sites.mkdir()
+    demo = Path(__file__).resolve().parents[2] / "sites" / "demo.toml"
+    (sites / "demo.toml").write_text(re.sub(r"(?m)^minutes = 30\b", "minutes = 1", demo.read_text()))
+    return sites
 
 
 def server_env(
