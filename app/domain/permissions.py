@@ -101,6 +101,17 @@ RULES: dict[str, Rule] = {
     "appointments.read": Rule(READERS, stations=(Station.CHECKIN,)),
     "appointments.find": Rule(STAFF, stations=(Station.CHECKIN,)),
     "appointments.manage": Rule(STAFF, stations=(Station.CHECKIN,)),
+    # Vaccine stock (app/flow/stock.py): read by supervisors and the injection desk, which opens
+    # vials and records their waste; deliveries, moves, counts, explanations and the day's
+    # closing by those who run the site.
+    "stock.read": Rule(READERS, stations=(Station.INJECTION,)),
+    "stock.open_vial": Rule(STAFF, stations=(Station.INJECTION,)),
+    "stock.waste": Rule(STAFF, stations=(Station.INJECTION,)),
+    "stock.receive": Rule(OVERSEERS),
+    "stock.move": Rule(OVERSEERS),
+    "stock.count": Rule(OVERSEERS),
+    "stock.explain": Rule(OVERSEERS),
+    "stock.close": Rule(OVERSEERS),
     # A lost slip: reprinted with a new phone-ticket code, which ends the old one.
     "ticket.reissue": Rule(STAFF, stations=(Station.CHECKIN,)),
     Action.CHECK_IN: Rule(STAFF, stations=(Station.CHECKIN,)),

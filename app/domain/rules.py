@@ -11,7 +11,9 @@ from typing import Any
 
 from .errors import Conflict, Forbidden, ValidationFailed
 from .identity import Document, age_on, parse_document
+from . import stock
 from .site import Site
+from .stock import LotStock
 from .visit import (
     AefiReport,
     Consent,
@@ -322,7 +324,10 @@ def decide_injection(
     checklist: Sequence[str],
     vaccinator: str,
     now: datetime,
+    held: LotStock | None,
 ) -> Draft:
+    """`held`: the site's stock of the lot named (None: it holds none). The dose is drawn from
+    the desk's open vial of it, or from a vial this injection opens (the event's `draw`)."""
     _require(visit, "be injected", states=(State.CALLED, State.SERVING), station=Station.INJECTION)
     _require_desk(visit, desk)
     fields: dict[str, str] = {}
@@ -337,11 +342,17 @@ def decide_injection(
     if found is None:
         fields["product"] = f"unknown product {product!r}"
     else:
-        chosen_lot = found.find_lot(lot)
-        if chosen_lot is None:
+        listed = found.find_lot(lot)  # the site file's lots: what the desk's scanner knows
+        if held is None and listed is not None and listed.expires_on < site_day(site, now):
+            fields["lot"] = f"lot {lot} expired on {listed.expires_on.isoformat()}: do not use it"
+        elif held is None:
+            fields["lot"] = f"this site holds no lot {lot!r}"
+        elif held.product != found.code:
             fields["lot"] = f"lot {lot!r} is not a lot of {found.code}"
-        elif chosen_lot.expires_on < site_day(site, now):
-            fields["lot"] = f"lot {lot} expired on {chosen_lot.expires_on.isoformat()}: do not use it"
+        elif held.expires_on < site_day(site, now):
+            fields["lot"] = f"lot {lot} expired on {held.expires_on.isoformat()}: do not use it"
+        else:
+            chosen_lot = held
         if route != found.route:
             fields["route"] = f"{found.code} is given {found.route}"
     if dose_number != visit.dose_number:
@@ -351,6 +362,7 @@ def decide_injection(
     if fields:
         raise ValidationFailed("The injection record is incomplete or not allowed.", fields=fields)
     assert found is not None and chosen_lot is not None
+    dose = stock.draw(site, chosen_lot, desk=desk, now=now)  # 409 naming the lot when it is empty
     minutes = site.observation.extended_minutes if visit.extended_observation else site.observation.minutes
     leave_at = observation_end(now, minutes)
     injection: Injection = {
@@ -368,7 +380,8 @@ def decide_injection(
         "checklist": list(CHECKLIST),
         "observation_minutes": minutes,
     }
-    return Draft(EventType.INJECTED, {"injection": injection, "leave_at": leave_at.isoformat()}, station=Station.INJECTION, desk=desk)
+    return Draft(EventType.INJECTED, {"injection": injection, "leave_at": leave_at.isoformat(), "draw": dose},
+                 station=Station.INJECTION, desk=desk)
 
 
 # --- observation and exit ---------------------------------------------------------------------

@@ -43,9 +43,14 @@ class Station(_Frozen):
 
 
 class Lot(_Frozen):
+    """A lot the site knows (its barcode is scanned at the injection desk). With `vials`, the
+    site file also delivers it: loading the file records that delivery once (app/flow/stock.py)."""
+
     lot: str = Field(min_length=1, max_length=40)
     expires_on: date
     barcode: str | None = None
+    vials: int | None = Field(None, ge=1, le=100_000)
+    doses_per_vial: int = Field(1, ge=1, le=20)
 
 
 class Product(_Frozen):
@@ -55,6 +60,8 @@ class Product(_Frozen):
     manufacturer: str
     specification: str
     route: str = "IM"
+    # How long an opened multi-dose vial may be used (开瓶后限时使用): its doses left are wasted then.
+    open_vial_minutes: int = Field(360, ge=1, le=24 * 60)
     lots: tuple[Lot, ...] = Field(min_length=1)
 
     def find_lot(self, lot: str) -> Lot | None:

@@ -28,6 +28,7 @@ from datetime import date, datetime, time, timedelta
 from app.clock import Clock
 from app.domain.analytics import DayAnalytics
 from app.domain.errors import NotFound
+from app.domain.stock import STOCK_STREAM
 from app.domain.site import Site
 from app.domain.visit import Event, Visit
 from app.offload import off_loop
@@ -78,7 +79,7 @@ class Figures:
                 pass
 
     # --- writes of this process ------------------------------------------------------------------
-    def committed(self, site_id: str, changes: list[tuple[Event, Visit]]) -> None:
+    def committed(self, site_id: str, changes: list[tuple[Event, Visit | None]]) -> None:
         entry = self._sites.get(site_id)
         if entry is None or entry.model is None:
             return  # not built in this process yet: the first read builds it from the log
@@ -183,6 +184,9 @@ class Figures:
 
     def _fold(self, entry: _SiteFigures, model: DayAnalytics, event: Event, visit: Visit | None) -> None:
         after = model.apply(event)
+        if event.visit_id == STOCK_STREAM:  # no visit: the screens hear of it all the same, in order
+            entry.recent.append((event, None))
+            return
         if after is None:  # a visit of an earlier day that was not on site
             after = visit or self._visit_now(event)
             if after is not None:

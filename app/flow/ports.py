@@ -31,7 +31,7 @@ class SiteReads(Protocol):
 class SiteWrites(SiteReads, Protocol):
     """One write transaction of one site: what it appends is committed together, or not at all."""
 
-    appended: list[tuple[Event, Visit]]
+    appended: list[tuple[Event, Visit | None]]
 
     def next_ticket_number(self, day: date) -> int: ...
     def append(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from enum import Enum
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -15,6 +16,7 @@ from pydantic import (
 )
 
 from app.domain.identity import PHONE_PATTERN
+from app.domain.stock import CountMoment, WasteReason
 from app.domain.text import NAME_MAX, name_problem, normalised, text_problem
 from app.domain.visit import State
 from app.domain.vocabulary import AefiOutcome, ConsentOutcome
@@ -28,7 +30,9 @@ MULTILINE_FIELDS = frozenset({"actions", "notes"})
 
 def _cleaned(value: Any, *, multiline: bool) -> Any:
     """Text in its stored form (NFC, trimmed), or ValueError naming the character refused
-    (app/domain/text.py); lists and objects are cleaned item by item."""
+    (app/domain/text.py); lists and objects are cleaned item by item; codes (enums) are as they are."""
+    if isinstance(value, Enum):
+        return value
     if isinstance(value, str):
         cleaned = normalised(value)
         if value and not cleaned:
@@ -164,3 +168,70 @@ class CorrectionBody(Body):
 class UndoBody(Body):
     seq: int = Field(ge=1, le=MAX_SEQ, description="The sequence number of the visit's last event, to undo.")
 
+
+
+# --- vaccine stock (app/flow/stock.py) ----------------------------------------------------------
+
+LotNumber = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+ProductCode = Annotated[str, Field(min_length=1, max_length=40)]
+Vials = Annotated[int, Field(ge=1, le=100_000, description="whole vials, at least 1")]
+Doses = Annotated[int, Field(ge=1, le=2_000_000, description="doses, at least 1")]
+DosesPerVial = Annotated[int, Field(ge=1, le=20, description="doses in one vial (1: single-dose)")]
+
+
+class StockReceiptBody(Body):
+    """A delivery: `vials` vials of `doses_per_vial` doses of a lot of one of the site's products."""
+
+    product: ProductCode
+    lot: LotNumber
+    expires_on: date
+    doses_per_vial: DosesPerVial
+    vials: Vials
+
+
+class StockMoveBody(Body):
+    """Unopened vials of a lot the site holds, to another site. The lot's details may be repeated
+    (as in a delivery); they must then be the lot's."""
+
+    lot: LotNumber
+    vials: Vials
+    to_site: Annotated[str, Field(min_length=1, max_length=40)]
+    product: ProductCode | None = None
+    expires_on: date | None = None
+    doses_per_vial: DosesPerVial | None = None
+
+
+class StockWasteBody(Body):
+    """Doses thrown away, with a reason; `vial` names an open vial (all its doses left)."""
+
+    lot: LotNumber
+    doses: Doses
+    reason: WasteReason
+    vial: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+    desk: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    note: Annotated[str, Field(max_length=400)] | None = None
+
+
+class StockCountBody(Body):
+    """A physical count of a lot, in doses (open vials' doses included)."""
+
+    lot: LotNumber
+    doses: Annotated[int, Field(ge=0, le=2_000_000, description="doses counted, 0 or more")]
+    moment: CountMoment
+
+
+class VialOpenBody(Body):
+    lot: LotNumber
+    desk: Annotated[str, Field(min_length=1, max_length=20)]
+
+
+class StockExplanationBody(Body):
+    """Why a lot's count differed from its books on a day."""
+
+    date: date
+    lot: LotNumber
+    explanation: Annotated[str, Field(min_length=3, max_length=400)]
+
+
+class StockCloseBody(Body):
+    date: date

@@ -153,3 +153,78 @@ class AppointmentSummary(BaseModel):
     groups: list[GroupCount]
     arrivals: dict[str, int] = Field(description="early, on_time, late (arrived against their slot) and missing "
                                                  "(no-shows)")
+
+
+# --- vaccine stock (app/flow/stock.py) ----------------------------------------------------------
+
+class OpenVial(BaseModel):
+    vial: int  # the lot's n-th vial opened at the site
+    desk: str | None
+    doses_left: int
+    opened_at: datetime
+    discard_at: datetime
+    minutes_left: int | None = None  # the lots held now (not on a day's sheet)
+
+
+class LotNow(BaseModel):
+    """A lot as the site holds it now (the injection desk's list)."""
+
+    product: str
+    lot: str
+    expires_on: date
+    doses_per_vial: int
+    doses: int
+    unopened_vials: int
+    open_vials: list[OpenVial]
+
+
+class UsableLot(LotNow):
+    usable: bool  # doses left and not expired
+
+
+class StockLots(BaseModel):
+    lots: list[UsableLot]
+
+
+class StockRecorded(BaseModel):
+    """What a stock command recorded: its event in the site's log, and the lot after it."""
+
+    seq: int
+    type: str
+    at: datetime
+    lot: LotNow | None
+
+
+class StockRow(BaseModel):
+    """One lot's line of the day's stock sheet, in doses: given + wasted + left = opening + received - moved_out,
+    or `difference` is not 0 (and `balanced` false)."""
+
+    product: str
+    lot: str
+    expires_on: date
+    doses_per_vial: int
+    opening: int
+    received: int
+    moved_in: int
+    moved_out: int
+    given: int
+    wasted: int
+    wasted_by_reason: dict[str, int]
+    left: int
+    unopened_vials: int
+    vials_opened: int
+    open_vials: list[OpenVial]
+    counted: dict[str, int]
+    difference: int
+    balanced: bool
+    explanation: str | None
+    explained: bool
+
+
+class StockSheet(BaseModel):
+    site: str
+    date: date
+    as_of: datetime
+    lots: list[StockRow]
+    unexplained: list[str]
+    closed: dict[str, Any] | None

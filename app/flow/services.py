@@ -14,7 +14,7 @@ from app.store.event_store import Store
 from .figures import Figures
 
 # A listener receives the site id and the (event, visit after it) pairs just committed.
-Listener = Callable[[str, list[tuple[Event, Visit]]], None]
+Listener = Callable[[str, list[tuple[Event, Visit | None]]], None]
 # A credential listener hears that credentials ended: ("session" | "token", their ids).
 CredentialListener = Callable[[str, list[int]], None]
 
@@ -32,7 +32,7 @@ class Services:
     def __post_init__(self) -> None:
         self.figures = Figures(self.store, self.clock)
 
-    def publish(self, site_id: str, changes: list[tuple[Event, Visit]]) -> None:
+    def publish(self, site_id: str, changes: list[tuple[Event, Visit | None]]) -> None:
         """After a commit: fold the events into this process's figures, then tell the listeners."""
         self.figures.committed(site_id, changes)
         for listener in self.listeners:

@@ -8,6 +8,7 @@ from app.domain.permissions import Principal
 from app.domain.site import Site, SiteConfigError, parse_site
 from app.store.event_store import SiteRow
 
+from . import stock
 from .services import Services
 
 
@@ -23,9 +24,12 @@ def read_site_file(path: Path) -> Site:
 
 
 def load_site_file(services: Services, path: Path) -> tuple[Site, str]:
-    """Validate a site file and upsert it. Returns the site and created/updated/unchanged."""
+    """Validate a site file and upsert it, with the deliveries of the lots it lists with `vials`
+    (each recorded once). Returns the site and created/updated/unchanged."""
     site = read_site_file(path)
-    return site, services.store.upsert_site(site, at=services.clock.now())
+    status = services.store.upsert_site(site, at=services.clock.now())
+    stock.receive_from_site_file(services, site)
+    return site, status
 
 
 def load_site_folder(services: Services, folder: Path) -> list[tuple[Site, str]]:

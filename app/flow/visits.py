@@ -315,6 +315,7 @@ def record_injection(
         rule=lambda tx, visit, now: rules.decide_injection(
             tx.site, visit, vaccinator=principal.name, now=now, desk=desk, product=product, lot=lot,
             dose_number=dose_number, injection_site=injection_site, route=route, checklist=checklist,
+            held=tx.lot(lot, now),
         ),
     )
 

@@ -245,11 +245,11 @@ class LiveHub:
                 self._ticket_rounds.discard(site_id)
 
     # --- events recorded here, or heard of ---
-    def on_commit(self, site_id: str, changes: list[tuple[Event, Visit]]) -> None:
+    def on_commit(self, site_id: str, changes: list[tuple[Event, Visit | None]]) -> None:
         """This process has just recorded `changes` (already folded into its figures)."""
         seq = changes[-1][0].seq
         for event, visit in changes:  # whoever listens, here or elsewhere, hears "OK to leave" on time
-            if event.type == EventType.INJECTED and visit.leave_at is not None and visit.ticket:
+            if event.type == EventType.INJECTED and visit is not None and visit.leave_at is not None and visit.ticket:
                 self._schedule(site_id, visit.id, visit.ticket, visit.leave_at)
         try:
             self._deliver(site_id, known=seq)
@@ -296,7 +296,7 @@ class LiveHub:
                 self._delivered[site_id] = changes[-1][0].seq
                 self._mark_dirty(site_id)
 
-    def _push(self, site_id: str, changes: list[tuple[Event, Visit]]) -> None:
+    def _push(self, site_id: str, changes: list[tuple[Event, Visit | None]]) -> None:
         now = self.services.clock.now()
         stations = [room for room in (rooms.station_room(site_id, station) for station in STATIONS)
                     if self._occupied(room)]
@@ -311,14 +311,14 @@ class LiveHub:
             if supervised:
                 self._emit("delta", payloads.delta_message(event, visit, level="full", now=now), supervisor)
                 self.built["supervisor_delta"] += 1
-            if displayed and event.type in payloads.CALL_EVENTS:
+            if displayed and visit is not None and event.type in payloads.CALL_EVENTS:
                 self._emit("call", payloads.call_message(event, visit), display)
                 self.built["call"] += 1
         # The people whose own visit changed hear it at once (a call: now); the others' places in
         # their queues move with the next coalesced pass.
         followed = set(self._followed(site_id))
         if followed:
-            changed = list(dict.fromkeys(visit.id for _, visit in changes if visit.id in followed))
+            changed = list(dict.fromkeys(visit.id for _, visit in changes if visit is not None and visit.id in followed))
             self._send_tickets(site_id, changed, seq=changes[-1][0].seq)
 
     def _emit(self, event: str, body: dict[str, Any], to: str | list[str]) -> None:

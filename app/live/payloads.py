@@ -14,6 +14,7 @@ from typing import Any
 from app.domain.analytics import DayAnalytics
 from app.domain.phone_ticket import TicketView
 from app.domain.privacy import visit_view
+from app.domain.stock import lot_of
 from app.domain.visit import Event, EventType, Visit
 
 # Which event types are announced as calls on the waiting-area screens.
@@ -46,8 +47,12 @@ def call_message(event: Event, visit: Visit) -> dict[str, Any]:
     }
 
 
-def delta_message(event: Event, visit: Visit, *, level: str, now: datetime) -> dict[str, Any]:
-    """One event for staff rooms, with the visit as it is after the event."""
+def delta_message(event: Event, visit: Visit | None, *, level: str, now: datetime) -> dict[str, Any]:
+    """One event for staff rooms, with the visit as it is after the event; a stock event (no
+    visit) names the lot it changed, and the pages that show stock read it again."""
+    if visit is None:
+        return {"site": event.site, "seq": event.seq, "type": event.type, "at": event.at.isoformat(),
+                "station": None, "desk": event.desk, "visit": None, "stock": {"lot": lot_of(event.type, event.data)}}
     return {
         "site": event.site,
         "seq": event.seq,

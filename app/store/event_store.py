@@ -35,7 +35,17 @@ from sqlalchemy.exc import IntegrityError
 from app.domain.errors import Conflict, NotFound
 from app.domain.identity import document_key
 from app.domain.site import Site, parse_site
-from app.domain.visit import Draft, Event, State, Visit, apply
+from app.domain.stock import (
+    STOCK_STREAM,
+    Entry,
+    LotStock,
+    StockDraft,
+    StockEvent,
+    apply_stock,
+    expire,
+    lot_of,
+)
+from app.domain.visit import Draft, Event, EventType, State, Visit, apply
 from app.domain.vocabulary import Station
 
 from .appointment_store import AppointmentStore
@@ -44,7 +54,7 @@ from .database import WRITE
 from .keyset import page_by_id
 from .sealing import Sealer, seal_record, unseal_record
 from .staff_store import StaffStore
-from .tables import api_tokens, audit_log, day_rollups, events, sites, visits
+from .tables import api_tokens, audit_log, day_rollups, events, lot_stocks, sites, visits
 from .ticket_store import TicketStore
 
 # The write path's statements, built once: building them per call (SQLAlchemy's coercion and
@@ -70,6 +80,8 @@ _OBSERVATION_LOAD = select(
     func.coalesce(func.sum(case((_HEADING, 1), else_=0)), 0),
 ).where(visits.c.site_id == bindparam("site"), visits.c.active.is_(True))
 _INSERT_EVENT = events.insert()
+_LOTS = select(lot_stocks.c.data).where(lot_stocks.c.site_id == bindparam("site"))
+_LOT = _LOTS.where(lot_stocks.c.lot == bindparam("lot"))
 _INSERT_VISIT = visits.insert()
 # SET the columns given; WHERE the row is still the version the rule decided on.
 _UPDATE_VISIT = update(visits).where(visits.c.id == bindparam("b_id"), visits.c.version == bindparam("b_seen"))
@@ -109,7 +121,7 @@ class SiteTransaction:
         self.seq = seq
         self._ticket_day = ticket_day
         self._ticket_no = ticket_no
-        self.appended: list[tuple[Event, Visit]] = []
+        self.appended: list[tuple[Event, Visit | None]] = []  # None: a stock event
 
     # --- personal data is sealed on the way in and opened on the way out ---
     def _visit(self, data: dict) -> Visit:
@@ -233,8 +245,56 @@ class SiteTransaction:
                     f"Ticket {visit.ticket} was changed by someone else meanwhile: reload and try again.",
                     code="version_conflict",
                 )
+        if event.type == EventType.INJECTED:
+            self._fold_into_lot(event)
         self.appended.append((event, visit))
         return event, visit
+
+    # --- stock: events on the site's stock stream, and the lots they fold into ---
+    def lots(self, at: datetime) -> dict[str, LotStock]:
+        """Every lot the site has held, as it is at `at` (open vials past their time are gone)."""
+        rows = self.conn.execute(_LOTS, {"site": self.site.id}).scalars()
+        return {lot.lot: expire(lot, at) for lot in (LotStock.from_json(data) for data in rows)}
+
+    def lot(self, name: str, at: datetime) -> LotStock | None:
+        data = self.conn.execute(_LOT, {"site": self.site.id, "lot": name}).scalar()
+        return expire(LotStock.from_json(data), at) if data is not None else None
+
+    def stock_entries(self, *, before: datetime) -> list[Entry]:
+        """What the sheet of the day ending at `before` folds (`_stock_entries`), under the lock."""
+        return _stock_entries(self.conn, self.site.id, before=before)
+
+    def append_stock(
+        self, draft: StockDraft, *, actor: str, at: datetime, idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> Event:
+        self.seq += 1
+        event = Event(seq=self.seq, site=self.site.id, visit_id=STOCK_STREAM, type=draft.type, at=at, actor=actor,
+                      desk=draft.desk, data=draft.data)
+        self.conn.execute(_INSERT_EVENT, {
+            "site_id": event.site, "seq": event.seq, "visit_id": STOCK_STREAM, "type": event.type,
+            "station": None, "desk": event.desk, "actor": actor, "at": at, "data": event.data,
+            "idempotency_key": idempotency_key, "request_hash": request_hash,
+        })
+        self._fold_into_lot(event)
+        self.appended.append((event, None))
+        return event
+
+    def _fold_into_lot(self, event: Event) -> None:
+        name = lot_of(event.type, event.data)
+        if name is None:
+            return
+        current = self.lot(name, event.at)
+        after = apply_stock(current, event.type, event.data, at=event.at, seq=event.seq, desk=event.desk)
+        if after is None:
+            return  # an injection from a lot the site never recorded as stock
+        values = {"product": after.product, "expires_on": after.expires_on, "data": after.to_json(),
+                  "updated_at": event.at}
+        if current is None:
+            self.conn.execute(lot_stocks.insert().values(site_id=self.site.id, lot=name, **values))
+        else:
+            self.conn.execute(update(lot_stocks).where(lot_stocks.c.site_id == self.site.id,
+                                                       lot_stocks.c.lot == name).values(**values))
 
 
 class Store:
@@ -306,20 +366,33 @@ class Store:
 
     @contextmanager
     def site_transaction(self, site_id: str) -> Iterator[SiteTransaction]:
+        with self.sites_transaction([site_id]) as txs:
+            yield txs[site_id]
+
+    @contextmanager
+    def sites_transaction(self, site_ids: list[str]) -> Iterator[dict[str, SiteTransaction]]:
+        """One write transaction holding the locks of several sites (a move of stock between two),
+        taken in id order so that two such transactions cannot wait for each other."""
         with self._writer.begin() as conn:
-            # SELECT ... FOR UPDATE takes the site's row lock (PostgreSQL); SQLite holds the
-            # database write lock since BEGIN IMMEDIATE (and renders no FOR UPDATE).
-            row = conn.execute(_SITE_FOR_UPDATE, {"site": site_id}).first()
-            if row is None:
-                raise NotFound(f"No site {site_id!r}.", code="unknown_site")
-            tx = SiteTransaction(
-                conn, self._parse(row.id, row.revision, row.config), row.seq, row.ticket_day, row.ticket_no,
-                self.sealer,
-            )
-            yield tx
-            if tx.seq != row.seq or tx._ticket_no != row.ticket_no:
-                conn.execute(_SITE_COUNTERS, {"site": site_id, "seq": tx.seq, "ticket_day": tx._ticket_day,
-                                              "ticket_no": tx._ticket_no})
+            txs: dict[str, SiteTransaction] = {}
+            rows = {}
+            for site_id in sorted(set(site_ids)):
+                # SELECT ... FOR UPDATE takes the site's row lock (PostgreSQL); SQLite holds the
+                # database write lock since BEGIN IMMEDIATE (and renders no FOR UPDATE).
+                row = conn.execute(_SITE_FOR_UPDATE, {"site": site_id}).first()
+                if row is None:
+                    raise NotFound(f"No site {site_id!r}.", code="unknown_site")
+                rows[site_id] = row
+                txs[site_id] = SiteTransaction(
+                    conn, self._parse(row.id, row.revision, row.config), row.seq, row.ticket_day, row.ticket_no,
+                    self.sealer,
+                )
+            yield txs
+            for site_id, tx in txs.items():
+                row = rows[site_id]
+                if tx.seq != row.seq or tx._ticket_no != row.ticket_no:
+                    conn.execute(_SITE_COUNTERS, {"site": site_id, "seq": tx.seq, "ticket_day": tx._ticket_day,
+                                                  "ticket_no": tx._ticket_no})
 
     # --- reads ---
     def visit(self, site_id: str, visit_id: str) -> Visit:
@@ -355,6 +428,17 @@ class Store:
         )
         with self.engine.connect() as conn:
             return [self._event(row) for row in conn.execute(query)]
+
+    def lots(self, site_id: str, at: datetime) -> dict[str, LotStock]:
+        """Every lot the site has held, as it is at `at`."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(_LOTS, {"site": site_id}).scalars()
+            return {lot.lot: expire(lot, at) for lot in (LotStock.from_json(data) for data in rows)}
+
+    def stock_entries(self, site_id: str, *, before: datetime) -> list[Entry]:
+        """What the sheet of the day ending at `before` folds (`_stock_entries`)."""
+        with self._consistent() as conn:
+            return _stock_entries(conn, site_id, before=before)
 
     def rehash_documents(self, batch: int = 500) -> int:
         """Recompute visits.document_key from the sealed person with the current lookup key."""
@@ -507,6 +591,21 @@ class Store:
             valid = set(conn.execute(select(api_tokens.c.id).where(
                 api_tokens.c.id.in_(token_ids), api_tokens.c.revoked_at.is_(None))).scalars())
         return set(token_ids) - valid
+
+
+_ANNOTATIONS = (StockEvent.EXPLAINED, StockEvent.DAY_CLOSED)
+
+
+def _stock_entries(conn: Connection, site_id: str, *, before: datetime) -> list[Entry]:
+    """The site's stock events and injections recorded before `before`, and the explanations
+    and closings recorded later (they may name a day before `before`), in sequence order."""
+    stock = events.c.visit_id == STOCK_STREAM
+    query = select(events.c.seq, events.c.type, events.c.at, events.c.desk, events.c.actor, events.c.data).where(
+        events.c.site_id == site_id,
+        or_(and_(events.c.at < before, or_(stock, events.c.type == EventType.INJECTED)),
+            and_(events.c.at >= before, stock, events.c.type.in_(_ANNOTATIONS))),
+    ).order_by(events.c.seq)
+    return [Entry(row.seq, row.type, row.at, row.data, row.desk, row.actor) for row in conn.execute(query)]
 
 
 def _tokens(role: str | None, sites: frozenset[str] | None, active: bool) -> Select:

@@ -286,3 +286,17 @@ appointments = Table(
 # Tables whose rows are never updated or deleted (enforced by database triggers, migration 0004).
 APPEND_ONLY = ("events", "audit_log")
 
+
+# The lots a site holds now (app/domain/stock.py `LotStock`), kept beside the log like `visits`:
+# written in the transaction of each stock event and each injection, so the injection desk's
+# rule reads the lot under the site's lock. The log is the truth; this is its fold.
+lot_stocks = Table(
+    "lot_stocks",
+    metadata,
+    Column("site_id", String(40), ForeignKey("sites.id"), primary_key=True),
+    Column("lot", String(40), primary_key=True),
+    Column("product", String(40), nullable=False),
+    Column("expires_on", Date, nullable=False),
+    Column("data", Json, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -22,15 +22,30 @@ from app.flow import (
     queries,
     report_files,
     simulation,
+    stock,
     tokens,
 )
 from app.flow.commands import COMMANDS, Command
-from app.flow.requests import AppointmentLookupBody, RebookBody, ScannedSlipBody
+from app.flow.requests import (
+    AppointmentLookupBody,
+    RebookBody,
+    ScannedSlipBody,
+    StockCloseBody,
+    StockCountBody,
+    StockExplanationBody,
+    StockMoveBody,
+    StockReceiptBody,
+    StockWasteBody,
+    VialOpenBody,
+)
 from app.flow.responses import (
     AppointmentAnswer,
     AppointmentImport,
     AppointmentList,
     AppointmentSummary,
+    StockLots,
+    StockRecorded,
+    StockSheet,
     TicketCode,
     VisitAnswer,
 )
@@ -344,6 +359,68 @@ def rebook_appointment(site: str, code: str):
     body = _body(RebookBody)
     return jsonify({"appointment": appointments.rebook(services(), principal(), site_id=site, code=code,
                                                        slot_start=body.slot_start)})
+
+
+# --- vaccine stock ---------------------------------------------------------------------------
+
+def _recorded(result: stock.Recorded) -> Response:
+    answer = jsonify({"seq": result.event.seq, "type": result.event.type, "at": result.event.at.isoformat(),
+                      "lot": result.lot})
+    answer.status_code = 201  # a repeat answers as the first did (with Idempotent-Replayed), like the visits
+    if result.replayed:
+        answer.headers["Idempotent-Replayed"] = "true"
+    return answer
+
+
+@bp.get("/sites/<site>/stock")
+@documented("The day's stock sheet: per lot opening, received, moved out, given, wasted and left (doses), "
+            "the open vials, and whether the lot balances", tag="stock", response=StockSheet, query=params.DayQuery)
+@requires("stock.read")
+def stock_sheet(site: str):
+    return jsonify(stock.sheet(services(), principal(), site_id=site, day=params.parse(params.DayQuery).date))
+
+
+@bp.get("/sites/<site>/stock/lots")
+@documented("The lots the site holds now, with each open vial's doses and time left (the injection desk's list)",
+            tag="stock", response=StockLots)
+@requires("stock.read")
+def stock_lots(site: str):
+    return jsonify({"lots": stock.lots_now(services(), principal(), site_id=site)})
+
+
+def _stock_command(path: str, endpoint: str, rule: str, summary: str, body: type[BaseModel],
+                   run: Callable[..., stock.Recorded], **renamed: str) -> None:
+    def view(site: str) -> Response:
+        fields = _body(body).model_dump()
+        arguments = {renamed.get(name, name): value for name, value in fields.items()}
+        return _recorded(run(services(), principal(), site_id=site, idempotency_key=_idempotency_key(), **arguments))
+
+    view.__name__ = endpoint
+    documented_view = documented(summary, tag="stock", body=body, response=StockRecorded, status=201,
+                                 idempotent=True)(view)
+    bp.add_url_rule(path, endpoint, requires(rule)(documented_view), methods=["POST"])
+
+
+_stock_command("/sites/<site>/stock/receipts", "stock_receipt", "stock.receive",
+               "Record a delivery of a lot (usable at the injection desk at once)", StockReceiptBody, stock.receive)
+_stock_command("/sites/<site>/stock/moves", "stock_move", "stock.move",
+               "Move unopened vials of a lot to another site (out of this site's stock, into the other's)",
+               StockMoveBody, stock.move)
+_stock_command("/sites/<site>/stock/waste", "stock_waste", "stock.waste",
+               "Record doses wasted, with a reason code (name the vial to discard an open one)",
+               StockWasteBody, stock.waste)
+_stock_command("/sites/<site>/stock/counts", "stock_count", "stock.count",
+               "Record a physical count of a lot (opening or closing): the site holds that from now on",
+               StockCountBody, stock.count)
+_stock_command("/sites/<site>/stock/vials", "stock_open_vial", "stock.open_vial",
+               "Open a vial of a multi-dose lot at an injection desk: its discard time starts now",
+               VialOpenBody, stock.open_vial)
+_stock_command("/sites/<site>/stock/explanations", "stock_explanation", "stock.explain",
+               "Explain a lot's difference between its count and its books on a day", StockExplanationBody,
+               stock.explain, date="day")
+_stock_command("/sites/<site>/stock/close", "stock_close", "stock.close",
+               "Close a day's stock: every lot counted at closing and every difference explained",
+               StockCloseBody, stock.close_day, date="day")
 
 
 # --- phone tickets ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from app.store.database import make_engine
 from app.store.migrate import alembic_config, current_revision, upgrade
 from app.store.tables import APPEND_ONLY, audit_log, events, metadata, sites
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 def test_upgrade_from_empty_to_head_matches_the_models(database_url):

@@ -16,7 +16,8 @@ from typing import Any
 from app.domain.errors import NotFound
 from app.domain.identity import document_key
 from app.domain.site import Site
-from app.domain.visit import AT_DESK, Draft, Event, State, Visit, apply, queue_order
+from app.domain.stock import STOCK_STREAM, Entry, LotStock, StockDraft, apply_stock, expire, lot_of
+from app.domain.visit import AT_DESK, Draft, Event, EventType, State, Visit, apply, queue_order
 from app.domain.vocabulary import Station
 
 
@@ -31,6 +32,7 @@ class SiteLog:
     keys: dict[str, tuple[Event, str | None]] = field(default_factory=dict)
     tickets: dict[date, int] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
+    lots: dict[str, LotStock] = field(default_factory=dict)
 
 
 class MemoryTransaction:
@@ -40,8 +42,9 @@ class MemoryTransaction:
         self._log = log
         self.site = log.site
         self.seq = log.seq
-        self.appended: list[tuple[Event, Visit]] = []
+        self.appended: list[tuple[Event, Visit | None]] = []
         self._visits = dict(log.visits)
+        self._lots = dict(log.lots)
         self._keys: dict[str, tuple[Event, str | None]] = {}
         self._tickets = dict(log.tickets)
         self._audit: list[dict[str, Any]] = []
@@ -98,8 +101,42 @@ class MemoryTransaction:
         self._visits[visit_id] = visit
         if idempotency_key:
             self._keys[idempotency_key] = (event, request_hash)
+        if event.type == EventType.INJECTED:
+            self._fold_into_lot(event)
         self.appended.append((event, visit))
         return event, visit
+
+    # --- stock ---
+    def lot(self, name: str, at: datetime) -> LotStock | None:
+        found = self._lots.get(name)
+        return expire(found, at) if found is not None else None
+
+    def lots(self, at: datetime) -> dict[str, LotStock]:
+        return {name: expire(lot, at) for name, lot in self._lots.items()}
+
+    def stock_entries(self, *, before: datetime) -> list[Entry]:
+        return [Entry(event.seq, event.type, event.at, event.data, event.desk, event.actor) for event in self._events()
+                if (event.visit_id == STOCK_STREAM or event.type == EventType.INJECTED) and event.at < before]
+
+    def append_stock(self, draft: StockDraft, *, actor: str, at: datetime, idempotency_key: str | None = None,
+                     request_hash: str | None = None) -> Event:
+        event = Event(seq=self.seq + 1, site=self.site.id, visit_id=STOCK_STREAM, type=draft.type, at=at, actor=actor,
+                      desk=draft.desk, data=draft.data)
+        self.seq = event.seq
+        if idempotency_key:
+            self._keys[idempotency_key] = (event, request_hash)
+        self._fold_into_lot(event)
+        self.appended.append((event, None))
+        return event
+
+    def _fold_into_lot(self, event: Event) -> None:
+        name = lot_of(event.type, event.data)
+        if name is None:
+            return
+        after = apply_stock(self.lot(name, event.at), event.type, event.data, at=event.at, seq=event.seq,
+                            desk=event.desk)
+        if after is not None:
+            self._lots[name] = after
 
     def audit(self, values: dict[str, Any]) -> None:
         self._audit.append(values)
@@ -112,6 +149,7 @@ class MemoryTransaction:
         log.keys.update(self._keys)
         log.tickets = self._tickets
         log.audit.extend(self._audit)
+        log.lots = self._lots
 
 
 class MemoryTicketCodes:
@@ -158,9 +196,18 @@ class MemoryEventLog:
 
     @contextmanager
     def site_transaction(self, site_id: str) -> Iterator[MemoryTransaction]:
-        tx = MemoryTransaction(self._site_log(site_id))
-        yield tx
-        tx.commit()
+        with self.sites_transaction([site_id]) as txs:
+            yield txs[site_id]
+
+    @contextmanager
+    def sites_transaction(self, site_ids: list[str]) -> Iterator[dict[str, MemoryTransaction]]:
+        txs = {site_id: MemoryTransaction(self._site_log(site_id)) for site_id in sorted(set(site_ids))}
+        yield txs
+        for tx in txs.values():
+            tx.commit()
+
+    def site_ids(self) -> list[str]:
+        return sorted(self.sites)
 
     def visit_events(self, site_id: str, visit_id: str, *, up_to_seq: int | None = None) -> list[Event]:
         return [event for event in self._site_log(site_id).events

@@ -12,8 +12,10 @@ from typing import Any
 from app.clock import FixedClock
 from app.domain.permissions import RULES, Action, Principal, allowed
 from app.domain.site import Site, parse_site
+from app.domain.stock import STOCK_STREAM
 from app.domain.visit import Event, Visit
 from app.domain.vocabulary import QUEUE_STATIONS, Station
+from app.flow import stock
 from app.flow.commands import COMMANDS
 from app.flow.services import Services
 from tests.conftest import DEMO_SITE, START
@@ -74,6 +76,7 @@ class Log:
         self.memory = MemoryEventLog(self.site)
         self.services = Services(store=self.memory, clock=self.clock)  # type: ignore[arg-type]
         self.actor = actor
+        stock.receive_from_site_file(self.services, self.site)  # as loading the site file does
 
     # --- who acts -----------------------------------------------------------------------------
     def _at(self, station: str | None, actor: str | None = None) -> Principal:
@@ -120,8 +123,11 @@ class Log:
 
     @property
     def events(self) -> dict[str, list[Event]]:
+        """Each visit's events (the site's stock events are not a visit's)."""
         by_visit: dict[str, list[Event]] = {}
         for event in self.all_events:
+            if event.visit_id == STOCK_STREAM:
+                continue
             by_visit.setdefault(event.visit_id, []).append(event)
         return by_visit
 

@@ -211,6 +211,14 @@ connectLive({
   },
   onDelta: (delta) => {
     const visit = delta.visit;
+    if (!visit) {
+      // A stock event (a delivery, a vial opened, waste): the pages that show stock read it again.
+      window.dispatchEvent(new CustomEvent("siteflow:stock", { detail: delta.stock }));
+      return;
+    }
+    if (delta.type === "injected") {
+      window.dispatchEvent(new CustomEvent("siteflow:stock", { detail: null }));
+    }
     if (["waiting", "called", "serving", "observing", "emergency"].includes(visit.state)) state.visits.set(visit.id, visit);
     else state.visits.delete(visit.id);
     if (state.snapshot) recount();
