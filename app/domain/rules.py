@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from . import stock
 from .errors import Conflict, Forbidden, ValidationFailed
 from .identity import Document, age_on, parse_document
-from . import stock
 from .site import Site
 from .stock import LotStock
 from .visit import (

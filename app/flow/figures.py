@@ -28,8 +28,8 @@ from datetime import date, datetime, time, timedelta
 from app.clock import Clock
 from app.domain.analytics import DayAnalytics
 from app.domain.errors import NotFound
-from app.domain.stock import STOCK_STREAM
 from app.domain.site import Site
+from app.domain.stock import STOCK_STREAM
 from app.domain.visit import Event, Visit
 from app.offload import off_loop
 from app.store.event_store import Store

@@ -17,7 +17,7 @@ from app.domain import stock
 from app.domain.errors import ValidationFailed
 from app.domain.permissions import Principal, authorize
 from app.domain.site import Site
-from app.domain.stock import Entry, LotStock, StockDraft, StockEvent, StockLedger
+from app.domain.stock import Entry, LotStock, StockDraft, StockLedger
 from app.domain.visit import Event
 from app.store.event_store import SiteTransaction
 

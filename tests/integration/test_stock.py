@@ -137,7 +137,7 @@ def test_a_multi_dose_vial_opens_counts_down_and_its_rest_is_wasted_when_its_tim
     line = row(japi, "MD5LOT1")
     assert line["wasted_by_reason"]["expired_open_vial"] == 7
     assert (line["given"], line["wasted"], line["left"], line["open_vials"], line["balanced"]) == (3, 7, 0, [], True)
-    visit_id, answer = inject_from(japi, "MD5LOT1", "bbibp-corv", desk="1", expect=409)
+    _, answer = inject_from(japi, "MD5LOT1", "bbibp-corv", desk="1", expect=409)
     assert_error(answer, 409, "lot_empty", "lot")
 
 
