@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from app.domain.errors import Conflict, NotFound
 from app.domain.identity import document_key
 from app.domain.site import Site, parse_site
-from app.domain.visit import Draft, Event, State, Visit, apply
+from app.domain.visit import Draft, Event, EventType, State, Visit, apply
 from app.domain.vocabulary import Station
 
 from .appointment_store import AppointmentStore
@@ -355,6 +355,19 @@ class Store:
         )
         with self.engine.connect() as conn:
             return [self._event(row) for row in conn.execute(query)]
+
+    def injected_between(self, site_id: str, *, start: datetime, end: datetime) -> list[Visit]:
+        """The visits whose injection was recorded in [start, end) (a day's doses, for the
+        exports), in the order of their injections, as they are now."""
+        query = (
+            select(visits.c.data)
+            .join(events, and_(events.c.visit_id == visits.c.id, events.c.site_id == visits.c.site_id))
+            .where(events.c.site_id == site_id, events.c.type == EventType.INJECTED, events.c.at >= start,
+                   events.c.at < end)
+            .order_by(events.c.seq)
+        )
+        with self.engine.connect() as conn:
+            return [self._visit(row.data) for row in conn.execute(query)]
 
     def rehash_documents(self, batch: int = 500) -> int:
         """Recompute visits.document_key from the sealed person with the current lookup key."""
