@@ -2,6 +2,7 @@
 `GET /api/v1/sites/<site>/exports/immunizations` (docs/EXPORTS.md)."""
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -40,9 +41,9 @@ def export_immunizations(site: str, day: str, chosen: str, output: Path | None) 
         _fail(exc)
         return
     if output is None:
-        stream = click.get_binary_stream("stdout")
-        stream.write(result.body)
-        stream.flush()
+        sys.stdout.flush()
+        sys.stdout.buffer.write(result.body)  # the bytes as they are, whatever the terminal's encoding
+        sys.stdout.buffer.flush()
         return
     output.write_bytes(result.body)
     click.echo(f"{output}: {result.rows} dose(s), sha256 {result.sha256}", err=True)
