@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from . import appointments, keys, reports, serving, simulation, sites, tokens, users, visits
+from . import appointments, exports, keys, reports, serving, simulation, sites, tokens, users, visits
 
 
 @click.group()
@@ -12,5 +12,6 @@ def cli() -> None:
 
 
 for command in (serving.init, serving.serve, serving.demo, tokens.tokens, users.users, sites.sites, reports.report,
-                simulation.simulate, simulation.plan, keys.keys, visits.visit, appointments.appointments):
+                simulation.simulate, simulation.plan, keys.keys, visits.visit, appointments.appointments,
+                exports.export):
     cli.add_command(command)

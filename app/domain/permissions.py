@@ -142,6 +142,8 @@ RULES: dict[str, Rule] = {
     # The supervisor dashboard, the daily reports and the city overview.
     "dashboard.read": Rule(SUPERVISORS),
     "report.read": Rule(SUPERVISORS),
+    # The day's immunizations for the registry (FHIR, CSV): everyone in full, so supervisors only.
+    "exports.immunizations": Rule(SUPERVISORS),
     "devices.manage": Rule(OVERSEERS),  # pair, list and revoke displays
     "users.manage": Rule(("admin",)),
     "tokens.read": Rule(("admin",)),  # every API token and paired display, of every site

@@ -440,6 +440,19 @@ class Store:
         with self._consistent() as conn:
             return _stock_entries(conn, site_id, before=before)
 
+    def injected_between(self, site_id: str, *, start: datetime, end: datetime) -> list[Visit]:
+        """The visits whose injection was recorded in [start, end) (a day's doses, for the
+        exports), in the order of their injections, as they are now."""
+        query = (
+            select(visits.c.data)
+            .join(events, and_(events.c.visit_id == visits.c.id, events.c.site_id == visits.c.site_id))
+            .where(events.c.site_id == site_id, events.c.type == EventType.INJECTED, events.c.at >= start,
+                   events.c.at < end)
+            .order_by(events.c.seq)
+        )
+        with self.engine.connect() as conn:
+            return [self._visit(row.data) for row in conn.execute(query)]
+
     def rehash_documents(self, batch: int = 500) -> int:
         """Recompute visits.document_key from the sealed person with the current lookup key."""
         count, after = 0, ""

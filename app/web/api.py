@@ -18,6 +18,7 @@ from app.flow import (
     appointments,
     audit,
     booking_files,
+    exports,
     phone_tickets,
     queries,
     report_files,
@@ -231,6 +232,22 @@ def city_report():
             else off_loop(report_files.table_xlsx, "Ranking", header, rows))
     answer = Response(body, mimetype="text/csv" if chosen == "csv" else XLSX)
     answer.headers["Content-Disposition"] = f'attachment; filename="siteflow-city-{report["date"]}.{chosen}"'
+    return answer
+
+
+# --- exports ----------------------------------------------------------------------------------
+
+@bp.get("/sites/<site>/exports/immunizations")
+@documented("The day's immunizations for the registry: FHIR R4 Immunization NDJSON, a FHIR Bundle with the "
+            "Patients, or the registry's CSV (docs/EXPORTS.md); everyone in full, every export audited",
+            tag="reports", response=None, query=params.ExportQuery, files=tuple(exports.MEDIA_TYPES.values()))
+@requires("exports.immunizations")
+def export_immunizations(site: str):
+    query = params.parse(params.ExportQuery)
+    export = exports.immunizations(services(), principal(), site_id=site, day=query.date, format=query.format,
+                                   remote_addr=request.remote_addr)
+    answer = Response(export.body, mimetype=export.media_type)
+    answer.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return answer
 
 

@@ -69,6 +69,7 @@ def _tables() -> dict[str, dict[str, str]]:
             "appointments.imported": _("bookings imported"),
             "appointments.import_refused": _("booking file refused"),
             "appointment.cancelled": _("booking cancelled"), "appointment.rebooked": _("booking moved"),
+            "immunizations.exported": _("immunizations exported for the registry"),
         },
         # The keys of an audit entry's details (the values are shown as recorded).
         "detail": {
@@ -80,11 +81,13 @@ def _tables() -> dict[str, dict[str, str]]:
             "limit": _("limit"), "retry_after_seconds": _("retry after (s)"), "rows": _("rows"), "view": _("view"),
             "origin": _("origin"), "site": _("site"), "actor": _("who"), "action": _("what"),
             "since": _("from"), "until": _("until"), "invalid": _("invalid rows"), "sha256": _("file hash (SHA-256)"),
+            "format": _("format"), "date": _("day"),
         },
         # What an audit entry's subject names ("user:ann" is shown as "account ann").
         "subject": {"user": _("account"), "visit": _("visit"), "pairing": _("pairing"), "report": _("report"),
                     "token": _("token"), "origin": _("origin"), "session": _("session"),
-                    "appointment": _("booking"), "appointments": _("bookings")},
+                    "appointment": _("booking"), "appointments": _("bookings"),
+                    "immunizations": _("immunizations of the day")},
         # Detail values that are codes of their own ("by": who ended a session).
         "by": {"user": _("the user"), "admin": _("an administrator")},
         # The app's own words in audit details (a person's typed reason is shown as typed).

@@ -207,8 +207,8 @@ def documented(
     files: tuple[str, ...] = (),
     uploads: tuple[str, ...] = (),
 ) -> Callable:
-    """`files`: other media types the answer may have (chosen with ?format=); `uploads`: the
-    media types of a file sent as the body (instead of a JSON `body`)."""
+    """`files`: other media types the answer may have (chosen with ?format=; with no `response`,
+    the only ones); `uploads`: the media types of a file sent as the body (instead of a JSON `body`)."""
     def mark(view: Callable) -> Callable:
         view.openapi = {
             "summary": summary, "tag": tag, "response": response, "body": body, "status": status,
@@ -291,6 +291,8 @@ def _operation(rule, meta: dict, method: str, schemas: dict[str, Any]) -> dict[s
         response = response.__name__
     if response:
         ok["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}}
+    elif meta.get("files"):
+        ok["content"] = {}  # a file only, in one of `files` (an export)
     else:
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
     for media_type in meta.get("files", ()):

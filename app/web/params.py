@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from app.domain.errors import ValidationFailed
+from app.domain.immunization_export import FORMATS as EXPORT_FORMATS
 from app.domain.visit import STATES
 from app.domain.vocabulary import Station
 from app.flow.requests import MAX_SEQ
@@ -209,3 +210,11 @@ class AppointmentListQuery(Query):
 
 class ImportQuery(Query):
     skip_invalid: bool = Field(False, description="import the good rows and list the bad ones")
+
+
+class ExportQuery(Query):
+    """A day's export: both are required (an export names its day and its format)."""
+
+    date: Day = Field(description="the day, YYYY-MM-DD (the site's midnight to midnight)")
+    format: Literal[EXPORT_FORMATS] = Field(  # type: ignore[valid-type]
+        description=f"{', '.join(EXPORT_FORMATS)}")

@@ -139,6 +139,9 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
     assert city_trend[0]["days"][-1]["doses"] == report["totals"]["doses"]
     what_if = japi.get("/sites/demo/what-if", consent="2", injection="6", seats="60").get_json()
     assert what_if["proposed"]["servers"] == {"consent": 2, "injection": 6}
+    # the day's immunizations for the registry (a file: its media type is checked against the document)
+    doses = japi.get("/sites/demo/exports/immunizations", date=day, format="fhir-ndjson")
+    assert doses.mimetype == "application/fhir+ndjson" and len(doses.get_data().splitlines()) == 2
 
     # every documented operation was exercised with a success
     document = openapi_document(client)
@@ -184,6 +187,8 @@ def test_every_endpoint_answers_errors_in_the_documented_shape(japi, clock, toke
     # 422
     assert_error(japi.post(base + "/injection", gen_injection("1", **EXPIRED_LOT)), 422, field="lot")
     assert_error(japi.get("/sites/demo/visits", state="nope"), 422, field="state")
+    assert_error(japi.get("/sites/demo/exports/immunizations", date="2026-11-24", format="xml"), 422, field="format")
+    assert_error(japi.get("/sites/demo/exports/immunizations", date="2026-11-24", format="csv", token=consent), 403)
     document = openapi_document(client)
     seen_errors = {(method, path) for method, path, status in japi.seen if status[0] == "4"}
     posts = {(method, path) for method, path in _operations(document) if method == "POST"}

@@ -79,6 +79,8 @@ SPECIFIED = {
     "users.add_user": "users.manage", "users.reset_password": "users.manage", "users.set_active": "users.manage",
     "users.end_sessions": "users.manage",
     "users.users": "users.manage",
+    # the day's immunizations for the registry, everyone in full: supervisors only
+    "api.export_immunizations": "exports.immunizations",
 }
 
 
