@@ -12,6 +12,7 @@ from tests.support.api import (
     check_in,
     checker,
     japi,
+    load_site_variant,
     openapi_document,
 )
 from tests.support.factories import EXPIRED_LOT, gen_answers, gen_checkin, gen_consent, gen_injection, gen_resident_id
@@ -21,13 +22,15 @@ def _operations(document) -> set[tuple[str, str]]:
     return {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
 
 
-def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi, clock, tokens, client):
+def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi, clock, tokens, client, services,
+                                                                          tmp_path):
     supervisor = tokens.supervisor
     # reading the site
     assert japi.request("GET", "/openapi.json").status_code == 200
     assert japi.get("/sites").get_json()["sites"][0]["id"] == "demo"
     assert japi.get("/sites/demo").status_code == 200
-    assert japi.get("/sites/demo/snapshot").get_json()["seq"] == 0
+    start = japi.get("/sites/demo/snapshot").get_json()["seq"]  # the site file's deliveries
+    assert start == 3
 
     # the door: one green, one red
     alice = check_in(japi, name="李华")
@@ -112,7 +115,7 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
     detail = japi.get(f"/sites/demo/visits/{alice['id']}").get_json()
     assert [event["type"] for event in detail["events"]] == [
         "checked_in", "called", "recalled", "started", "consented", "called", "injected", "released"]
-    assert japi.get("/sites/demo/snapshot").get_json()["seq"] == 31  # with the booked visitor who checked in and left
+    assert japi.get("/sites/demo/snapshot").get_json()["seq"] == start + 31  # with the booked visitor who checked in and left
 
     # who am I, and the audit trail of the day: the supervisor's correction and full-record views
     assert japi.get("/me").get_json()["role"] == "admin"
@@ -128,7 +131,7 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
 
     # the supervisor's figures of the day: the dashboard, the reports, the trend
     dashboard = japi.get("/sites/demo/dashboard").get_json()
-    assert dashboard["seq"] == 31 and dashboard["target"]["doses"] >= 1
+    assert dashboard["seq"] == start + 31 and dashboard["target"]["doses"] >= 1
     report = japi.get("/sites/demo/reports/daily").get_json()
     assert report["closed_loop"]["consistent"] and report["totals"]["doses"] == dashboard["target"]["doses"]
     csv_file = japi.get("/sites/demo/reports/daily", format="csv", check=False)
@@ -142,6 +145,26 @@ def test_a_day_at_the_site_touches_every_endpoint_and_matches_the_document(japi,
     # the day's immunizations for the registry (a file: its media type is checked against the document)
     doses = japi.get("/sites/demo/exports/immunizations", date=day, format="fhir-ndjson")
     assert doses.mimetype == "application/fhir+ndjson" and len(doses.get_data().splitlines()) == 2
+
+    # vaccine stock: a delivery, a vial opened and discarded, a move, the closing count, explained, closed
+    load_site_variant(services, tmp_path, "east")
+    lot = {"product": "bbibp-corv", "lot": "J2611", "expires_on": "2027-03-01", "doses_per_vial": 5, "vials": 4}
+    assert japi.post("/sites/demo/stock/receipts", lot).status_code == 201
+    assert japi.post("/sites/demo/stock/vials", {"lot": "J2611", "desk": "3"}).status_code == 201
+    assert japi.get("/sites/demo/stock/lots").get_json()["lots"][0]["open_vials"][0]["doses_left"] == 5
+    assert japi.post("/sites/demo/stock/waste", {"lot": "J2611", "doses": 5, "reason": "contaminated", "vial": 1,
+                                                 "desk": "3"}).status_code == 201
+    assert japi.post("/sites/demo/stock/moves", {"lot": "J2611", "vials": 1, "to_site": "east"}).status_code == 201
+    for line in japi.get("/sites/demo/stock", date=day).get_json()["lots"]:
+        counted = line["left"] - (1 if line["lot"] == "J2611" else 0)
+        assert japi.post("/sites/demo/stock/counts", {"lot": line["lot"], "doses": counted,
+                                                      "moment": "closing"}).status_code == 201
+    assert japi.post("/sites/demo/stock/explanations", {"date": day, "lot": "J2611",
+                                                        "explanation": "one dose spilt"}).status_code == 201
+    assert japi.post("/sites/demo/stock/close", {"date": day}).status_code == 201
+    closed = japi.get("/sites/demo/stock", date=day).get_json()
+    assert closed["closed"] and closed["unexplained"] == []
+    assert [line["given"] for line in closed["lots"] if line["lot"] in ("202610A127", "Z20261103")] == [1, 1]
 
     # every documented operation was exercised with a success
     document = openapi_document(client)
@@ -189,6 +212,21 @@ def test_every_endpoint_answers_errors_in_the_documented_shape(japi, clock, toke
     assert_error(japi.get("/sites/demo/visits", state="nope"), 422, field="state")
     assert_error(japi.get("/sites/demo/exports/immunizations", date="2026-11-24", format="xml"), 422, field="format")
     assert_error(japi.get("/sites/demo/exports/immunizations", date="2026-11-24", format="csv", token=consent), 403)
+    stock_day = "2026-11-24"
+    assert_error(japi.get("/sites/demo/stock", date="24.11.2026"), 422, field="date")
+    assert_error(japi.get("/sites/demo/stock/lots", token=consent), 403)
+    assert_error(japi.post("/sites/demo/stock/receipts", {"product": "coronavac", "lot": "L1", "expires_on": "2027-01-01",
+                                                          "doses_per_vial": 1, "vials": -1}), 422, field="vials")
+    assert_error(japi.post("/sites/demo/stock/moves", {"lot": "NOTHELD", "vials": 1, "to_site": "demo"}), 422,
+                 field="to_site")
+    assert_error(japi.post("/sites/demo/stock/waste", {"lot": "NOTHELD", "doses": 1, "reason": "broken"}), 422,
+                 field="lot")
+    assert_error(japi.post("/sites/demo/stock/counts", {"lot": "NOTHELD", "doses": 1, "moment": "closing"}), 422,
+                 field="lot")
+    assert_error(japi.post("/sites/demo/stock/vials", {"lot": "202610A127", "desk": "1"}), 422, field="lot")
+    assert_error(japi.post("/sites/demo/stock/explanations", {"date": stock_day, "lot": "202610A127",
+                                                              "explanation": "nothing"}), 409, "nothing_to_explain")
+    assert_error(japi.post("/sites/demo/stock/close", {"date": stock_day}), 409, "stock_not_reconciled")
     document = openapi_document(client)
     seen_errors = {(method, path) for method, path, status in japi.seen if status[0] == "4"}
     posts = {(method, path) for method, path in _operations(document) if method == "POST"}
