@@ -26,7 +26,7 @@ ACTIONS = (
     "auth.password_changed", "user.created", "user.changed", "user.disabled", "user.enabled",
     "user.password_reset", "token.created", "token.revoked", "display.paired", "record.viewed",
     "record.listed", "report.viewed", "override.release_early", "override.correction", "audit.exported",
-    "immunizations.exported",
+    "immunizations.exported", "stock.wasted", "stock.explained", "stock.closed",
 )
 
 

@@ -70,6 +70,8 @@ def _tables() -> dict[str, dict[str, str]]:
             "appointments.import_refused": _("booking file refused"),
             "appointment.cancelled": _("booking cancelled"), "appointment.rebooked": _("booking moved"),
             "immunizations.exported": _("immunizations exported for the registry"),
+            "stock.wasted": _("vaccine doses wasted"), "stock.explained": _("stock difference explained"),
+            "stock.closed": _("day's stock closed"),
         },
         # The keys of an audit entry's details (the values are shown as recorded).
         "detail": {
