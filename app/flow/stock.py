@@ -21,6 +21,7 @@ from app.domain.stock import Entry, LotStock, StockDraft, StockLedger
 from app.domain.visit import Event
 from app.store.event_store import SiteTransaction
 
+from . import requests
 from .audit import Outcome
 from .figures import day_bounds, site_today
 from .services import Services
@@ -245,6 +246,46 @@ def receive_from_site_file(services: Services, site: Site) -> int:
                              idempotency_key=f"site-file:{lot.lot}")
             received += not result.replayed
     return received
+
+
+# --- the commands, once: REST (app/web/api.py), the bots (app/sim/day.py) ------------------------
+
+@dataclass(frozen=True)
+class StockCommand:
+    """A stock command: its request model, what runs it, who may (the permission rule), and its
+    path under /api/v1/sites/<site>/stock/."""
+
+    path: str
+    rule: str
+    request: type[requests.Body]
+    run: Callable[..., Recorded]
+    summary: str
+    renamed: tuple[tuple[str, str], ...] = ()  # request field -> argument of `run`
+
+    def execute(self, services: Services, principal: Principal, site_id: str, request: requests.Body, *,
+                idempotency_key: str | None = None) -> Recorded:
+        renamed = dict(self.renamed)
+        arguments = {renamed.get(name, name): value for name, value in request.model_dump().items()}
+        return self.run(services, principal, site_id=site_id, idempotency_key=idempotency_key, **arguments)
+
+
+STOCK_COMMANDS = {command.path: command for command in (
+    StockCommand("receipts", "stock.receive", requests.StockReceiptBody, receive,
+                 "Record a delivery of a lot (usable at the injection desk at once)"),
+    StockCommand("moves", "stock.move", requests.StockMoveBody, move,
+                 "Move unopened vials of a lot to another site (out of this site's stock, into the other's)"),
+    StockCommand("waste", "stock.waste", requests.StockWasteBody, waste,
+                 "Record doses wasted, with a reason code (name the vial to discard an open one)"),
+    StockCommand("counts", "stock.count", requests.StockCountBody, count,
+                 "Record a physical count of a lot (opening or closing): the site holds that from now on"),
+    StockCommand("vials", "stock.open_vial", requests.VialOpenBody, open_vial,
+                 "Open a vial of a multi-dose lot at an injection desk: its discard time starts now"),
+    StockCommand("explanations", "stock.explain", requests.StockExplanationBody, explain,
+                 "Explain a lot's difference between its count and its books on a day", (("date", "day"),)),
+    StockCommand("close", "stock.close", requests.StockCloseBody, close_day,
+                 "Close a day's stock: every lot counted at closing and every difference explained",
+                 (("date", "day"),)),
+)}
 
 
 # --- the reads ------------------------------------------------------------------------------------

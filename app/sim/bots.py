@@ -75,6 +75,13 @@ class HttpActions:
                                                     station=station))
         return answer["visit"] if answer else None
 
+    def stock_sheet(self) -> dict[str, Any]:
+        return self._call(lambda: self.client.get(f"/sites/{self.site_id}/stock"))
+
+    def stock(self, path: str, request: Body) -> dict[str, Any]:
+        body = request.model_dump(mode="json", exclude_none=True)
+        return self._call(lambda: self.client.post(f"/sites/{self.site_id}/stock/{path}", body))
+
 
 class DemoBots:
     """Days of bots, one after another, in a background thread, until stopped."""
@@ -141,7 +148,7 @@ def demo_plan(site: dict[str, Any], *, hours: float = 8.0, seed: int = 1) -> tup
     at its utilisation limit (Limits: 80 %): the queues stay short with nobody at the desks left
     to people, and a bot or a person there only shortens them."""
     plan = DayPlan(hours=hours, step_minutes=0.5, seed=seed, consent_minutes=1.2,
-                   keep_free=DEMO_LEFT_TO_PEOPLE, cover_after_minutes=DEMO_COVER_AFTER_MINUTES)
+                   keep_free=DEMO_LEFT_TO_PEOPLE, cover_after_minutes=DEMO_COVER_AFTER_MINUTES, close_stock=True)
     rate = capacity_per_hour(bots_scenario(site, plan), Limits())
     return replace(plan, people=math.floor(rate * hours + 1e-6)), rate  # (the bisection ends just under)
 

@@ -16,9 +16,10 @@ from typing import Any, Protocol
 from app.domain.errors import DomainError
 from app.domain.permissions import Action, Principal
 from app.domain.privacy import visit_view
+from app.domain.stock import CountMoment
 from app.domain.visit import State
 from app.domain.vocabulary import CHECKLIST, SCREENING_QUESTIONS, ConsentOutcome
-from app.flow import queries
+from app.flow import queries, stock
 from app.flow.commands import COMMANDS
 from app.flow.requests import (
     AefiBody,
@@ -30,6 +31,8 @@ from app.flow.requests import (
     EmptyBody,
     InjectionBody,
     ReleaseBody,
+    StockCloseBody,
+    StockCountBody,
 )
 from app.flow.services import Services
 
@@ -45,6 +48,8 @@ class Actions(Protocol):
     def snapshot(self) -> dict[str, Any]: ...
     def run(self, action: Action, request: Body, *, visit_id: str | None = None,
             station: str | None = None) -> dict[str, Any] | None: ...
+    def stock_sheet(self) -> dict[str, Any]: ...
+    def stock(self, path: str, request: Body) -> dict[str, Any]: ...
     def now(self) -> datetime: ...
 
 
@@ -73,6 +78,13 @@ class FlowActions:
             return None
         return visit_view(outcome.visit, "full", now=self.services.clock.now())
 
+    def stock_sheet(self) -> dict[str, Any]:
+        return stock.sheet(self.services, self.principal, site_id=self.site_id)
+
+    def stock(self, path: str, request: Body) -> dict[str, Any]:
+        recorded = stock.STOCK_COMMANDS[path].execute(self.services, self.principal, self.site_id, request)
+        return {"seq": recorded.event.seq, "type": recorded.event.type, "lot": recorded.lot}
+
 
 @dataclass
 class DayPlan:
@@ -93,6 +105,9 @@ class DayPlan:
     # A desk left to people that nobody has worked at for this many minutes is covered by a bot
     # until someone works there again (the bots watch the site's snapshot). None: never covered.
     cover_after_minutes: float | None = None
+    # After the day: the site counts every lot it holds (what it finds: the books) and closes the
+    # day's stock (app/flow/stock.py), as a supervisor does at closing time.
+    close_stock: bool = False
     # Relative arrivals in each hour of `hours` from the start (a real day's morning peak:
     # e.g. 6, 12, 14, 11, ...); hours past the last weight get none. Empty: arrivals even.
     arrival_weights: tuple[float, ...] = ()
@@ -115,6 +130,7 @@ class _Desk:
     free_since: float = 0.0  # the minute the desk's last service ended (or the day began)
     for_people: bool = False  # a desk left to people (DayPlan.keep_free)
     people_seen: float = 0.0  # the last minute someone other than the bots was seen working at it
+    lot: tuple[str, str] | None = None  # an injection booth's (product, lot)
 
 
 def run_day(actions: Actions, plan: DayPlan, *, advance: Callable[[timedelta], None]) -> DayResult:
@@ -137,6 +153,8 @@ def run_day(actions: Actions, plan: DayPlan, *, advance: Callable[[timedelta], N
         advance(timedelta(minutes=plan.step_minutes))
         if step >= steps and day.cleared():
             break
+    if plan.close_stock:
+        day.close_stock()
     return day.result
 
 
@@ -232,10 +250,19 @@ class _Day:
             self.inject(desk, visit)
 
     def inject(self, desk: _Desk, visit: dict[str, Any]) -> None:
-        """Record the injection; the person goes to observation, and now and then has an adverse event."""
-        product, lot = self.rng.choice(self.lots)
-        body = injection_body(desk.desk, product, lot, visit["dose_number"])
-        injected = self.attempt(lambda: self.actions.run(Action.INJECTION, body, visit_id=visit["id"]))
+        """Record the injection from the desk's lot (a booth keeps one lot on its tray, so that its
+        open vial is used up; it takes another when the lot is refused, e.g. used up); the person
+        goes to observation, and now and then has an adverse event."""
+        injected = None
+        for _ in range(len(self.lots)):
+            if desk.lot is None:
+                desk.lot = self.rng.choice(self.lots)
+            product, lot = desk.lot
+            body = injection_body(desk.desk, product, lot, visit["dose_number"])
+            injected = self.attempt(lambda body=body: self.actions.run(Action.INJECTION, body, visit_id=visit["id"]))
+            if injected is not None:
+                break
+            desk.lot = None
         if injected is None:
             return
         self.observing[visit["id"]] = datetime.fromisoformat(injected["observation"]["leave_at"])
@@ -270,6 +297,15 @@ class _Day:
                     lambda: self.actions.run(Action.RELEASE, ReleaseBody(), visit_id=visit_id)) is not None:
                 self.observing.pop(visit_id)
                 self.result.released += 1
+
+    def close_stock(self) -> None:
+        """The closing count of every lot held (the doses found are what the books say), then the
+        day's stock is closed."""
+        sheet = self.actions.stock_sheet()
+        for line in sheet["lots"]:
+            count = StockCountBody(lot=line["lot"], doses=line["left"], moment=CountMoment.CLOSING)
+            self.attempt(lambda count=count: self.actions.stock("counts", count))
+        self.attempt(lambda: self.actions.stock("close", StockCloseBody(date=date.fromisoformat(sheet["date"]))))
 
     def cleared(self) -> bool:
         """No desk busy, nobody in observation or in an emergency."""

@@ -31,13 +31,6 @@ from app.flow.requests import (
     AppointmentLookupBody,
     RebookBody,
     ScannedSlipBody,
-    StockCloseBody,
-    StockCountBody,
-    StockExplanationBody,
-    StockMoveBody,
-    StockReceiptBody,
-    StockWasteBody,
-    VialOpenBody,
 )
 from app.flow.responses import (
     AppointmentAnswer,
@@ -405,39 +398,21 @@ def stock_lots(site: str):
     return jsonify({"lots": stock.lots_now(services(), principal(), site_id=site)})
 
 
-def _stock_command(path: str, endpoint: str, rule: str, summary: str, body: type[BaseModel],
-                   run: Callable[..., stock.Recorded], **renamed: str) -> None:
+def _stock_view(command: stock.StockCommand) -> Callable[..., Response]:
+    """The one REST handler of every stock command (app/flow/stock.py STOCK_COMMANDS)."""
     def view(site: str) -> Response:
-        fields = _body(body).model_dump()
-        arguments = {renamed.get(name, name): value for name, value in fields.items()}
-        return _recorded(run(services(), principal(), site_id=site, idempotency_key=_idempotency_key(), **arguments))
+        return _recorded(command.execute(services(), principal(), site, _body(command.request),
+                                         idempotency_key=_idempotency_key()))
 
-    view.__name__ = endpoint
-    documented_view = documented(summary, tag="stock", body=body, response=StockRecorded, status=201,
-                                 idempotent=True)(view)
-    bp.add_url_rule(path, endpoint, requires(rule)(documented_view), methods=["POST"])
+    return view
 
 
-_stock_command("/sites/<site>/stock/receipts", "stock_receipt", "stock.receive",
-               "Record a delivery of a lot (usable at the injection desk at once)", StockReceiptBody, stock.receive)
-_stock_command("/sites/<site>/stock/moves", "stock_move", "stock.move",
-               "Move unopened vials of a lot to another site (out of this site's stock, into the other's)",
-               StockMoveBody, stock.move)
-_stock_command("/sites/<site>/stock/waste", "stock_waste", "stock.waste",
-               "Record doses wasted, with a reason code (name the vial to discard an open one)",
-               StockWasteBody, stock.waste)
-_stock_command("/sites/<site>/stock/counts", "stock_count", "stock.count",
-               "Record a physical count of a lot (opening or closing): the site holds that from now on",
-               StockCountBody, stock.count)
-_stock_command("/sites/<site>/stock/vials", "stock_open_vial", "stock.open_vial",
-               "Open a vial of a multi-dose lot at an injection desk: its discard time starts now",
-               VialOpenBody, stock.open_vial)
-_stock_command("/sites/<site>/stock/explanations", "stock_explanation", "stock.explain",
-               "Explain a lot's difference between its count and its books on a day", StockExplanationBody,
-               stock.explain, date="day")
-_stock_command("/sites/<site>/stock/close", "stock_close", "stock.close",
-               "Close a day's stock: every lot counted at closing and every difference explained",
-               StockCloseBody, stock.close_day, date="day")
+for _stock in stock.STOCK_COMMANDS.values():
+    _endpoint = "stock_" + _stock.path
+    _stock_documented = documented(_stock.summary, tag="stock", body=_stock.request, response=StockRecorded,
+                                   status=201, idempotent=True)(_stock_view(_stock))
+    bp.add_url_rule(f"/sites/<site>/stock/{_stock.path}", _endpoint, requires(_stock.rule)(_stock_documented),
+                    methods=["POST"])
 
 
 # --- phone tickets ---------------------------------------------------------------------------

@@ -81,9 +81,9 @@ SPECIFIED = {
     "users.users": "users.manage",
     # the day's immunizations for the registry, everyone in full: supervisors only
     "api.export_immunizations": "exports.immunizations",
-    "api.stock_sheet": "stock.read", "api.stock_lots": "stock.read", "api.stock_receipt": "stock.receive",
-    "api.stock_move": "stock.move", "api.stock_waste": "stock.waste", "api.stock_count": "stock.count",
-    "api.stock_open_vial": "stock.open_vial", "api.stock_explanation": "stock.explain",
+    "api.stock_sheet": "stock.read", "api.stock_lots": "stock.read", "api.stock_receipts": "stock.receive",
+    "api.stock_moves": "stock.move", "api.stock_waste": "stock.waste", "api.stock_counts": "stock.count",
+    "api.stock_vials": "stock.open_vial", "api.stock_explanations": "stock.explain",
     "api.stock_close": "stock.close",
 }
 
