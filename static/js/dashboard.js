@@ -41,9 +41,12 @@ function renderVials(v) {
   $("vials-needed-text").textContent = t("vials_needed", { n: v.people_needed });
   $("vials-verdict").textContent = v.enough ? t("vials_enough") : t("vials_short", { short: v.short });
   $("vials-queue").textContent = t("vials_queue", v.queue);
-  $("vials").querySelector("tbody").replaceChildren(...v.open.map((vial) => el("tr", "",
-    el("td", "", `${named("products", vial.product)} · ${vial.lot} #${vial.vial}`), el("td", "", vial.desk),
-    el("td", "", vial.doses_left), el("td", "", time(vial.discard_at)), el("td", "", minutes(vial.minutes_left)))));
+  $("vials").querySelector("tbody").replaceChildren(...v.open.map((vial) => {
+    const lot = el("td", "", `${vial.lot} #${vial.vial}`);
+    lot.title = named("products", vial.product);
+    return el("tr", "", lot, el("td", "", vial.desk),
+      el("td", "", vial.doses_left), el("td", "", `${time(vial.discard_at)} (${minutes(vial.minutes_left)})`));
+  }));
 }
 
 function el(tag, className, ...children) {
