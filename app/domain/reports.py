@@ -5,7 +5,7 @@ AEFI list and the list of people not accounted for, and only at the `full` level
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from .analytics import DayAnalytics, histogram_percentile
@@ -83,3 +83,40 @@ def city_ranking(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Sites ranked by doses against their targets (排名通报), best first; ties by doses."""
     ranked = sorted(rows, key=lambda row: (-(row["percent_of_target"] or 0), -row["doses"], row["site"]))
     return [dict(row, rank=place) for place, row in enumerate(ranked, start=1)]
+
+
+# The columns of the stock sheet's lines in the report, in order (app/domain/stock.py: sheet_row).
+STOCK_COLUMNS = ("product", "lot", "expires_on", "doses_per_vial", "opening", "received", "moved_out", "given",
+                 "wasted", "left", "counted_closing", "difference", "balanced", "explained", "explanation")
+STOCK_TOTALS = ("opening", "received", "moved_out", "given", "wasted", "left", "counted_closing", "difference")
+
+
+def stock_section(sheet: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """The day's stock sheet (app/flow/stock.py: day_sheet) as the daily report shows it: a line
+    per lot, their total, the wastage by lot and reason code, and the closing (times in site time).
+    A lot not counted at closing has `counted_closing` None (and the total counts the others)."""
+    lots = []
+    for row in sheet["lots"]:
+        line = {key: row[key] for key in STOCK_COLUMNS if key in row}
+        line["moved_in"] = row["moved_in"]
+        line["counted_closing"] = row["counted"].get("closing")
+        line["wasted_by_reason"] = {reason: doses for reason, doses in row["wasted_by_reason"].items() if doses}
+        lots.append(line)
+    total: dict[str, Any] = {key: sum(line[key] or 0 for line in lots) for key in STOCK_TOTALS}
+    total["moved_in"] = sum(line["moved_in"] for line in lots)
+    total["balanced"] = all(line["balanced"] for line in lots)
+    total["explained"] = all(line["explained"] for line in lots)
+    wastage = [{"product": line["product"], "lot": line["lot"], "reason": reason, "doses": doses}
+               for line in lots for reason, doses in line["wasted_by_reason"].items()]
+    closed = sheet["closed"]
+    return {
+        "as_of": datetime.fromisoformat(sheet["as_of"]).astimezone(tz).isoformat(),
+        "lots": lots,
+        "total": total,
+        "wastage": wastage,
+        "wasted_by_reason": {reason: sum(row["doses"] for row in wastage if row["reason"] == reason)
+                             for reason in dict.fromkeys(row["reason"] for row in wastage)},
+        "unexplained": list(sheet["unexplained"]),
+        "closed": None if closed is None else {
+            "at": datetime.fromisoformat(closed["at"]).astimezone(tz).isoformat(), "by": closed["actor"]},
+    }

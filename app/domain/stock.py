@@ -13,7 +13,7 @@ by the fold itself: nobody has to be there to record it, and replaying the log g
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -176,7 +176,7 @@ def _drawn(lot: LotStock, draw: Mapping[str, Any], desk: str | None, at: datetim
     """One dose out of the lot, from the vial the injection named (opening it if it says so)."""
     number = draw.get("vial")
     vials, opened = lot.open_vials, lot.vials_opened
-    if draw.get("opened"):
+    if draw.get("opened") and number is not None:
         opened = max(opened, int(number))
         vials = vials + (Vial(int(number), desk, at, datetime.fromisoformat(draw["discard_at"]), lot.doses_per_vial),)
     if number is not None:
@@ -532,7 +532,7 @@ def closed_error(day: date, closed: Mapping[str, Any]) -> Conflict:
     return Conflict(f"The stock of {day.isoformat()} was closed at {closed['at']}.", code="stock_day_closed")
 
 
-def decide_close(rows: list[Mapping[str, Any]], *, day: date, closed: Mapping[str, Any] | None) -> StockDraft:
+def decide_close(rows: Sequence[Mapping[str, Any]], *, day: date, closed: Mapping[str, Any] | None) -> StockDraft:
     """The day's stock is closed when every lot is counted at closing and every difference explained."""
     if closed is not None:
         raise closed_error(day, closed)
@@ -548,3 +548,41 @@ def decide_close(rows: list[Mapping[str, Any]], *, day: date, closed: Mapping[st
     return StockDraft(StockEvent.DAY_CLOSED, {"day": day.isoformat(), "lots": len(rows),
                                               "given": sum(row["given"] for row in rows),
                                               "wasted": sum(row["wasted"] for row in rows)})
+
+
+# --- near closing: who is left to use the open vials ---------------------------------------------
+
+NEAR_CLOSING = timedelta(hours=1)
+
+
+def _minutes_until(moment: datetime, now: datetime) -> int:
+    """Whole minutes from `now` to `moment` (0 once it has passed), as the lots' `minutes_left`."""
+    return max(0, int((moment - now).total_seconds() // 60))
+
+
+def open_vials_to_use(lots: Iterable[LotStock], *, now: datetime, closes_at: datetime, at_injection: int,
+                      at_consent: int) -> dict[str, Any]:
+    """The open vials and whether the queue can use them up (the dashboard's `vials`). Pure.
+
+    Every dose left in an open vial needs one more person, or it is wasted at the vial's discard
+    time. The queue holds the people at injection (waiting, called or at a booth) and, upstream,
+    those at consent (most of whom go on to injection). `near_closing` is true from an hour before
+    `closes_at` on (the site still has people to serve after it)."""
+    vials = sorted(((lot, vial) for lot in lots for vial in lot.open_vials
+                    if vial.discard_at > now and vial.doses_left > 0),
+                   key=lambda pair: (pair[1].discard_at, pair[0].lot, pair[1].number))
+    needed = sum(vial.doses_left for _, vial in vials)
+    queue = at_injection + at_consent
+    return {
+        "open": [{"product": lot.product, "lot": lot.lot, "vial": vial.number, "desk": vial.desk,
+                  "doses_left": vial.doses_left, "discard_at": vial.discard_at.isoformat(),
+                  "minutes_left": _minutes_until(vial.discard_at, now)} for lot, vial in vials],
+        "doses_left": needed,
+        "people_needed": needed,
+        "queue": {"injection": at_injection, "consent": at_consent, "total": queue},
+        "enough": queue >= needed,
+        "short": max(0, needed - queue),
+        "closes_at": closes_at.isoformat(),
+        "minutes_to_closing": _minutes_until(closes_at, now),
+        "near_closing": now >= closes_at - NEAR_CLOSING,
+    }

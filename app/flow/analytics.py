@@ -14,7 +14,7 @@ from app.domain.permissions import Principal, authorize, view_level
 from app.domain.site import Site
 from app.store.event_store import SiteRow
 
-from . import appointments, audit, phone_tickets
+from . import appointments, audit, phone_tickets, stock
 from .figures import day_bounds, site_today
 from .services import Services
 from .sites import visible_sites
@@ -36,9 +36,15 @@ def day_model(services: Services, site_id: str, day: date | None = None, *,
 
 def dashboard(services: Services, principal: Principal, *, site_id: str) -> dict[str, Any]:
     authorize(principal, "dashboard.read", site=site_id)
+    now = services.clock.now()
     with day_model(services, site_id) as model:
-        view = model.view(services.clock.now())
-        day = model.day
+        view = model.view(now)
+        day, site = model.day, model.site
+    stations = view["stations"]
+    view["vials"] = stock.open_vials(
+        services, site, now=now,
+        at_injection=stations["injection"]["waiting"] + stations["injection"]["being_served"],
+        at_consent=stations["consent"]["waiting"] + stations["consent"]["being_served"])
     view["phone"] = phone_tickets.followed(services, site_id, day)  # who follows their turn on a phone
     view["bookings"] = appointments.for_dashboard(services, site_id, day)
     return view
@@ -55,7 +61,9 @@ def daily_report(services: Services, principal: Principal, *, site_id: str, day:
     level = view_level(principal)
     with day_model(services, site_id, day) as model:
         report = reports.daily_report(model, now=_report_moment(services, model), level=level)
+        zone = model.site.tz
     report["bookings"] = appointments.for_report(services, site_id, date.fromisoformat(report["date"]), level)
+    report["stock"] = reports.stock_section(stock.day_sheet(services, site_id, date.fromisoformat(report["date"])), zone)
     names = len(report["aefi"]) + len(report["closed_loop"]["not_closed"]) + len(report["bookings"]["not_arrived"])
     if level == "full" and names:
         audit.record(services, principal.actor, "report.viewed", site=site_id, subject=f"report:{report['date']}",

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from app.domain.site import Site
+from app.domain.stock import LotStock
 from app.domain.visit import Draft, Event, Visit
 
 
@@ -39,6 +40,7 @@ class SiteWrites(SiteReads, Protocol):
         idempotency_key: str | None = None, request_hash: str | None = None,
     ) -> tuple[Event, Visit]: ...
     def audit(self, values: dict[str, Any]) -> None: ...
+    def lot(self, name: str, at: datetime) -> LotStock | None: ...
 
 
 class SiteNamed(Protocol):

@@ -9,13 +9,76 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
+from app.domain.reports import STOCK_COLUMNS
+
 FORMATS = ("json", "csv", "xlsx")
+
+
+def N_(text: str) -> str:
+    """Marks a word for the catalogues (python -m app.translations.catalogues): the web layer and
+    the command line translate it (app/web/labels.py: report_words); files are built without a
+    request, off the server's loop."""
+    return text
+
+
+# The words of the stock sections (columns, the total, yes/no, the closing), in English.
+STOCK_WORDS: dict[str, str] = {
+    "product": N_("Product"), "lot": N_("Lot"), "expires_on": N_("Expiry"), "doses_per_vial": N_("Doses per vial"),
+    "opening": N_("Opening stock"), "received": N_("Received"), "moved_out": N_("Moved out"), "given": N_("Given"),
+    "wasted": N_("Wasted"), "left": N_("Left"), "counted_closing": N_("Counted at closing"),
+    "difference": N_("Difference"), "balanced": N_("Balanced"), "explained": N_("Explained"),
+    "explanation": N_("Explanation"), "reason": N_("Reason code"), "reason_name": N_("Reason"), "doses": N_("Doses"),
+    "total": N_("Total"), "yes": N_("yes"), "no": N_("no"), "closing": N_("Stock closed"),
+    "closed": N_("closed %(at)s by %(by)s"), "not_closed": N_("not closed"),
+    "unexplained": N_("Differences not explained"),
+}
+
+
+@dataclass(frozen=True)
+class Words:
+    """What the stock sections say, in the report's language: the words above, the products'
+    names and the waste reasons' (codes stand for themselves when a name is missing)."""
+
+    text: Mapping[str, str] = field(default_factory=lambda: dict(STOCK_WORDS))
+    products: Mapping[str, str] = field(default_factory=dict)
+    reasons: Mapping[str, str] = field(default_factory=dict)
+
+
+def _stock_sections(report: dict[str, Any], words: Words) -> Iterator[tuple[str, list[str], list[list[Any]]]]:
+    """The "Stock" sheet (a line per lot, the total, the closing) and the "Wastage" sheet (by lot and
+    reason), with the headers in the report's language."""
+    text = words.text
+    section = report.get("stock") or {"lots": [], "total": {}, "wastage": [], "closed": None, "unexplained": []}
+    yes_no = {True: text["yes"], False: text["no"]}
+
+    def cell(line: dict[str, Any], key: str) -> Any:
+        value = line.get(key)
+        if key == "product":
+            return words.products.get(str(value), value)
+        return yes_no[value] if isinstance(value, bool) else value
+
+    rows = [[cell(line, key) for key in STOCK_COLUMNS] for line in section["lots"]]
+    total = section["total"]
+    rows.append([text["total"], *["" for _ in range(3)],
+                 *[cell(total, key) if key in total else "" for key in STOCK_COLUMNS[4:]]])
+    closed = section["closed"]
+    status = (text["closed"].replace("%(at)s", closed["at"][:16].replace("T", " ")).replace("%(by)s", closed["by"])
+              if closed else text["not_closed"])
+    rows.append([text["closing"], status])
+    if section["unexplained"]:
+        rows.append([text["unexplained"], ", ".join(section["unexplained"])])
+    yield "Stock", [text[key] for key in STOCK_COLUMNS], rows
+    wastage = [[words.products.get(row["product"], row["product"]), row["lot"], row["reason"],
+                words.reasons.get(row["reason"], row["reason"]), row["doses"]] for row in section["wastage"]]
+    wastage.append([text["total"], "", "", "", sum(row["doses"] for row in section["wastage"])])
+    yield "Wastage", [text[key] for key in ("product", "lot", "reason", "reason_name", "doses")], wastage
 
 
 _BREAKS_FILES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
@@ -30,7 +93,7 @@ def _safe(value: Any) -> Any:
     return value
 
 
-def sections(report: dict[str, Any]) -> Iterator[tuple[str, list[str], list[list[Any]]]]:
+def sections(report: dict[str, Any], words: Words | None = None) -> Iterator[tuple[str, list[str], list[list[Any]]]]:
     """(title, header, rows) for each part of the report."""
     totals = report["totals"]
     outcomes = report["outcomes"]
@@ -74,12 +137,13 @@ def sections(report: dict[str, Any]) -> Iterator[tuple[str, list[str], list[list
         [row["group"], row["slot_start"], row["code"], row["person"]["name"], row["person"].get("phone") or "",
          row["person"].get("document_number") or ("…" + row["person"].get("document_last4", ""))]
         for row in bookings["not_arrived"]]
+    yield from _stock_sections(report, words or Words())
 
 
-def to_csv(report: dict[str, Any]) -> str:
+def to_csv(report: dict[str, Any], words: Words | None = None) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    for title, header, rows in sections(report):
+    for title, header, rows in sections(report, words):
         writer.writerow([title])
         writer.writerow(header)
         for row in rows:
@@ -88,16 +152,16 @@ def to_csv(report: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def to_xlsx(reports: list[dict[str, Any]]) -> bytes:
+def to_xlsx(reports: list[dict[str, Any]], words: Words | None = None) -> bytes:
     """One sheet per section; several days (a range) follow each other with a date column."""
     book = Workbook()
     for blank in book.worksheets:
         book.remove(blank)
-    for title, header, _ in sections(reports[0]):
+    for title, header, _ in sections(reports[0], words):
         sheet = book.create_sheet(title[:31])
         sheet.append(["date", *header] if len(reports) > 1 else header)
     for report in reports:
-        for title, _, rows in sections(report):
+        for title, _, rows in sections(report, words):
             sheet = book[title[:31]]
             for row in rows:
                 values = [_safe(value) for value in row]

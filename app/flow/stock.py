@@ -315,6 +315,11 @@ def _sheet_under_lock(tx: SiteTransaction, day: date, now: datetime) -> StockLed
 def sheet(services: Services, principal: Principal, *, site_id: str, day: date | None = None) -> dict[str, Any]:
     """The day's stock sheet (GET /stock): one row per lot, the day's closing if there is one."""
     authorize(principal, "stock.read", site=site_id)
+    return day_sheet(services, site_id, day)
+
+
+def day_sheet(services: Services, site_id: str, day: date | None = None) -> dict[str, Any]:
+    """The day's stock sheet, for callers that have authorized their reader (the daily report)."""
     now = services.clock.now()
     site = services.store.site(site_id).site
     day = day or site_today(site, now)
@@ -341,3 +346,12 @@ def lots_now(services: Services, principal: Principal, *, site_id: str) -> list[
     views = [dict(view, usable=lot.doses > 0 and lot.expires_on >= today)
              for lot in lots.values() if (view := _lot_view(lot, now)) is not None and lot.doses > 0]
     return sorted(views, key=lambda view: (view["product"], view["expires_on"], view["lot"]))
+
+
+def open_vials(services: Services, site: Site, *, now: datetime, at_injection: int, at_consent: int
+               ) -> dict[str, Any]:
+    """The open vials now and whether the queue can use them up (the dashboard's `vials`; its
+    caller has authorized the reader)."""
+    closes_at = datetime.combine(site_today(site, now), site.hours.closes, tzinfo=site.tz)
+    return stock.open_vials_to_use(services.store.lots(site.id, now).values(), now=now, closes_at=closes_at,
+                                   at_injection=at_injection, at_consent=at_consent)

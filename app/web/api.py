@@ -43,11 +43,11 @@ from app.flow.responses import (
     TicketCode,
     VisitAnswer,
 )
-from app.flow.sites import visible_sites
+from app.flow.sites import site_config, visible_sites
 from app.flow.visits import Outcome
 from app.offload import off_loop
 
-from . import params
+from . import labels, params
 from .access import public, requires
 from .context import principal, services
 from .openapi import documented
@@ -156,12 +156,13 @@ def get_dashboard(site: str):
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-def _report_answer(report: dict, chosen: str, name: str) -> Response:
+def _report_answer(report: dict, chosen: str, name: str, words: report_files.Words | None = None) -> Response:
     # Files are built off the server's loop: an XLSX of a busy day takes tens of milliseconds.
+    # Their words are translated here, in the request (the thread has none).
     if chosen == "csv":
-        answer = Response(off_loop(report_files.to_csv, report), mimetype="text/csv")
+        answer = Response(off_loop(report_files.to_csv, report, words), mimetype="text/csv")
     elif chosen == "xlsx":
-        answer = Response(off_loop(report_files.to_xlsx, [report]), mimetype=XLSX)
+        answer = Response(off_loop(report_files.to_xlsx, [report], words), mimetype=XLSX)
     else:
         return jsonify(report)
     answer.headers["Content-Disposition"] = f'attachment; filename="{name}.{chosen}"'
@@ -175,7 +176,8 @@ def _report_answer(report: dict, chosen: str, name: str) -> Response:
 def daily_report(site: str):
     query = params.parse(params.ReportQuery)
     report = analytics.daily_report(services(), principal(), site_id=site, day=query.date)
-    return _report_answer(report, query.format, f"siteflow-{site}-{report['date']}")
+    words = labels.report_words(site_config(services(), site)) if query.format != "json" else None
+    return _report_answer(report, query.format, f"siteflow-{site}-{report['date']}", words)
 
 
 @bp.get("/sites/<site>/what-if")

@@ -17,8 +17,10 @@ from flask_babel import gettext as _
 
 from app.domain.appointments import Status as BookingStatus
 from app.domain.site import Site
+from app.domain.stock import WasteReason
 from app.domain.visit import State
 from app.domain.vocabulary import AEFI_SYMPTOMS, DEFERRAL_REASONS, STATION_LABELS, AefiOutcome, Station
+from app.flow.report_files import STOCK_WORDS, Words
 
 
 def language() -> str:
@@ -45,6 +47,9 @@ def _tables() -> dict[str, dict[str, str]]:
         },
         "reason": _bilingual(DEFERRAL_REASONS),
         "symptom": _bilingual(AEFI_SYMPTOMS),
+        "waste_reason": {WasteReason.EXPIRED_OPEN_VIAL: _("open vial past its time limit"),
+                         WasteReason.BROKEN: _("vial broken"), WasteReason.CONTAMINATED: _("contaminated"),
+                         WasteReason.COLD_CHAIN_BREACH: _("cold chain breach")},
         "severity": {"minor": _("minor"), "severe": _("severe"), "serious": _("serious")},
         "booking_status": {BookingStatus.BOOKED: _("booked"), BookingStatus.ARRIVED: _("arrived"),
                            BookingStatus.NO_SHOW: _("did not come"), BookingStatus.CANCELLED: _("booking cancelled")},
@@ -196,12 +201,20 @@ def zone_of(sites: list[Site]) -> ZoneInfo:
     return sites[0].tz if sites else ZoneInfo("UTC")
 
 
+def report_words(site: Site) -> Words:
+    """The stock sections of the daily report's files in the current language (a request's, or the
+    one the command line forces): their words, the site's products and the waste reasons named."""
+    return Words(text={key: _(text) for key, text in STOCK_WORDS.items()},
+                 products={product.code: product_name(site, product.code) for product in site.products},
+                 reasons=_tables()["waste_reason"])
+
+
 def for_dashboard(site: Site) -> dict[str, dict[str, str]]:
     """The maps the dashboard's script uses to name codes."""
     tables = _tables()
     return {
         "reasons": tables["reason"], "severities": tables["severity"], "aefi_outcomes": tables["aefi_outcome"],
-        "states": tables["state"], "products": {product.code: product_name(site, product.code)
+        "states": tables["state"], "waste_reasons": tables["waste_reason"], "products": {product.code: product_name(site, product.code)
                                                 for product in site.products},
     }
 

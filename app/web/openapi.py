@@ -13,6 +13,7 @@ from typing import Any
 from flask import current_app
 from pydantic import BaseModel
 
+from app.domain.stock import WASTE_REASONS
 from app.domain.visit import EVENT_TYPES
 from app.flow.commands import COMMANDS
 from app.flow.responses import VisitEnvelope
@@ -120,13 +121,75 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Dashboard": {
         "type": "object",
         "required": ["site", "day", "seq", "stations", "bottleneck", "throughput", "target", "time_in_system",
-                     "observation", "aefi", "outcomes", "desks", "vaccinators", "vaccine", "alerts"],
+                     "observation", "aefi", "outcomes", "desks", "vaccinators", "vaccine", "alerts", "vials"],
         "description": "Definitions: docs/ANALYTICS.md",
+        "properties": {"vials": {"$ref": "#/components/schemas/OpenVials"}},
+    },
+    "OpenVials": {
+        "type": "object", "additionalProperties": False,
+        "description": "The open vials now, and whether the people in the queue can use them up: every dose "
+                       "left in an open vial needs one more person (`people_needed` = `doses_left`); the queue "
+                       "is the people waiting, called or at a desk at injection and, upstream, at consent. "
+                       "`near_closing`: from an hour before the site's closing time on.",
+        "required": ["open", "doses_left", "people_needed", "queue", "enough", "short", "closes_at",
+                     "minutes_to_closing", "near_closing"],
+        "properties": {
+            "open": {"type": "array", "description": "soonest discard time first", "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["product", "lot", "vial", "desk", "doses_left", "discard_at", "minutes_left"],
+                "properties": {"product": {"type": "string"}, "lot": {"type": "string"}, "vial": {"type": "integer"},
+                               "desk": _NULLABLE_STR, "doses_left": {"type": "integer", "minimum": 1},
+                               "discard_at": _TIME, "minutes_left": {"type": "integer", "minimum": 0}}}},
+            "doses_left": {"type": "integer", "minimum": 0},
+            "people_needed": {"type": "integer", "minimum": 0},
+            "queue": {"type": "object", "additionalProperties": False, "required": ["injection", "consent", "total"],
+                      "properties": {"injection": {"type": "integer"}, "consent": {"type": "integer"},
+                                     "total": {"type": "integer"}}},
+            "enough": {"type": "boolean"},
+            "short": {"type": "integer", "minimum": 0, "description": "people missing to use up the open vials"},
+            "closes_at": _TIME,
+            "minutes_to_closing": {"type": "integer", "minimum": 0},
+            "near_closing": {"type": "boolean"},
+        },
     },
     "DailyReport": {
         "type": "object",
         "required": ["site", "date", "totals", "outcomes", "by_hour", "by_station", "by_dose", "by_age_band",
-                     "by_product_lot", "aefi", "closed_loop"],
+                     "by_product_lot", "aefi", "closed_loop", "stock"],
+        "properties": {"stock": {"$ref": "#/components/schemas/ReportStock"}},
+    },
+    "ReportStock": {
+        "type": "object", "additionalProperties": False,
+        "description": "The day's stock sheet (GET /sites/{site}/stock) as the report shows it, in doses; times "
+                       "in the site's time zone.",
+        "required": ["as_of", "lots", "total", "wastage", "wasted_by_reason", "unexplained", "closed"],
+        "properties": {
+            "as_of": _TIME,
+            "lots": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["product", "lot", "expires_on", "doses_per_vial", "opening", "received", "moved_in",
+                             "moved_out", "given", "wasted", "wasted_by_reason", "left", "counted_closing",
+                             "difference", "balanced", "explained", "explanation"],
+                "properties": {
+                    "product": {"type": "string"}, "lot": {"type": "string"},
+                    "expires_on": {"type": "string", "format": "date"}, "doses_per_vial": {"type": "integer"},
+                    **{key: {"type": "integer"} for key in ("opening", "received", "moved_in", "moved_out", "given",
+                                                            "wasted", "left", "difference")},
+                    "wasted_by_reason": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    "counted_closing": {"type": ["integer", "null"], "description": "null: not counted at closing"},
+                    "balanced": {"type": "boolean"}, "explained": {"type": "boolean"},
+                    "explanation": _NULLABLE_STR}}},
+            "total": {"type": "object"},
+            "wastage": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False, "required": ["product", "lot", "reason", "doses"],
+                "properties": {"product": {"type": "string"}, "lot": {"type": "string"},
+                               "reason": {"type": "string", "enum": list(WASTE_REASONS)},
+                               "doses": {"type": "integer"}}}},
+            "wasted_by_reason": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "unexplained": {"type": "array", "items": {"type": "string"}},
+            "closed": {"type": ["object", "null"], "required": ["at", "by"],
+                       "properties": {"at": _TIME, "by": {"type": "string"}}},
+        },
     },
     "CityReport": {"type": "object", "required": ["date", "sites"]},
     "Trend": {"type": "object", "required": ["site", "days"]},

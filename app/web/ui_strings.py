@@ -202,6 +202,14 @@ def dashboard() -> dict[str, str]:
         "alert_lost": _("%(ticket)s checked in %(minutes)s minutes ago and not closed (%(state)s)",
                         ticket="{ticket}", minutes="{minutes}", state="{state}"),
         "no_alerts": _("No alerts."),
+        "vials_needed": _("doses left in open vials: %(n)s more people needed to use them up", n="{n}"),
+        "vials_queue": _("In the queue: %(injection)s at injection, %(consent)s at consent (%(total)s)",
+                         injection="{injection}", consent="{consent}", total="{total}"),
+        "vials_enough": _("Enough people in the queue to use up the open vials."),
+        "vials_short": _("Not enough people in the queue: %(short)s short. Doses left in the open vials will be "
+                         "wasted.", short="{short}"),
+        "vials_closing": _("Closing at %(time)s: %(minutes)s minutes left", time="{time}", minutes="{minutes}"),
+        "vials_closed": _("Closing time %(time)s has passed", time="{time}"),
         "updated": _("Updated %(time)s", time="{time}"),
         "offline": _("Reconnecting…"),
     }

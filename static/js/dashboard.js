@@ -27,6 +27,28 @@ function renderBookings(bookings) {
   }));
 }
 
+// Open vials: the doses left in them need as many people; near closing, is the queue enough?
+function renderVials(v) {
+  const card = $("vials-card");
+  card.hidden = v.open.length === 0;
+  card.dataset.near = String(v.near_closing);
+  card.dataset.enough = String(v.enough);
+  $("vials-closing").textContent = v.minutes_to_closing > 0
+    ? t("vials_closing", { time: time(v.closes_at), minutes: v.minutes_to_closing })
+    : t("vials_closed", { time: time(v.closes_at) });
+  $("vials-closing").hidden = !v.near_closing;
+  $("vials-needed").textContent = String(v.people_needed);
+  $("vials-needed-text").textContent = t("vials_needed", { n: v.people_needed });
+  $("vials-verdict").textContent = v.enough ? t("vials_enough") : t("vials_short", { short: v.short });
+  $("vials-queue").textContent = t("vials_queue", v.queue);
+  $("vials").querySelector("tbody").replaceChildren(...v.open.map((vial) => {
+    const lot = el("td", "", `${vial.lot} #${vial.vial}`);
+    lot.title = named("products", vial.product);
+    return el("tr", "", lot, el("td", "", vial.desk),
+      el("td", "", vial.doses_left), el("td", "", `${time(vial.discard_at)} (${minutes(vial.minutes_left)})`));
+  }));
+}
+
 function el(tag, className, ...children) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -113,6 +135,7 @@ function render(d) {
   $("tis-p90").textContent = minutes(d.time_in_system.p90_minutes);
   $("tis-count").textContent = String(d.time_in_system.released);
   renderBookings(d.bookings);
+  renderVials(d.vials);
   const phone = d.phone;
   $("phone-share").textContent = phone.share === null ? "—" : `${Math.round(phone.share * 100)}%`;
   $("phone-detail").textContent = t("phone_share", { followed: phone.followed, tickets: phone.tickets });

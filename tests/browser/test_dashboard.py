@@ -137,3 +137,30 @@ def test_the_dashboard_and_city_overview_fit_each_screen_in_both_languages(site,
             page.screenshot(path=str(SCREENSHOTS / f"city-{suffix}.png"))
     assert errors == []
     context.close()
+
+
+def test_the_open_vials_card_appears_with_a_vial_and_follows_the_queue_live(site, browser):
+    """The "Open vials" card: hidden while no vial is open; a vial opened at booth 1 shows it with
+    the people needed to use it up, and each check-in narrows the shortfall, within a second.
+    Screenshot for docs/SCREENS.md."""
+    process, api = site
+    context, page, errors = _signed_in(browser, process.url)
+    page.goto(f"{process.url}/sites/demo/dashboard")
+    expect(page.locator("#doses")).to_have_text("0")
+    expect(page.locator("#vials-card")).to_be_hidden()
+    lot = {"product": "bbibp-corv", "lot": "MD5LOT1", "expires_on": "2099-06-30", "doses_per_vial": 5, "vials": 2}
+    assert api.post("/sites/demo/stock/receipts", lot).status == 201
+    assert api.post("/sites/demo/stock/vials", {"lot": "MD5LOT1", "desk": "1"}).status == 201
+    card = page.locator("#vials-card")
+    expect(card).to_be_visible(timeout=1000)
+    expect(page.locator("#vials-needed")).to_have_text("5")
+    expect(card.locator("#vials tbody tr")).to_have_count(1)
+    expect(card.locator("#vials tbody tr td").nth(1)).to_have_text("1")  # the booth
+    expect(page.locator("#vials-verdict")).to_contain_text("5 short")
+    for _ in range(2):
+        api.post("/sites/demo/visits", gen_checkin())
+    expect(page.locator("#vials-verdict")).to_contain_text("3 short", timeout=1000)
+    expect(page.locator("#vials-queue")).to_contain_text("0 at injection, 2 at consent")
+    card.screenshot(path=str(SCREENSHOTS / "dashboard-open-vials-en.png"))
+    assert errors == []
+    context.close()

@@ -29,7 +29,8 @@ def effective(events):
 def brute_force(events, site, now):
     """Recompute the figures from the raw events with plain loops, following the definitions
     in app/domain/analytics.py literally."""
-    events = [event for event in events if event.at <= now]
+    # The site's stock events (deliveries, vials, waste) share its log but belong to no visit.
+    events = [event for event in events if event.at <= now and event.visit_id != STOCK_STREAM]
     visits, timeline = {}, []
     for event in effective(events):
         before = visits.get(event.visit_id)
@@ -154,7 +155,8 @@ def compare_dashboard(view, expected):
 def brute_snapshot(events, site, now):
     """The screens' snapshot from the raw events: counts, desks, calls, the observation board
     and the expected waits, each from its definition."""
-    events = [event for event in events if event.at <= now]
+    # The site's stock events (deliveries, vials, waste) share its log but belong to no visit.
+    events = [event for event in events if event.at <= now and event.visit_id != STOCK_STREAM]
     visits, timeline = {}, []
     for event in effective(events):
         before = visits.get(event.visit_id)
