@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_station_pages import ADMIN_PASSWORD, STATIONS, Tablet, nurse_ready  # noqa: F401 (fixture)
-from tests.browser.test_tablet_layout import in_reach, shot
+from tests.browser.test_tablet_layout import _close_open_visits, in_reach, shot
 from tests.support.english import english
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 from tests.support.live_servers import Api, create_token, free_port, init_database, run_cli, server_env, ServerProcess
@@ -88,6 +88,7 @@ def _scan(page, code: str) -> None:
 
 def test_a_lot_received_through_the_api_is_offered_at_once_and_an_empty_one_is_refused_by_name(nurse_ready, browser):
     process, api = nurse_ready
+    _close_open_visits(api)
     tablet = Tablet(browser, process.url)
     page = tablet.open("injection", desk="2")
     person = _call_and_fill(page, api)
@@ -105,13 +106,17 @@ def test_a_lot_received_through_the_api_is_offered_at_once_and_an_empty_one_is_r
     _confirm(page, person)
     expect(offered).to_have_text("ZAPI2027 · 2027-12-31 · 1 dose left")
     assert _lot(api, "ZAPI2027")["doses"] == 1
+
     # The expired lot of the site file is not offered; its barcode is still refused by name.
+    person = _call_and_fill(page, api)
     page.select_option("#product", "coronavac")
+    expect(page.locator("#lot")).to_have_value("202610A127")
     expect(page.locator("#lot option[value='202604A033']")).to_have_count(0)
+    _scan(page, "6970012340019")
+    expect(page.locator("#message")).to_contain_text("Lot 202604A033 expired on 2026-10-31")
 
     # The last dose goes while this tablet cannot hear of it (its stock reads fail): the injection
     # is refused by name, and nothing entered is lost.
-    person = _call_and_fill(page, api)
     _scan(page, "ZAPI2027")
     expect(page.locator("#lot")).to_have_value("ZAPI2027")
     page.route("**/stock/lots", lambda route: route.abort())
@@ -141,6 +146,7 @@ def test_a_lot_received_through_the_api_is_offered_at_once_and_an_empty_one_is_r
 
 def test_this_booths_open_vials_count_down_their_doses_and_time_and_are_opened_and_discarded(nurse_ready, browser):
     process, api = nurse_ready
+    _close_open_visits(api)
     tablet = Tablet(browser, process.url)
     page = tablet.open("injection", desk="1")
     vials = page.locator("#vials li.vial")
@@ -239,6 +245,7 @@ def test_this_booths_open_vials_count_down_their_doses_and_time_and_are_opened_a
 @pytest.mark.parametrize("lang", ["zh_Hans", "en"])
 def test_the_stock_panel_in_both_languages_at_both_sizes(nurse_ready, browser, lang):
     process, api = nurse_ready
+    _close_open_visits(api)
     for desk in ("4", "6"):  # vials open here and at another booth
         answer = api.post("/sites/demo/stock/vials", {"lot": MULTI, "desk": desk})
         assert answer.status in (201, 409), answer.json

@@ -137,9 +137,10 @@ function showLot() {
     info.dataset.kind = "";
     return;
   }
+  // The lot's doses, and this booth's open vial of it (the option's text may be cut off on a tablet).
   const [vial] = openHere(entry);
   const open = vial ? ` · ${t("vial_n", { n: vial.vial })}: ${dosesText(vial.doses_left)}` : "";
-  info.textContent = t("lot_selected", { product: productName(entry.product), lot: entry.lot }) + open;
+  info.textContent = `${t("lot_selected", { product: productName(entry.product), lot: entry.lot })} · ${entry.expires_on} · ${dosesText(entry.doses)}${open}`;
   info.dataset.kind = "ok";
 }
 product.addEventListener("change", () => {
@@ -374,7 +375,8 @@ discardForm.addEventListener("submit", async (event) => {
 function showDoseRoute() {
   const visit = atMyDesk();
   const chosen = siteProduct(product.value);
-  $("dose-route").textContent = visit ? `${t("dose_n", { n: visit.dose_number })} · ${chosen ? chosen.route : "IM"}` : "";
+  const route = site.routes.find((item) => item.code === (chosen ? chosen.route : "IM"));
+  $("dose-route").textContent = visit ? `${t("dose_n", { n: visit.dose_number })} · ${route ? label(route) : ""}` : "";
 }
 
 function reset() {
