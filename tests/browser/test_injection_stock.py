@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_station_pages import ADMIN_PASSWORD, STATIONS, Tablet, nurse_ready  # noqa: F401 (fixture)
+from tests.browser.test_station_pages import ADMIN_PASSWORD, STATIONS, Tablet, nurse_ready
 from tests.browser.test_tablet_layout import _close_open_visits, in_reach, shot
 from tests.support.english import english
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
-from tests.support.live_servers import Api, create_token, free_port, init_database, run_cli, server_env, ServerProcess
+from tests.support.live_servers import Api, ServerProcess, create_token, free_port, init_database, run_cli, server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 MULTI = "202609B2114"  # bbibp-corv, 2 doses a vial, 360 minutes once open
