@@ -62,6 +62,7 @@ def station_page(site: str, station: str):
         undo_seconds=UNDO_SECONDS,
         may_release_early=allowed(caller, "visit.release_early", site=site),
         aefi_symptoms=[(code, labels) for code, labels in AEFI_SYMPTOMS.items()],
+        waste_reasons=ui_strings.waste_reasons() if station == "injection" else (),
     )
 
 

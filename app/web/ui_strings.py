@@ -7,6 +7,7 @@ from typing import Any
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from app.domain.stock import WASTE_REASONS, WasteReason
 from app.domain.vocabulary import STATION_LABELS, STATIONS
 
 
@@ -113,6 +114,37 @@ def station() -> dict[str, str]:
         "choose_arm": _("Choose the arm."),
         "injected": _("%(ticket)s may leave at %(time)s", ticket="{ticket}", time="{time}"),
         "expired": _("expired"),
+        # Injection: the stock at this booth (the lots held, the open vials, waste)
+        "dose_left_one": _("1 dose left"),
+        "doses_left": _("%(n)s doses left", n="{n}"),
+        "lot_other_desks": _("only in other booths' open vials"),
+        "lot_none_held": _("This site holds no doses of lot %(lot)s.", lot="{lot}"),
+        "lot_empty": _("Lot %(lot)s has no doses left: choose another lot.", lot="{lot}"),
+        "lot_empty_here": _("This lot has no doses left here."),
+        "lot_not_held_here": _("This site holds no such lot."),
+        "vial_already_open": _("A vial of this lot is already open at this booth: use it, or discard it first."),
+        "vial_not_open": _("This vial is no longer open. The list is up to date."),
+        "not_enough_stock": _("Not enough unopened doses of this lot here."),
+        "no_doses": _("no doses left"),
+        "stock_unavailable": _("The stock could not be read: the lists may be out of date."),
+        "lot_n": _("Lot %(lot)s", lot="{lot}"),
+        "vial_n": _("Vial %(n)s", n="{n}"),
+        "time_left": _("%(time)s left", time="{time}"),
+        "time_up": _("Time is up: discard it"),
+        "discard_at": _("discard at %(time)s", time="{time}"),
+        "no_open_vial": _("No vial is open at this booth."),
+        "vials_elsewhere": _("Open at other booths: %(count)s · doses left: %(doses)s", count="{count}",
+                             doses="{doses}"),
+        "open_vial": _("Open a vial of lot %(lot)s", lot="{lot}"),
+        "vial_opened": _("Vial %(n)s of lot %(lot)s opened: discard it at %(time)s.", n="{n}", lot="{lot}",
+                         time="{time}"),
+        "discard_vial": _("Discard vial…"),
+        "discard_unopened": _("Discard an unopened vial…"),
+        "discard_title_open": _("Discard vial %(n)s of lot %(lot)s (%(left)s)", n="{n}", lot="{lot}", left="{left}"),
+        "discard_title_unopened": _("Discard one unopened vial"),
+        "discarded": _("Waste recorded: lot %(lot)s, doses: %(doses)s.", doses="{doses}", lot="{lot}"),
+        "reason_first": _("Choose the reason first."),
+        "lot_first": _("Choose the lot first."),
         # Observation and exit
         "leave_in": _("%(minutes)s min left", minutes="{minutes}"),
         "ok_to_leave": _("OK to leave"),
@@ -134,6 +166,17 @@ def station() -> dict[str, str]:
         "recovered": _("Recovered: back to observation"),
         "transferred": _("Transferred to hospital"),
     }
+
+
+def waste_reasons() -> list[tuple[str, str]]:
+    """The reasons a dose is wasted (app/domain/stock.py), in the page's language, for the injection booth."""
+    labels = {
+        WasteReason.EXPIRED_OPEN_VIAL: _("Open too long (past its time)"),
+        WasteReason.BROKEN: _("Broken"),
+        WasteReason.CONTAMINATED: _("Contaminated"),
+        WasteReason.COLD_CHAIN_BREACH: _("Cold chain broken"),
+    }
+    return [(reason.value, labels[reason]) for reason in WASTE_REASONS]
 
 
 def display_both() -> dict[str, dict[str, Any]]:

@@ -75,7 +75,8 @@ const WORDS = { forbidden: "not_allowed", role_forbidden: "not_allowed", missing
   desk_busy: "desk_busy", invalid_transition: "invalid_transition", version_conflict: "version_conflict",
   recall_limit: "recall_limit", early_release: "early_release", undo_not_possible: "undo_not_possible",
   undo_not_yours: "undo_not_yours", wrong_desk: "wrong_desk", no_queue: "no_queue",
-  already_vaccinated_today: "already_vaccinated_today" };
+  already_vaccinated_today: "already_vaccinated_today", lot_empty: "lot_empty_here", lot_not_held: "lot_not_held_here",
+  vial_already_open: "vial_already_open", vial_not_open: "vial_not_open", not_enough_stock: "not_enough_stock" };
 function notAllowed(error) {
   return Boolean(error) && ["not_allowed", "signed_out"].includes(WORDS[error.code]);
 }
@@ -297,6 +298,19 @@ export async function ask(path, body = {}) {
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), "X-SiteFlow-Station": station },
       body: JSON.stringify(body),
+    });
+    const data = await response.json().catch(() => ({}));
+    return { ok: response.ok, status: response.status, data };
+  } catch (error) {
+    return { ok: false, offline: true, data: {} };
+  }
+}
+
+/** Read something (GET below /api/v1/sites/<site>): {ok, status, data}, or {ok: false, offline: true}. */
+export async function read(path) {
+  try {
+    const response = await fetch(`${apiBase}${path}`, {
+      credentials: "same-origin", headers: { Accept: "application/json", "X-SiteFlow-Station": station },
     });
     const data = await response.json().catch(() => ({}));
     return { ok: response.ok, status: response.status, data };
