@@ -122,6 +122,7 @@ class SiteTransaction:
         self._ticket_day = ticket_day
         self._ticket_no = ticket_no
         self.appended: list[tuple[Event, Visit | None]] = []  # None: a stock event
+        self._lots_read: dict[str, LotStock | None] = {}  # this transaction's lots, as read or written
 
     # --- personal data is sealed on the way in and opened on the way out ---
     def _visit(self, data: dict) -> Visit:
@@ -251,14 +252,13 @@ class SiteTransaction:
         return event, visit
 
     # --- stock: events on the site's stock stream, and the lots they fold into ---
-    def lots(self, at: datetime) -> dict[str, LotStock]:
-        """Every lot the site has held, as it is at `at` (open vials past their time are gone)."""
-        rows = self.conn.execute(_LOTS, {"site": self.site.id}).scalars()
-        return {lot.lot: expire(lot, at) for lot in (LotStock.from_json(data) for data in rows)}
 
     def lot(self, name: str, at: datetime) -> LotStock | None:
-        data = self.conn.execute(_LOT, {"site": self.site.id, "lot": name}).scalar()
-        return expire(LotStock.from_json(data), at) if data is not None else None
+        if name not in self._lots_read:  # read once per transaction: the rule and the fold both ask
+            data = self.conn.execute(_LOT, {"site": self.site.id, "lot": name}).scalar()
+            self._lots_read[name] = LotStock.from_json(data) if data is not None else None
+        found = self._lots_read[name]
+        return expire(found, at) if found is not None else None
 
     def stock_entries(self, *, before: datetime) -> list[Entry]:
         """What the sheet of the day ending at `before` folds (`_stock_entries`), under the lock."""
@@ -288,6 +288,7 @@ class SiteTransaction:
         after = apply_stock(current, event.type, event.data, at=event.at, seq=event.seq, desk=event.desk)
         if after is None:
             return  # an injection from a lot the site never recorded as stock
+        self._lots_read[name] = after
         values = {"product": after.product, "expires_on": after.expires_on, "data": after.to_json(),
                   "updated_at": event.at}
         if current is None:

@@ -111,8 +111,6 @@ class MemoryTransaction:
         found = self._lots.get(name)
         return expire(found, at) if found is not None else None
 
-    def lots(self, at: datetime) -> dict[str, LotStock]:
-        return {name: expire(lot, at) for name, lot in self._lots.items()}
 
     def stock_entries(self, *, before: datetime) -> list[Entry]:
         return [Entry(event.seq, event.type, event.at, event.data, event.desk, event.actor) for event in self._events()
