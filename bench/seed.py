@@ -18,12 +18,13 @@ import random
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import update
 
 from app.domain import rules
 from app.domain.identity import document_key
+from app.domain.stock import LotStock
 from app.domain.visit import Event, apply
 from app.domain.vocabulary import CHECKLIST, SCREENING_QUESTIONS
 from app.sim.people import person
@@ -129,6 +130,12 @@ def _visit_row(store: Store, day_key, visit, at: datetime) -> dict:
     )
 
 
+def _held_lot(product: str, lot: str) -> LotStock:
+    """The seeded injections' lot, as if it never ran out (the seed skips the stock's books:
+    `lot_stocks` is not updated; a stock sheet of a seeded day shows the doses drawn)."""
+    return LotStock(product, lot, date(2099, 12, 31), 1, doses=10**9)
+
+
 def _next_draft(site, visit, step, now, product, lot):
     desk_consent, desk_injection = site.stations["consent"].desks[0], site.stations["injection"].desks[0]
     if step == 1:
@@ -142,7 +149,7 @@ def _next_draft(site, visit, step, now, product, lot):
     if step == 4:
         return rules.decide_injection(site, visit, desk=desk_injection, product=product, lot=lot,
                                       dose_number=visit.dose_number, injection_site="left_deltoid", route="IM",
-                                      checklist=list(CHECKLIST), vaccinator="seed", now=now)
+                                      checklist=list(CHECKLIST), vaccinator="seed", now=now, held=_held_lot(product, lot))
     if step == 5:
         early = now < visit.leave_at
         return rules.decide_release(visit, now=now if early else visit.leave_at,

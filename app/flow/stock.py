@@ -294,9 +294,11 @@ def _until(site: Site, day: date, now: datetime) -> datetime:
     return min(now, day_bounds(site, day)[1])
 
 
-def _ledger(site: Site, day: date, entries: list[Entry]) -> StockLedger:
+def _ledger(site: Site, day: date, opening: dict[str, LotStock] | None, entries: list[Entry]) -> StockLedger:
+    """The day's ledger: from the lots as the day began (when known: the day's events are then
+    all there is to fold), or from the whole log up to the day's end."""
     start, end = day_bounds(site, day)
-    ledger = StockLedger()
+    ledger = StockLedger(opening)
     opened = False
     for entry in entries:
         if not opened and entry.at >= start:
@@ -309,7 +311,7 @@ def _ledger(site: Site, day: date, entries: list[Entry]) -> StockLedger:
 
 
 def _sheet_under_lock(tx: SiteTransaction, day: date, now: datetime) -> StockLedger:
-    return _ledger(tx.site, day, tx.stock_entries(before=day_bounds(tx.site, day)[1]))
+    return _ledger(tx.site, day, *tx.stock_day(day, *day_bounds(tx.site, day)))
 
 
 def sheet(services: Services, principal: Principal, *, site_id: str, day: date | None = None) -> dict[str, Any]:
@@ -323,8 +325,7 @@ def day_sheet(services: Services, site_id: str, day: date | None = None) -> dict
     now = services.clock.now()
     site = services.store.site(site_id).site
     day = day or site_today(site, now)
-    entries = services.store.stock_entries(site_id, before=day_bounds(site, day)[1])
-    ledger = _ledger(site, day, entries)
+    ledger = _ledger(site, day, *services.store.stock_day(site_id, day, *day_bounds(site, day)))
     rows = stock.day_sheet(ledger, _until(site, day, now))
     return {
         "site": site_id,

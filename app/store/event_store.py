@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -81,7 +82,10 @@ _OBSERVATION_LOAD = select(
 ).where(visits.c.site_id == bindparam("site"), visits.c.active.is_(True))
 _INSERT_EVENT = events.insert()
 _LOTS = select(lot_stocks.c.data).where(lot_stocks.c.site_id == bindparam("site"))
-_LOT = _LOTS.where(lot_stocks.c.lot == bindparam("lot"))
+_LOT = select(lot_stocks.c.data, lot_stocks.c.day, lot_stocks.c.day_opening).where(
+    lot_stocks.c.site_id == bindparam("site"), lot_stocks.c.lot == bindparam("lot"))
+_LOT_DAYS = select(lot_stocks.c.data, lot_stocks.c.day, lot_stocks.c.day_opening).where(
+    lot_stocks.c.site_id == bindparam("site"))
 _INSERT_VISIT = visits.insert()
 # SET the columns given; WHERE the row is still the version the rule decided on.
 _UPDATE_VISIT = update(visits).where(visits.c.id == bindparam("b_id"), visits.c.version == bindparam("b_seen"))
@@ -122,7 +126,8 @@ class SiteTransaction:
         self._ticket_day = ticket_day
         self._ticket_no = ticket_no
         self.appended: list[tuple[Event, Visit | None]] = []  # None: a stock event
-        self._lots_read: dict[str, LotStock | None] = {}  # this transaction's lots, as read or written
+        # This transaction's lots (`_lot_row`), as read or written.
+        self._lots_read: dict[str, tuple[LotStock, date, LotStock | None] | None] = {}
 
     # --- personal data is sealed on the way in and opened on the way out ---
     def _visit(self, data: dict) -> Visit:
@@ -253,16 +258,21 @@ class SiteTransaction:
 
     # --- stock: events on the site's stock stream, and the lots they fold into ---
 
-    def lot(self, name: str, at: datetime) -> LotStock | None:
-        if name not in self._lots_read:  # read once per transaction: the rule and the fold both ask
-            data = self.conn.execute(_LOT, {"site": self.site.id, "lot": name}).scalar()
-            self._lots_read[name] = LotStock.from_json(data) if data is not None else None
-        found = self._lots_read[name]
-        return expire(found, at) if found is not None else None
+    def _lot_row(self, name: str) -> tuple[LotStock, date, LotStock | None] | None:
+        """The lot, the site's day of its last event and the lot at that day's start; read once
+        per transaction (the injection's rule and the fold both ask)."""
+        if name not in self._lots_read:
+            row = self.conn.execute(_LOT, {"site": self.site.id, "lot": name}).first()
+            self._lots_read[name] = _lot_row(row) if row is not None else None
+        return self._lots_read[name]
 
-    def stock_entries(self, *, before: datetime) -> list[Entry]:
-        """What the sheet of the day ending at `before` folds (`_stock_entries`), under the lock."""
-        return _stock_entries(self.conn, self.site.id, before=before)
+    def lot(self, name: str, at: datetime) -> LotStock | None:
+        found = self._lot_row(name)
+        return expire(found[0], at) if found is not None else None
+
+    def stock_day(self, day: date, start: datetime, end: datetime) -> tuple[dict[str, LotStock] | None, list[Entry]]:
+        """What the sheet of a day folds (`_stock_day`), under the lock."""
+        return _stock_day(self.conn, self.site.id, day, start, end)
 
     def append_stock(
         self, draft: StockDraft, *, actor: str, at: datetime, idempotency_key: str | None = None,
@@ -284,14 +294,21 @@ class SiteTransaction:
         name = lot_of(event.type, event.data)
         if name is None:
             return
-        current = self.lot(name, event.at)
+        row = self._lot_row(name)
+        current = expire(row[0], event.at) if row is not None else None
         after = apply_stock(current, event.type, event.data, at=event.at, seq=event.seq, desk=event.desk)
         if after is None:
             return  # an injection from a lot the site never recorded as stock
-        self._lots_read[name] = after
-        values = {"product": after.product, "expires_on": after.expires_on, "data": after.to_json(),
-                  "updated_at": event.at}
-        if current is None:
+        day = event.at.astimezone(self.site.tz).date()
+        if row is not None and row[1] == day:
+            opening = row[2]
+        else:  # the lot's first event of the day: keep it as the day began
+            start = datetime.combine(day, time(0), tzinfo=self.site.tz)
+            opening = expire(row[0], start) if row is not None else None
+        self._lots_read[name] = (after, day, opening)
+        values = {"product": after.product, "expires_on": after.expires_on, "data": after.to_json(), "day": day,
+                  "day_opening": opening.to_json() if opening is not None else None, "updated_at": event.at}
+        if row is None:
             self.conn.execute(lot_stocks.insert().values(site_id=self.site.id, lot=name, **values))
         else:
             self.conn.execute(update(lot_stocks).where(lot_stocks.c.site_id == self.site.id,
@@ -436,10 +453,11 @@ class Store:
             rows = conn.execute(_LOTS, {"site": site_id}).scalars()
             return {lot.lot: expire(lot, at) for lot in (LotStock.from_json(data) for data in rows)}
 
-    def stock_entries(self, site_id: str, *, before: datetime) -> list[Entry]:
-        """What the sheet of the day ending at `before` folds (`_stock_entries`)."""
+    def stock_day(self, site_id: str, day: date, start: datetime, end: datetime
+                  ) -> tuple[dict[str, LotStock] | None, list[Entry]]:
+        """What the sheet of a day folds (`_stock_day`), from one snapshot."""
         with self._consistent() as conn:
-            return _stock_entries(conn, site_id, before=before)
+            return _stock_day(conn, site_id, day, start, end)
 
     def injected_between(self, site_id: str, *, start: datetime, end: datetime) -> list[Visit]:
         """The visits whose injection was recorded in [start, end) (a day's doses, for the
@@ -610,13 +628,37 @@ class Store:
 _ANNOTATIONS = (StockEvent.EXPLAINED, StockEvent.DAY_CLOSED)
 
 
-def _stock_entries(conn: Connection, site_id: str, *, before: datetime) -> list[Entry]:
-    """The site's stock events and injections recorded before `before`, and the explanations
+def _lot_row(row: Row[Any]) -> tuple[LotStock, date, LotStock | None]:
+    return (LotStock.from_json(row.data), row.day,
+            LotStock.from_json(row.day_opening) if row.day_opening is not None else None)
+
+
+def _stock_day(conn: Connection, site_id: str, day: date, start: datetime, end: datetime
+               ) -> tuple[dict[str, LotStock] | None, list[Entry]]:
+    """The lots as the day [start, end) began, and the day's stock events and injections (with
+    the explanations and closings recorded later): when no lot has changed since that day,
+    which is always so of today. Otherwise (None, the whole log up to the day's end)."""
+    opening: dict[str, LotStock] = {}
+    for row in conn.execute(_LOT_DAYS, {"site": site_id}):
+        lot, last_day, day_opening = _lot_row(row)
+        if last_day > day:
+            return None, _stock_entries(conn, site_id, before=end)
+        if last_day < day:
+            opening[lot.lot] = expire(lot, start)
+        elif day_opening is not None:
+            opening[lot.lot] = day_opening
+    return opening, _stock_entries(conn, site_id, before=end, since=start)
+
+
+def _stock_entries(conn: Connection, site_id: str, *, before: datetime, since: datetime | None = None
+                   ) -> list[Entry]:
+    """The site's stock events and injections recorded in [since, before), and the explanations
     and closings recorded later (they may name a day before `before`), in sequence order."""
     stock = events.c.visit_id == STOCK_STREAM
+    window = events.c.at < before if since is None else and_(events.c.at >= since, events.c.at < before)
     query = select(events.c.seq, events.c.type, events.c.at, events.c.desk, events.c.actor, events.c.data).where(
         events.c.site_id == site_id,
-        or_(and_(events.c.at < before, or_(stock, events.c.type == EventType.INJECTED)),
+        or_(and_(window, or_(stock, events.c.type == EventType.INJECTED)),
             and_(events.c.at >= before, stock, events.c.type.in_(_ANNOTATIONS))),
     ).order_by(events.c.seq)
     return [Entry(row.seq, row.type, row.at, row.data, row.desk, row.actor) for row in conn.execute(query)]

@@ -298,5 +298,9 @@ lot_stocks = Table(
     Column("product", String(40), nullable=False),
     Column("expires_on", Date, nullable=False),
     Column("data", Json, nullable=False),
+    # The site's day of the lot's last event, and the lot as it was at that day's start (null: not
+    # held then): the day's sheet folds that day's events only (app/flow/stock.py).
+    Column("day", Date, nullable=False),
+    Column("day_opening", Json, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )

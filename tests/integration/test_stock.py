@@ -216,3 +216,23 @@ def test_stock_events_are_in_the_site_log_and_the_lots_are_its_fold(japi, servic
     assert {name: lot.doses for name, lot in ledger.lots.items()} == {name: lot.doses for name, lot in kept.items()}
     assert {name: lot.open_vials for name, lot in ledger.lots.items()} == {
         name: lot.open_vials for name, lot in kept.items()}
+
+
+def test_a_past_day_sheet_stays_what_it_was_when_the_lots_have_moved_on(japi, clock):
+    """Today's sheet starts from the lots as the day began; a past day's is folded from the log:
+    both give the same lines, and a vial open at midnight is wasted on the day its time is up."""
+    receive(japi, MULTI)
+    clock.advance(hours=12)  # 21:00
+    inject_from(japi, "MD5LOT1", "bbibp-corv", desk="1")  # opens vial 1 until 03:00
+    clock.advance(hours=4)  # 01:00 the next day
+    yesterday = sheet(japi)["lots"]
+    line = next(line for line in yesterday if line["lot"] == "MD5LOT1")
+    assert (line["given"], line["wasted"], line["left"], len(line["open_vials"])) == (1, 0, 9, 1)
+    clock.advance(hours=4)  # 05:00
+    receive(japi, {**MULTI, "vials": 1})
+    inject_from(japi, "MD5LOT1", "bbibp-corv", desk="2")
+    assert sheet(japi)["lots"] == yesterday
+    today = row(japi, "MD5LOT1", day="2026-11-25")
+    assert (today["opening"], today["received"], today["given"], today["left"], today["balanced"]) == (
+        9, 5, 1, 9, True)
+    assert today["wasted_by_reason"]["expired_open_vial"] == 4  # vial 1's rest, at 03:00

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import date
 
 from app.domain.permissions import Principal
-from app.domain.stock import WasteReason
+from app.domain.stock import Entry, StockLedger, day_sheet
 from app.flow import analytics, stock
+from app.flow.figures import day_bounds
 from app.sim.day import DayPlan, FlowActions, run_day
 
 BOSS = Principal(name="boss", role="site_supervisor", sites=frozenset({"demo"}))
@@ -27,6 +28,17 @@ def test_a_demo_day_ends_with_a_reconciled_stock_sheet_and_nothing_unexplained(d
         assert line["balanced"], line
         assert line["given"] + line["wasted"] + line["left"] == line["opening"] + line["received"] - line["moved_out"]
         assert line["counted"] == {"closing": line["left"]}
+    # Today's sheet starts from the lots as the day began (kept beside the log): the same as a
+    # fold of the whole log.
+    site = services.store.site("demo").site
+    start, end = day_bounds(site, date.fromisoformat(sheet["date"]))
+    ledger, opened = StockLedger(), False
+    for event in services.store.site_events("demo"):
+        if not opened and event.at >= start:
+            ledger.open_day(date.fromisoformat(sheet["date"]), start, end)
+            opened = True
+        ledger.apply(Entry(event.seq, event.type, event.at, event.data, event.desk, event.actor))
+    assert day_sheet(ledger, min(clock.now(), end)) == lines
     # The sheet's doses are the day's injections, lot by lot.
     report = analytics.daily_report(services, BOSS, site_id="demo", day=clock.now().date())
     assert sum(line["given"] for line in lines) == report["totals"]["doses"] > 200

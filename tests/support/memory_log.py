@@ -112,9 +112,10 @@ class MemoryTransaction:
         return expire(found, at) if found is not None else None
 
 
-    def stock_entries(self, *, before: datetime) -> list[Entry]:
-        return [Entry(event.seq, event.type, event.at, event.data, event.desk, event.actor) for event in self._events()
-                if (event.visit_id == STOCK_STREAM or event.type == EventType.INJECTED) and event.at < before]
+    def stock_day(self, day: date, start: datetime, end: datetime) -> tuple[dict[str, LotStock] | None, list[Entry]]:
+        """The whole log (as the SQL store gives it for a past day): the ledger folds it all."""
+        return None, [Entry(event.seq, event.type, event.at, event.data, event.desk, event.actor)
+                      for event in self._events() if event.visit_id == STOCK_STREAM or event.type == EventType.INJECTED]
 
     def append_stock(self, draft: StockDraft, *, actor: str, at: datetime, idempotency_key: str | None = None,
                      request_hash: str | None = None) -> Event:

@@ -25,6 +25,8 @@ def upgrade() -> None:
         sa.Column("product", sa.String(40), nullable=False),
         sa.Column("expires_on", sa.Date, nullable=False),
         sa.Column("data", Json, nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("day_opening", Json, nullable=True),
         sa.Column("updated_at", UTCDateTime, nullable=False),
         sa.PrimaryKeyConstraint("site_id", "lot", name="pk_lot_stocks"),
         sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name="fk_lot_stocks_site_id_sites"),
