@@ -46,14 +46,16 @@ def test_call_next_calls_the_head_of_the_queue_to_the_desk(japi, clock):
 
 
 def test_call_next_with_nobody_waiting_is_204_and_records_nothing(japi):
+    before = snapshot_seq(japi)
     response = japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"})
     assert response.status_code == 204
     assert response.get_data() == b""
     assert japi.post("/sites/demo/stations/injection/call-next", {"desk": "3"}).status_code == 204
-    assert snapshot_seq(japi) == 0
+    assert snapshot_seq(japi) == before
 
 
 def test_call_next_at_a_busy_desk_is_409_desk_busy(japi):
+    before = snapshot_seq(japi)
     check_in(japi)
     waiting = check_in(japi)
     call_next(japi, "consent", "A")
@@ -64,7 +66,7 @@ def test_call_next_at_a_busy_desk_is_409_desk_busy(japi):
     act(japi, called["id"], "start", {"desk": "B"})
     check_in(japi)
     assert_error(japi.post("/sites/demo/stations/consent/call-next", {"desk": "B"}), 409, "desk_busy")
-    assert snapshot_seq(japi) == 6
+    assert snapshot_seq(japi) == before + 6  # three check-ins, two calls, one start: the 409s recorded nothing
     # the desk is free again once the person at it has an outcome
     act(japi, called["id"], "consent", gen_consent("B"))
     assert call_next(japi, "consent", "B")["state"] == "called"
@@ -72,6 +74,7 @@ def test_call_next_at_a_busy_desk_is_409_desk_busy(japi):
 
 def test_call_next_unknown_station_404_unknown_desk_422_station_without_queue_409(japi):
     check_in(japi)
+    before = snapshot_seq(japi)
     assert_error(japi.post("/sites/demo/stations/vaccination/call-next", {"desk": "A"}), 404, "unknown_station")
     assert_error(japi.post("/sites/demo/stations/consent/call-next", {"desk": "Z"}), 422, "validation_failed",
                  "desk")
@@ -83,7 +86,7 @@ def test_call_next_unknown_station_404_unknown_desk_422_station_without_queue_40
     # stations without a queue
     for station in ("observation", "exit", "checkin"):
         assert_error(japi.post(f"/sites/demo/stations/{station}/call-next", {"desk": "1"}), 409, "no_queue")
-    assert snapshot_seq(japi) == 1
+    assert snapshot_seq(japi) == before
 
 
 def test_injection_booths_stop_calling_when_observation_is_full(japi, small, clock):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from app.domain.stock import STOCK_STREAM
 from app.domain.vocabulary import CHECKLIST, DEFERRAL_REASONS, SCREENING_QUESTIONS
 from tests.support.api import (
     act,
@@ -22,12 +23,16 @@ DESKS = {"checkin": ["1", "2"], "consent": ["A", "B"], "injection": ["1", "2", "
 
 # --- snapshot -------------------------------------------------------------------------------------
 
-def test_the_snapshot_of_an_empty_site_matches_the_contract(japi, tokens, clock):
+def test_the_snapshot_of_an_empty_site_matches_the_contract(japi, tokens, clock, services):
     response = japi.get("/sites/demo/snapshot", token=tokens.display)
     assert response.status_code == 200
     snapshot = response.get_json()
     assert {"site", "seq", "stations", "calling", "observation"} <= set(snapshot)
-    assert snapshot["site"] == "demo" and snapshot["seq"] == 0
+    assert snapshot["site"] == "demo"
+    # No visit yet: the site's log holds only the lots its file lists, and the snapshot is at its end.
+    logged = services.store.site_events("demo")
+    assert all(event.visit_id == STOCK_STREAM for event in logged)
+    assert [event.seq for event in logged] == list(range(1, snapshot["seq"] + 1))
     assert set(snapshot["stations"]) == set(STATIONS)
     for station in STATIONS:
         entry = snapshot["stations"][station]
@@ -105,15 +110,15 @@ def test_seq_increases_by_exactly_one_per_recorded_action(japi, clock, tokens):
     clock.advance(minutes=30)
     step(japi.post(base + "/release", {}))
     step(japi.post("/sites/demo/visits", gen_checkin(health_code="yellow")), 201)
-    assert seqs == list(range(len(seqs))), seqs
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
     history = japi.get(base).get_json()["events"]
-    assert [event["seq"] for event in history] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [event["seq"] for event in history] == list(range(seqs[0] + 1, seqs[0] + 9))
     # nothing recorded, nothing counted: 204, 4xx, reads
     before = snapshot_seq(japi)
     assert japi.post("/sites/demo/stations/consent/call-next", {"desk": "A"}).status_code == 204
     assert japi.post(base + "/release", {}).status_code == 409
     assert japi.post("/sites/demo/visits", gen_checkin(dose_number="2")).status_code == 422
-    assert japi.post(base + "/correct", {"reason": "x", "state": "left", "corrects_seq": 1},
+    assert japi.post(base + "/correct", {"reason": "x", "state": "left", "corrects_seq": history[0]["seq"]},
                      token=tokens.station("exit")).status_code == 403
     japi.get("/sites/demo")
     japi.get("/sites/demo/visits")
@@ -199,6 +204,7 @@ def test_lot_expiry_follows_the_site_date(japi, clock):
 # --- visit detail ---------------------------------------------------------------------------------
 
 def test_the_visit_detail_has_the_visit_and_its_history_in_seq_order(japi, clock, tokens):
+    before = snapshot_seq(japi)
     other = check_in(japi)  # interleaved events of another visit are not in this history
     visit = check_in(japi)
     act(japi, other["id"], "cancel", {"reason": "left"})
@@ -214,7 +220,7 @@ def test_the_visit_detail_has_the_visit_and_its_history_in_seq_order(japi, clock
     assert (detail["visit"]["state"], detail["visit"]["station"]) == ("waiting", "injection")
     events = detail["events"]
     assert [event["type"] for event in events] == ["checked_in", "called", "started", "consented"]
-    assert [event["seq"] for event in events] == [2, 4, 5, 6]
+    assert [event["seq"] for event in events] == [before + 2, before + 4, before + 5, before + 6]
     assert events[1]["station"] == "consent" and events[1]["desk"] == "A"
     assert events[2]["at"] == clock.now().isoformat()
     assert {event["actor"] for event in events} == {"admin:admin-all"}

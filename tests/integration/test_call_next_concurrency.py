@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.domain.errors import Conflict
 from app.domain.permissions import Principal
+from app.domain.stock import STOCK_STREAM
 from app.flow import visits as flow
 from app.store.tables import events
 from tests.support.factories import gen_checkin, gen_consent
@@ -27,6 +28,7 @@ def _site_with_four_consent_desks(services):
 def test_eight_threads_on_four_desks_never_call_one_person_twice(services):
     _site_with_four_consent_desks(services)
     admin = Principal(name="setup", role="admin")
+    before = services.store.site("demo").seq  # the site file's lots are already in the log
     expected = set()
     for _ in range(PEOPLE):
         body = gen_checkin()
@@ -73,8 +75,10 @@ def test_eight_threads_on_four_desks_never_call_one_person_twice(services):
         rows = conn.execute(select(events.c.visit_id, events.c.type, events.c.seq).where(events.c.site_id == "demo")).all()
     calls = Counter(row.visit_id for row in rows if row.type == "called")
     assert set(calls) == expected and set(calls.values()) == {1}
-    # The event sequence is gap-free: check-in + call + consent per person.
-    assert sorted(row.seq for row in rows) == list(range(1, 3 * PEOPLE + 1))
+    # The event sequence is gap-free, and after the site's stock events it is check-in + call + consent per person.
+    assert sorted(row.seq for row in rows) == list(range(1, before + 3 * PEOPLE + 1))
+    visit_rows = [row for row in rows if row.visit_id != STOCK_STREAM]
+    assert sorted(row.seq for row in visit_rows) == list(range(before + 1, before + 3 * PEOPLE + 1))
     # Everyone is now waiting for injection.
     waiting = services.store.list_visits("demo", states=("waiting",), station="injection")
     assert {visit.id for visit in waiting} == expected

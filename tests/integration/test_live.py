@@ -6,6 +6,7 @@ import time
 import pytest
 
 from app.live import socketio
+from tests.support.api import snapshot_seq
 from tests.support.factories import gen_checkin, gen_consent, gen_injection
 
 
@@ -50,11 +51,12 @@ def test_connect_without_or_with_a_bad_token_is_refused(live):
 
 
 def test_join_answers_with_a_snapshot_carrying_the_sequence_number(live, api, tokens):
+    before = snapshot_seq(api)
     api.post("/sites/demo/visits", gen_checkin())
     client = live(tokens.display, site="demo", view="display")
     assert client.ack == {"ok": True, "room": "site:demo:display"}
     body = received(client, "snapshot")[0]["args"][0]  # the answer to the join
-    assert body["seq"] == 1 and body["stations"]["consent"]["waiting"] == 1 and body["view"] == "display"
+    assert body["seq"] == before + 1 and body["stations"]["consent"]["waiting"] == 1 and body["view"] == "display"
 
 
 @pytest.mark.parametrize(
@@ -98,6 +100,7 @@ def test_station_rooms_get_masked_deltas_supervisors_full_ones_in_sequence(live,
     supervisor = live(tokens.supervisor, site="demo", view="supervisor")
     for client in (station, supervisor):
         received(client)
+    before = snapshot_seq(api)
     body = gen_checkin(name="李雷雷")
     visit = api.post("/sites/demo/visits", body).json["visit"]
     api.post("/sites/demo/stations/consent/call-next", {"desk": "A"})
@@ -105,7 +108,7 @@ def test_station_rooms_get_masked_deltas_supervisors_full_ones_in_sequence(live,
 
     masked = [m["args"][0] for m in wait_for(station, "delta", 3)]
     full = [m["args"][0] for m in wait_for(supervisor, "delta", 3)]
-    assert [d["seq"] for d in masked] == [1, 2, 3] == [d["seq"] for d in full]
+    assert [d["seq"] for d in masked] == [before + 1, before + 2, before + 3] == [d["seq"] for d in full]
     assert [d["type"] for d in masked] == ["checked_in", "called", "consented"]
     assert masked[0]["visit"]["person"]["name"] == "李*雷"
     assert "document_number" not in masked[0]["visit"]["person"]
@@ -204,10 +207,11 @@ def test_ok_to_leave_is_pushed_when_observation_ends_without_any_action(live, ap
 def test_resync_sends_a_fresh_snapshot(live, api, tokens):
     client = live(tokens.station("consent"), site="demo", view="station", station="consent")
     received(client)
+    before = snapshot_seq(api)
     api.post("/sites/demo/visits", gen_checkin())
     assert client.emit("resync", {}, callback=True) == {"ok": True}
     snapshots = [m for m in client.get_received() if m["name"] == "snapshot"]
-    assert snapshots[-1]["args"][0]["seq"] == 1
+    assert snapshots[-1]["args"][0]["seq"] == before + 1
     assert snapshots[-1]["args"][0]["visits"][0]["person"]["name"].count("*") == 1
 
 
@@ -221,11 +225,12 @@ def test_displays_get_a_fresh_snapshot_periodically_even_without_actions(databas
         from app.flow.tokens import create_token
 
         token = create_token(app.extensions["siteflow"], role="display", site_id="demo", station=None, name="tv")
+        before = app.extensions["siteflow"].store.site("demo").seq  # nothing is recorded from here on
         display = socketio.test_client(app, auth={"token": token})
         assert display.emit("join", {"site": "demo", "view": "display"}, callback=True)["ok"]
         received(display)  # the join snapshot
         snapshots = wait_for(display, "snapshot", 2, timeout=3.0)
-        assert len(snapshots) >= 2 and all(s["args"][0]["seq"] == 0 for s in snapshots)
+        assert len(snapshots) >= 2 and all(s["args"][0]["seq"] == before for s in snapshots)
         display.disconnect()
     finally:
         app.extensions["siteflow_live"].stop()
