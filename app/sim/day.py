@@ -166,6 +166,7 @@ class _Day:
         self.actions = actions
         self.plan = plan
         self.rng = random.Random(plan.seed)
+        self.trays = random.Random(plan.seed)  # which lot a booth takes: apart from the people's chances
         site = actions.site()
         self.today = date.fromisoformat(site["today"])
         self.lots = [(p["code"], lot["lot"]) for p in site["products"] for lot in p["lots"] if not lot["expired"]]
@@ -256,7 +257,7 @@ class _Day:
         injected = None
         for _ in range(len(self.lots)):
             if desk.lot is None:
-                desk.lot = self.rng.choice(self.lots)
+                desk.lot = self.trays.choice(self.lots)
             product, lot = desk.lot
             body = injection_body(desk.desk, product, lot, visit["dose_number"])
             injected = self.attempt(lambda body=body: self.actions.run(Action.INJECTION, body, visit_id=visit["id"]))
