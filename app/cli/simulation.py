@@ -140,7 +140,8 @@ def simulate(scenario_file: Path | None, from_site: str | None, day: str | None,
              processes: int | None, json_path: Path | None, plot_path: Path | None, **bookings: Any) -> None:
     """Simulate a site scenario (TOML, or fitted from a real day with --from-site) and print its
     figures with 95 % confidence intervals, and hour by hour. With --bookings, the booked people
-    of a booking file arrive at their slots."""
+    of a booking file arrive at their slots. With multi-dose vials ([vials] doses_per_vial > 1), the
+    doses given and wasted and the people turned away by the closing policy too."""
     from app.flow import simulation
     from app.sim import runner
     from app.sim.results import summarise
