@@ -140,7 +140,8 @@ def simulate(scenario_file: Path | None, from_site: str | None, day: str | None,
              processes: int | None, json_path: Path | None, plot_path: Path | None, **bookings: Any) -> None:
     """Simulate a site scenario (TOML, or fitted from a real day with --from-site) and print its
     figures with 95 % confidence intervals, and hour by hour. With --bookings, the booked people
-    of a booking file arrive at their slots."""
+    of a booking file arrive at their slots. With multi-dose vials ([vials] doses_per_vial > 1), the
+    doses given and wasted and the people turned away by the closing policy too."""
     from app.flow import simulation
     from app.sim import runner
     from app.sim.results import summarise
@@ -189,12 +190,24 @@ def simulate(scenario_file: Path | None, from_site: str | None, day: str | None,
 @click.option("--max-utilisation", default=0.8, show_default=True, type=click.FloatRange(0.1, 1.0))
 @click.option("--replications", "-n", default=10, show_default=True, type=click.IntRange(2, 1000))
 @click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--vial-policies", "vial_policies", default=None, metavar="N,N,...",
+              help="Minutes before closing after which no new vial is opened, one closing policy each (0: no policy); "
+                   "each is simulated and its wasted doses and people turned away are shown. Default, for multi-dose "
+                   "vials: 0,15,30,45,60.")
+@click.option("--max-turned-away", default=0.0, show_default=True, type=click.FloatRange(0, 100_000),
+              help="The recommended closing policy wastes the fewest doses among those turning away at most this "
+                   "many people a day (mean of the replications).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path),
+              help="Write the plan and the closing policies' figures as JSON here.")
 @booking_options
 def plan(scenario_file: Path, people: int | None, max_median: float, max_utilisation: float, replications: int,
-         seed: int, **bookings: Any) -> None:
+         seed: int, vial_policies: str | None, max_turned_away: float, json_path: Path | None,
+         **bookings: Any) -> None:
     """Recommend the fewest desks per station and the observation seats that meet the limits.
     With --bookings: first the queues hour by hour with the scenario's own desks, then the plan,
-    both with the booking file's arrivals."""
+    both with the booking file's arrivals. With multi-dose vials ([vials] doses_per_vial > 1):
+    then the doses wasted and the people turned away under each closing policy, with the
+    recommended desks and seats."""
     from app.sim import planner, runner
     from app.sim.results import summarise
     from app.sim.scenario import Poisson, ScenarioError, read_scenario
@@ -204,6 +217,7 @@ def plan(scenario_file: Path, people: int | None, max_median: float, max_utilisa
         scenario = read_scenario(scenario_file)
     except ScenarioError as exc:
         raise click.ClickException(str(exc)) from None
+    policies = _vial_policies(scenario, vial_policies)
     if people is not None and bookings["bookings_file"] is not None:
         raise click.UsageError("--people and --bookings: give one or the other.")
     scenario, notes = _with_bookings(scenario, bookings)
@@ -227,5 +241,45 @@ def plan(scenario_file: Path, people: int | None, max_median: float, max_utilisa
     result = planner.plan(scenario, limits, replications=replications, seed=seed,
                           progress=lambda text: click.echo(text, err=True))
     click.echo(planner.describe(scenario, result, limits))
+    rows: list[planner.VialPolicy] = []
+    if policies:
+        planned = planner._with(scenario, result.servers, result.seats)
+        rows = planner.vial_policies(planned, policies, replications=replications, seed=seed)
+        desks = ", ".join(f"{name} {count}" for name, count in result.servers.items())
+        seats = f", {result.seats} seats" if result.seats is not None else ""
+        click.echo("\n" + planner.describe_vial_policies(planned, rows, max_turned_away, replications=replications,
+                                                         desks=f"the recommended desks: {desks}{seats}"))
+    if json_path:
+        chosen = planner.chosen_policy(rows, max_turned_away) if rows else None
+        json_path.write_text(json.dumps({
+            "scenario": scenario.name, "meets": result.meets, "reasons": result.reasons, "servers": result.servers,
+            "seats": result.seats, "replications": replications, "seed": seed,
+            "vial_policies": [{"stop_opening_minutes": row.stop_opening_minutes, "served": row.served, **row.figures}
+                              for row in rows],
+            "max_turned_away": max_turned_away,
+            "recommended_stop_opening_minutes": chosen.stop_opening_minutes if chosen else None,
+        }, indent=1), encoding="utf-8")
+        click.echo(f"figures: {json_path}")
     if not result.meets:
         sys.exit(1)
+
+
+def _vial_policies(scenario: Scenario, text: str | None) -> tuple[float, ...]:
+    """The closing policies to compare: --vial-policies, or the default for multi-dose vials
+    (none for single-dose vials, which waste nothing)."""
+    from app.sim.planner import DEFAULT_VIAL_POLICIES
+
+    if text is None:
+        return () if scenario.vials.single_dose else DEFAULT_VIAL_POLICIES
+    if scenario.vials.single_dose:
+        raise click.UsageError("--vial-policies: the scenario's vials are single-dose ([vials] doses_per_vial = 1), "
+                               "which waste nothing: there is no closing policy to compare.")
+    try:
+        policies = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise click.BadParameter("minutes separated by commas, e.g. 0,15,30,60", param_hint="--vial-policies") from None
+    for minutes in policies:
+        if not 0 <= minutes < scenario.open_minutes:
+            raise click.BadParameter(f"{minutes:g}: each must be from 0 to less than the opening hours "
+                                     f"({scenario.open_minutes:g} minutes)", param_hint="--vial-policies")
+    return policies

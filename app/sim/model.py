@@ -6,6 +6,16 @@ needs an observation seat (injection), the server that takes the person holds th
 seat is free, so with observation full the booth cannot start (our rule); the seat is held
 through the injection and the observation that follows it. Servers may change by hour: the
 missing servers are taken by "off duty" requests that go ahead of people.
+
+Vials (`scenario.vials`, multi-dose only): the vial station (injection) has one booth per
+server; a person whose service starts there takes a free booth and a dose from the booth's open
+vial. Booths are not named in the queue: the person goes to a free booth with an open vial with a
+dose left if there is one (the one expiring first), else to a free booth that opens a new vial.
+After the policy's time (`stop_opening_at`) no vial is opened: the dose comes from any open vial
+on site with a dose left, or the person is turned away (leaves unvaccinated). A vial found
+expired at a booth loses its doses left ("expired"); at the end of the day, the vials still
+open lose theirs, as "expired" if they had expired by the day's last call to a booth, else as
+"left at closing". Single-dose vials are only counted (a dose given is a vial opened).
 """
 from __future__ import annotations
 
@@ -18,6 +28,7 @@ from .scenario import Appointments, Booked, Poisson, Scenario, Station
 
 OFF_DUTY = 0  # priority of the requests that stand for servers not on duty (ahead of people)
 PERSON = 1
+TURNED_AWAY = object()  # what served_at returns for someone the vial policy sends home
 
 
 @dataclass
@@ -42,6 +53,15 @@ class Replication:
     occupancy_area: float = 0.0  # seat-minutes (time integral of seats in use)
     occupancy_peak: int = 0
     cleared_at: float = 0.0
+    doses_given: int = 0  # doses drawn at the vial station (injections started)
+    vials_opened: int = 0
+    wasted_expired: int = 0  # doses left in an open vial when it expired
+    wasted_at_closing: int = 0  # doses left in vials still usable at the day's last call to a booth
+    turned_away: int = 0  # people called to a booth after the policy's time with no dose on site
+
+    @property
+    def doses_wasted(self) -> int:
+        return self.wasted_expired + self.wasted_at_closing
 
 
 def arrival_times(scenario: Scenario, rng: random.Random, result: Replication) -> list[tuple[float, int]]:
@@ -121,6 +141,9 @@ class _Run:
         self.arrivals_done = False
         self.seats_in_use = 0
         self.seats_changed_at = 0.0
+        self.vial_station = next((s for s in scenario.stations if s.name == scenario.vial_station), None)
+        self.booths = _Booths(scenario, max(1, most[self.vial_station.name])) if (
+            self.vial_station is not None and not scenario.vials.single_dose) else None
         self.arrivals = arrival_times(scenario, self.rng, result)
         result.arrived = len(self.arrivals)
         for at, _ in self.arrivals:
@@ -142,6 +165,8 @@ class _Run:
         result = self.result
         result.cleared_at = max(self.env.now, self.scenario.open_minutes) if self.arrivals else 0.0
         self.seats_changed(0)
+        if self.booths is not None:
+            self.booths.close(result)
         for station in self.scenario.stations:
             result.server_minutes[station.name] = server_minutes(self.scenario, station, result.cleared_at)
         return result
@@ -179,6 +204,9 @@ class _Run:
                     yield env.timeout(walk)
             moved = True
             seat = yield from self.served_at(station)
+            if seat is TURNED_AWAY:
+                result.turned_away += 1
+                break
             if station.deferral and rng.random() < station.deferral:
                 if seat is not None:
                     self.seats.release(seat)
@@ -196,7 +224,8 @@ class _Run:
 
     def served_at(self, station):
         """Queue for a server (and, where the station needs one, an observation seat) and be
-        served; the server is free again at the end. Returns the seat held, or None."""
+        served; the server is free again at the end. Returns the seat held, or None, or
+        TURNED_AWAY (the vial station with no dose for them: they were not served)."""
         env, result = self.env, self.result
         queued = env.now
         self.waiting[station.name] += 1
@@ -211,11 +240,25 @@ class _Run:
                 yield seat  # the booth is free but may not start: observation is full
                 self.seats_changed(+1)
             self.waiting[station.name] -= 1
+            booth = None
+            if station is self.vial_station:
+                if self.booths is None:  # single-dose: a vial opened for this dose
+                    result.doses_given += 1
+                    result.vials_opened += 1
+                else:
+                    booth = self.booths.draw(env.now, result)
+                    if booth is None:
+                        if seat is not None:
+                            self.seats.release(seat)
+                            self.seats_changed(-1)
+                        return TURNED_AWAY
             result.waits[station.name].append(env.now - queued)
             result.queued_at[station.name].append(queued)
             service = station.service.sample(self.rng)
             result.busy[station.name] += service
             yield env.timeout(service)
+            if booth is not None:
+                self.booths.free.append(booth)
         return seat
 
     def observe(self, station_seat):
@@ -258,6 +301,69 @@ class _Run:
             yield self.env.timeout(self.scenario.hour_start(hour) - self.env.now)
         for request in held:
             resource.release(request)
+
+
+class _Booths:
+    """The booths of the vial station and their open vials (multi-dose): per booth, the doses left
+    in its open vial (0: none) and when that vial expires; the booths free now."""
+
+    def __init__(self, scenario: Scenario, count: int):
+        vials = scenario.vials
+        self.doses = vials.doses_per_vial
+        self.life = vials.open_life_minutes
+        self.stop_at = scenario.stop_opening_at  # None: a vial may be opened at any time
+        self.left = [0] * count
+        self.expires = [0.0] * count
+        self.free = list(range(count - 1, -1, -1))  # popped from the end: booth 0 first
+        self.last_call = 0.0
+
+    def _usable(self, booths, now: float, result: Replication) -> int | None:
+        """Of `booths`, the one whose vial has a dose left and expires first; an expired vial
+        found on the way loses its doses left."""
+        left, expires = self.left, self.expires
+        best = None
+        for booth in booths:
+            if left[booth]:
+                if expires[booth] <= now:
+                    result.wasted_expired += left[booth]
+                    left[booth] = 0
+                elif best is None or expires[booth] < expires[best]:
+                    best = booth
+        return best
+
+    def draw(self, now: float, result: Replication) -> int | None:
+        """A dose for the person called now: the booth they take (no longer free), or None (turned
+        away: no vial may be opened and no open vial on site has a dose left)."""
+        self.last_call = now
+        free = self.free
+        source = self._usable(free, now, result)
+        if source is not None:
+            booth = source
+            free.remove(booth)
+        elif self.stop_at is None or now < self.stop_at:
+            booth = source = free.pop()  # its vial, if any, is empty or expired (just counted)
+            self.left[booth] = self.doses
+            self.expires[booth] = now + self.life
+            result.vials_opened += 1
+        else:
+            busy = [booth for booth in range(len(self.left)) if booth not in free]
+            source = self._usable(busy, now, result)
+            if source is None:
+                return None
+            booth = free.pop()
+        self.left[source] -= 1
+        result.doses_given += 1
+        return booth
+
+    def close(self, result: Replication) -> None:
+        """The end of the day: the doses left in the vials still open are wasted."""
+        for booth, left in enumerate(self.left):
+            if left:
+                if self.expires[booth] <= self.last_call:
+                    result.wasted_expired += left
+                else:
+                    result.wasted_at_closing += left
+                self.left[booth] = 0
 
 
 def server_minutes(scenario: Scenario, station: Station, end: float) -> float:

@@ -7,6 +7,10 @@ target, started from queueing theory and confirmed (and adjusted) by simulation.
    mean λ × time holding a seat) covered 99 % of the time.
 3. Simulate; while a limit is broken, add a desk where people wait longest (or seats when
    injection waits for them); then take away any desk whose removal still meets the limits.
+
+With multi-dose vials, `vial_policies` simulates each closing policy (no new vial in the last
+N minutes) with the same seeds and reports the doses wasted and the people turned away, and
+`chosen_policy` picks the one wasting fewest doses within a limit of people turned away.
 """
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ from app.domain.analytics import erlang_c_wait
 from . import runner
 from .results import summarise
 from .scenario import Appointments, Booked, Poisson, Scenario
-from .table import hourly
+from .table import _ci, hourly, policy
+
+DEFAULT_VIAL_POLICIES = (0.0, 15.0, 30.0, 45.0, 60.0)
 
 MAX_ROUNDS = 30
 
@@ -219,4 +225,68 @@ def describe(scenario: Scenario, result: Plan, limits: Limits) -> str:
               "  " + ("meets the limits." if result.meets else "DOES NOT meet the limits: " + "; ".join(result.reasons))]
     if summary.get("by_hour"):
         lines += ["", "  With the recommended desks and seats:", *hourly(summary)]
+    return "\n".join(lines)
+
+
+@dataclass
+class VialPolicy:
+    """One closing policy simulated: its minutes and the vial figures (mean and 95 % CI)."""
+
+    stop_opening_minutes: float
+    figures: dict  # results.summarise(...)["vials"]
+    served: dict  # people who left vaccinated
+
+
+def vial_policies(scenario: Scenario, policies: tuple[float, ...] = DEFAULT_VIAL_POLICIES, *,
+                  replications: int = 10, seed: int = 1, processes: int | None = None) -> list[VialPolicy]:
+    """Each policy simulated with the same seeds (the same arrivals), on the scenario's desks and
+    seats. A bad policy (not shorter than the opening hours) raises ScenarioError."""
+    rows = []
+    for minutes in sorted(set(policies)):
+        candidate = scenario.with_vial_policy(minutes)
+        summary = summarise(candidate, runner.run(candidate, replications=replications, seed=seed,
+                                                  processes=processes))
+        rows.append(VialPolicy(stop_opening_minutes=minutes, figures=summary["vials"], served=summary["served"]))
+    return rows
+
+
+def chosen_policy(rows: list[VialPolicy], max_turned_away: float) -> VialPolicy | None:
+    """The policy with the fewest doses wasted (mean) among those turning away at most
+    `max_turned_away` people (mean); on a tie, the one turning away fewer, then the shorter.
+    None if every policy turns away more."""
+    allowed = [row for row in rows if row.figures["turned_away"]["mean"] <= max_turned_away + 1e-9]
+    if not allowed:
+        return None
+    return min(allowed, key=lambda row: (round(row.figures["doses_wasted"]["mean"], 6),
+                                         row.figures["turned_away"]["mean"], row.stop_opening_minutes))
+
+
+def describe_vial_policies(scenario: Scenario, rows: list[VialPolicy], max_turned_away: float, *,
+                           replications: int, desks: str) -> str:
+    rule = scenario.vials
+    lines = [f"Vials: {rule.doses_per_vial} doses, usable {rule.open_life_minutes:g} min once open; each "
+             f"closing policy simulated {replications} times with the same seeds ({desks}); mean ± 95 % CI",
+             "",
+             f"  {'stop opening':<14}{'vials opened':>16}{'doses given':>18}{'wasted':>14}{'expired':>14}"
+             f"{'at closing':>14}{'wastage %':>13}{'turned away':>14}"]
+    for row in rows:
+        figures = row.figures
+        label = f"{row.stop_opening_minutes:g} min" if row.stop_opening_minutes else "0 (no policy)"
+        lines.append(f"  {label:<14}{_ci(figures['vials_opened']):>16}{_ci(figures['doses_given']):>18}"
+                     f"{_ci(figures['doses_wasted']):>14}{_ci(figures['wasted_expired']):>14}"
+                     f"{_ci(figures['wasted_at_closing']):>14}{_ci(figures['wastage_rate'], 1, 100):>13}"
+                     f"{_ci(figures['turned_away']):>14}")
+    chosen = chosen_policy(rows, max_turned_away)
+    lines.append("")
+    if chosen is None:
+        lines.append(f"  No policy turns away at most {max_turned_away:g} people on average; the fewest turned away: "
+                     f"{min(row.figures['turned_away']['mean'] for row in rows):.1f}.")
+    else:
+        figures = chosen.figures
+        lines.append(f"  Recommended: {policy(scenario, chosen.stop_opening_minutes)}: "
+                     f"{figures['doses_wasted']['mean']:.1f} doses "
+                     f"wasted, {figures['turned_away']['mean']:.1f} people turned away on average "
+                     f"(the fewest wasted with at most {max_turned_away:g} turned away).")
+    lines.append("  Turned away: called to a booth after the policy's time with no open vial on site holding a dose; "
+                 "they leave unvaccinated (to come another day).")
     return "\n".join(lines)

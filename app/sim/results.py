@@ -65,7 +65,22 @@ def replication_figures(scenario: Scenario, run: Replication) -> dict[str, Any]:
             "peak": run.occupancy_peak,
         },
         "cleared_at": run.cleared_at,
+        "vials": vial_figures(run),
     }
+
+
+VIAL_KEYS = ("doses_given", "doses_wasted", "wasted_expired", "wasted_at_closing", "wastage_rate", "vials_opened",
+             "turned_away")
+
+
+def vial_figures(run: Replication) -> dict[str, Any]:
+    """Doses given and wasted (by reason), vials opened, the wastage rate (wasted / (given +
+    wasted); 0 when no dose was drawn) and the people the closing policy turned away."""
+    wasted = run.doses_wasted
+    drawn = run.doses_given + wasted
+    return {"doses_given": run.doses_given, "doses_wasted": wasted, "wasted_expired": run.wasted_expired,
+            "wasted_at_closing": run.wasted_at_closing, "wastage_rate": wasted / drawn if drawn else 0.0,
+            "vials_opened": run.vials_opened, "turned_away": run.turned_away}
 
 
 def summarise(scenario: Scenario, runs: list[Replication]) -> dict[str, Any]:
@@ -91,6 +106,10 @@ def summarise(scenario: Scenario, runs: list[Replication]) -> dict[str, Any]:
         "observation": {key: interval([row["observation"][key] for row in per_run])
                         for key in ("time_average", "p95", "p99", "peak")},
         "cleared_at": interval([row["cleared_at"] for row in per_run]),
+        "vials": {"doses_per_vial": scenario.vials.doses_per_vial,
+                  "open_life_minutes": scenario.vials.open_life_minutes,
+                  "stop_opening_minutes": scenario.vials.stop_opening_minutes,
+                  **{key: interval([row["vials"][key] for row in per_run]) for key in VIAL_KEYS}},
         "queue_over_time": _mean_queues(scenario, runs),
         "by_hour": by_hour(scenario, runs),
         "per_replication": per_run,

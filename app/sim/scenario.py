@@ -6,7 +6,9 @@ may change by hour), a service-time distribution and the probability a person vi
 walking time between stations; arrivals (Poisson by hour, appointment blocks, walk-ins, the
 slots of a booking file);
 branches (deferral at a station, extended observation, adverse events); observation with
-a finite number of seats that the gated station (injection) must find free before it starts.
+a finite number of seats that the gated station (injection) must find free before it starts;
+the vials the injection booths draw their doses from (doses per vial, how long an open vial
+may be used, and the closing policy: no new vial in the last N minutes).
 """
 from __future__ import annotations
 
@@ -243,6 +245,36 @@ class Booked(_Model):
 Arrivals = Annotated[Poisson | Appointments | Booked, Field(discriminator="kind")]
 
 
+class Vials(_Model):
+    """The vaccine's vials (开瓶后限时使用). Each booth of the injection station draws a dose from its
+    own open vial and opens a new one when it has none with a dose left, or its vial has been open
+    `open_life_minutes`; the doses left in an open vial are wasted when it expires, or at the end
+    of the day. `stop_opening_minutes` before closing no new vial is opened (0: no such policy, a
+    vial is opened whenever one is needed, after closing too for the people still queued); the
+    people called to a booth after that time get a dose from an open vial on site if one has a
+    dose left, or leave unvaccinated ("turned away by the policy"). With one dose per vial
+    (the default) nothing is wasted and the policy has nothing to save, so it must be 0.
+    See docs/ANALYTICS.md, "Vials and the closing policy"."""
+
+    doses_per_vial: int = Field(1, ge=1, le=100)
+    open_life_minutes: float = Field(360.0, gt=0, le=7 * 24 * 60)
+    stop_opening_minutes: float = Field(0.0, ge=0)
+    # The station whose services draw the doses; default: the one needing an observation seat,
+    # else the one named "injection".
+    station: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Vials:
+        if self.doses_per_vial == 1 and self.stop_opening_minutes:
+            raise ValueError("stop_opening_minutes needs doses_per_vial > 1: a single-dose vial is opened for the "
+                             "person being injected and cannot be wasted, so the policy would only turn people away")
+        return self
+
+    @property
+    def single_dose(self) -> bool:
+        return self.doses_per_vial == 1
+
+
 class Scenario(_Model):
     name: str = "scenario"
     opens: time = time(8, 0)
@@ -252,6 +284,7 @@ class Scenario(_Model):
     arrivals: tuple[Arrivals, ...] = Field(min_length=1)
     observation: Observation | None = None
     sample_every: float = Field(5.0, gt=0)  # minutes between queue-length samples
+    vials: Vials = Vials()
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
@@ -265,7 +298,48 @@ class Scenario(_Model):
                 raise ValueError(f"enter_at {source.enter_at!r} is not a station")
         if any(station.needs_observation_seat for station in self.stations) and self.observation is None:
             raise ValueError("a station needs an observation seat but there is no [observation]")
+        self._check_vials(names)
         return self
+
+    def _check_vials(self, names: list[str]) -> None:
+        vials = self.vials
+        if vials.station is not None and vials.station not in names:
+            raise ValueError(f"vials.station {vials.station!r} is not a station (the stations: {', '.join(names)})")
+        if not vials.single_dose and self.vial_station is None:
+            raise ValueError("vials.doses_per_vial > 1 needs the station that injects: name it with vials.station, "
+                             "or mark it needs_observation_seat, or call it \"injection\"")
+        if vials.stop_opening_minutes >= self.open_minutes:
+            raise ValueError(f"vials.stop_opening_minutes ({vials.stop_opening_minutes:g}) must be shorter than the "
+                             f"opening hours ({self.open_minutes:g} minutes)")
+
+    @property
+    def vial_station(self) -> str | None:
+        """The station whose services draw a dose from a vial (None: there is none)."""
+        if self.vials.station is not None:
+            return self.vials.station
+        seated = [station.name for station in self.stations if station.needs_observation_seat]
+        if seated:
+            return seated[0]
+        return "injection" if any(station.name == "injection" for station in self.stations) else None
+
+    @property
+    def stop_opening_at(self) -> float | None:
+        """The simulation time from which no new vial is opened (None: no such time)."""
+        minutes = self.vials.stop_opening_minutes
+        return self.open_minutes - minutes if minutes else None
+
+    def with_vial_policy(self, stop_opening_minutes: float) -> Scenario:
+        """The scenario with another closing policy, validated (ScenarioError names the problem)."""
+        data = self.vials.model_dump()
+        data["stop_opening_minutes"] = stop_opening_minutes
+        try:
+            vials = Vials.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError("; ".join(f"vials: {error['msg']}" for error in exc.errors())) from None
+        if stop_opening_minutes >= self.open_minutes:
+            raise ScenarioError(f"a policy of {stop_opening_minutes:g} minutes is not shorter than the opening hours "
+                                f"({self.open_minutes:g} minutes)")
+        return self.model_copy(update={"vials": vials})
 
     @property
     def open_minutes(self) -> float:

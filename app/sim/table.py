@@ -41,9 +41,34 @@ def table(scenario: Scenario, summary: dict) -> str:
     if scenario.observation:
         lines += ["", f"  observation seats ({scenario.observation.seats}): time-average {_ci(obs['time_average'])}, "
                       f"p95 {_ci(obs['p95'], 0)}, p99 {_ci(obs['p99'], 0)}, peak {_ci(obs['peak'], 0)}"]
+    if not scenario.vials.single_dose:
+        lines += ["", *vials(scenario, summary)]
     if summary.get("by_hour"):
         lines += ["", *hourly(summary)]
     return "\n".join(lines)
+
+
+def policy(scenario: Scenario, minutes: float) -> str:
+    """A closing policy in words: "no new vial after 17:30 (30 min before closing)"."""
+    if not minutes:
+        return "vials opened as needed until the site clears"
+    return f"no new vial after {_clock(scenario, scenario.open_minutes - minutes)} ({minutes:g} min before closing)"
+
+
+def vials(scenario: Scenario, summary: dict) -> list[str]:
+    """The vial figures (means ± 95 % CI of the replications)."""
+    figures = summary["vials"]
+    rule = scenario.vials
+    return [
+        f"  vials: {rule.doses_per_vial} doses, usable {rule.open_life_minutes:g} min once open; "
+        f"{policy(scenario, rule.stop_opening_minutes)}",
+        f"  vials opened             {_ci(figures['vials_opened'])}",
+        f"  doses given              {_ci(figures['doses_given'])}",
+        f"  doses wasted             {_ci(figures['doses_wasted'])}   (expired open vial {_ci(figures['wasted_expired'])}; "
+        f"left at closing {_ci(figures['wasted_at_closing'])})",
+        f"  wastage rate, %          {_ci(figures['wastage_rate'], 1, 100)}   (wasted / (given + wasted))",
+        f"  turned away by the policy {_ci(figures['turned_away'])}",
+    ]
 
 
 def hourly(summary: dict) -> list[str]:
