@@ -130,7 +130,7 @@ class _Desk:
     free_since: float = 0.0  # the minute the desk's last service ended (or the day began)
     for_people: bool = False  # a desk left to people (DayPlan.keep_free)
     people_seen: float = 0.0  # the last minute someone other than the bots was seen working at it
-    lot: tuple[str, str] | None = None  # an injection booth's (product, lot)
+    tray: int = 0  # an injection booth's lot: the site's lots, in turn from this one
 
 
 def run_day(actions: Actions, plan: DayPlan, *, advance: Callable[[timedelta], None]) -> DayResult:
@@ -166,7 +166,6 @@ class _Day:
         self.actions = actions
         self.plan = plan
         self.rng = random.Random(plan.seed)
-        self.trays = random.Random(plan.seed)  # which lot a booth takes: apart from the people's chances
         site = actions.site()
         self.today = date.fromisoformat(site["today"])
         self.lots = [(p["code"], lot["lot"]) for p in site["products"] for lot in p["lots"] if not lot["expired"]]
@@ -174,6 +173,8 @@ class _Day:
         self.desks = [_Desk(station, d, for_people=(station, d) in kept) for station in ("consent", "injection")
                       for d in site["stations"][station]["desks"] if (station, d) not in plan.keep_free
                       or (station, d) in kept]
+        for number, desk in enumerate(desk for desk in self.desks if desk.station == "injection"):
+            desk.tray = number  # the lots handed round the booths
         self.result = DayResult()
         self.observing: dict[str, datetime] = {}  # visit id -> leave_at
         self.emergency: set[str] = set()
@@ -251,19 +252,18 @@ class _Day:
             self.inject(desk, visit)
 
     def inject(self, desk: _Desk, visit: dict[str, Any]) -> None:
-        """Record the injection from the desk's lot (a booth keeps one lot on its tray, so that its
-        open vial is used up; it takes another when the lot is refused, e.g. used up); the person
-        goes to observation, and now and then has an adverse event."""
+        """Record the injection from the booth's lot: the lots are handed round the booths in turn,
+        and a booth keeps its lot (so that its open vial is used up) until the lot is refused (used
+        up, say), then takes the next. The person goes to observation, and now and then has an
+        adverse event."""
         injected = None
         for _ in range(len(self.lots)):
-            if desk.lot is None:
-                desk.lot = self.trays.choice(self.lots)
-            product, lot = desk.lot
+            product, lot = self.lots[desk.tray % len(self.lots)]
             body = injection_body(desk.desk, product, lot, visit["dose_number"])
             injected = self.attempt(lambda body=body: self.actions.run(Action.INJECTION, body, visit_id=visit["id"]))
             if injected is not None:
                 break
-            desk.lot = None
+            desk.tray += 1
         if injected is None:
             return
         self.observing[visit["id"]] = datetime.fromisoformat(injected["observation"]["leave_at"])
