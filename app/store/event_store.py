@@ -84,6 +84,9 @@ _INSERT_EVENT = events.insert()
 _LOTS = select(lot_stocks.c.data).where(lot_stocks.c.site_id == bindparam("site"))
 _LOT = select(lot_stocks.c.data, lot_stocks.c.day, lot_stocks.c.day_opening).where(
     lot_stocks.c.site_id == bindparam("site"), lot_stocks.c.lot == bindparam("lot"))
+# SET product, expires_on, data, day, day_opening, updated_at of one lot.
+_UPDATE_LOT = update(lot_stocks).where(lot_stocks.c.site_id == bindparam("b_site"), lot_stocks.c.lot == bindparam("b_lot"))
+_INSERT_LOT = lot_stocks.insert()
 _LOT_DAYS = select(lot_stocks.c.data, lot_stocks.c.day, lot_stocks.c.day_opening).where(
     lot_stocks.c.site_id == bindparam("site"))
 _INSERT_VISIT = visits.insert()
@@ -309,10 +312,9 @@ class SiteTransaction:
         values = {"product": after.product, "expires_on": after.expires_on, "data": after.to_json(), "day": day,
                   "day_opening": opening.to_json() if opening is not None else None, "updated_at": event.at}
         if row is None:
-            self.conn.execute(lot_stocks.insert().values(site_id=self.site.id, lot=name, **values))
+            self.conn.execute(_INSERT_LOT, {"site_id": self.site.id, "lot": name, **values})
         else:
-            self.conn.execute(update(lot_stocks).where(lot_stocks.c.site_id == self.site.id,
-                                                       lot_stocks.c.lot == name).values(**values))
+            self.conn.execute(_UPDATE_LOT, {"b_site": self.site.id, "b_lot": name, **values})
 
 
 class Store:
