@@ -25,9 +25,10 @@ from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
 from app.domain.errors import DomainError
-from app.domain.permissions import Principal, Station, allowed
+from app.domain.permissions import Principal, allowed
 from app.domain.reports import stock_section
 from app.domain.stock import WASTE_REASONS, CountMoment
+from app.domain.vocabulary import Station
 from app.flow import requests, stock
 from app.flow.figures import site_today
 from app.flow.sites import site_config, visible_sites
@@ -171,8 +172,8 @@ def _refused(exc: Exception, site: str, form: str, values: Mapping[str, Any], *,
              ) -> dict[str, str]:
     """A refusal as `{"form.field": message}`; `field_of`: one lot's own field (counts, explanations)."""
     needs = _needs()
+    messages: dict[str, str] = {}
     if isinstance(exc, ValidationError):
-        messages = {}
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "_form"
             messages.setdefault(field, needs.get(field, _("Not accepted.")))
