@@ -200,16 +200,19 @@ def _page(site: str, day: date | None, *, errors: Mapping[str, str] | None = Non
     others = [row.site for row in visible_sites(services(), caller) if row.site.id != site]
     is_today, closed = shown == today, sheet["closed"] is not None
     forms = {  # the forms the page shows
-        "receive": is_today and may["receive"], "move": is_today and may["move"] and bool(others and lots),
-        "waste": is_today and may["waste"] and bool(lots), "count": is_today and may["count"] and bool(sheet["lots"]),
-        "explain": may["explain"] and bool(sheet["unexplained"]) and not closed, "close": may["close"] and not closed,
+        "receive": is_today and may["receive"],
+        "move": is_today and may["move"] and bool(others and lots),
+        "waste": is_today and may["waste"] and bool(lots),
+        "count": is_today and may["count"] and bool(sheet["lots"]) and not closed,
+        "explain": may["explain"] and bool(sheet["unexplained"]) and not closed,
+        "close": may["close"] and not closed,
     }
-    forms["count"] = forms["count"] and not closed
-    # A form sent from a page that no longer shows it (the day was closed meanwhile): its refusal on top.
+    # A form sent from a page the day no longer shows it on (closed meanwhile, a lot explained by
+    # someone else): its refusal goes on top of the page.
     sent_form = (sent or "").partition(":")[0]
-    if sent == f"explain:{request.form.get('lot', '')}" and request.form.get("lot") not in sheet["unexplained"]:
+    if sent_form == "explain" and request.form.get("lot") not in sheet["unexplained"]:
         sent_form = "explain-gone"
-    apart = [message for name, message in (errors or {}).items()] if sent and not forms.get(sent_form) else []
+    apart = list((errors or {}).values()) if sent and not forms.get(sent_form) else []
     return render_template(
         "stock.html", site=info, sheet=sheet, rows=sheet["lots"], total=section["total"], day=shown, today=today,
         is_today=is_today, forms=forms, apart=apart, previous=shown - timedelta(days=1), next=shown + timedelta(days=1),
