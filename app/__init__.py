@@ -58,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         sessions,
         slip_pages,
         station_pages,
+        stock_pages,
         ticket_pages,
         user_pages,
     )
@@ -73,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (
         health.bp, api.bp, home.bp, auth_pages.bp, device_pages.bp, audit_pages.bp, user_pages.bp, slip_pages.bp,
         station_pages.bp, dashboard_pages.bp, ticket_pages.bp, appointment_pages.bp,
+        stock_pages.bp,
     ):
         app.register_blueprint(blueprint)
     live.init_app(app)

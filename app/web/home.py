@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from app.domain.permissions import allowed, role_may
-from app.domain.vocabulary import STATIONS
+from app.domain.vocabulary import STATIONS, Station
 from app.flow.sites import visible_sites
 
 from . import sessions
@@ -28,7 +28,10 @@ def index():
             caller.role == "station" or allowed(caller, "live.station", site=site_id, station=name))]
         for site_id in sites
     }
+    # The stock page: supervisors, and a station account that has the injection desk (read-only).
+    stock_reader = (sessions.current_principal(Station.INJECTION) or caller) if caller.role == "station" else caller
     return render_template(
         "home.html", caller=caller, account=account, sites=sites, stations=stations, labels=station_labels(),
         may=lambda action: role_may(caller.role, action),
+        may_stock={site_id: allowed(stock_reader, "stock.read", site=site_id) for site_id in sites},
     )

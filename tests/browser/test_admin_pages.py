@@ -28,6 +28,7 @@ PAGES = {  # path: what shows once the page has its figures
     "/account/sessions": "#sessions tbody tr",
     "/audit": "table.audit tbody tr",
     "/sites/demo/reports/daily": "article h1",
+    "/sites/demo/stock": "#stock-sheet tbody tr",
     "/sites/demo/slips": "ul.tickets li",
     "/city": "#sites tbody tr",
     "/account/password": "main form",

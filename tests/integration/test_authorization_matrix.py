@@ -85,6 +85,11 @@ SPECIFIED = {
     "api.stock_moves": "stock.move", "api.stock_waste": "stock.waste", "api.stock_counts": "stock.count",
     "api.stock_vials": "stock.open_vial", "api.stock_explanations": "stock.explain",
     "api.stock_close": "stock.close",
+    # the supervisor's stock page: read with stock.read (the injection station too, read-only but for
+    # waste); each form posts to a route guarded by its command's rule
+    "stock_pages.stock_page": "stock.read", "stock_pages.receive": "stock.receive", "stock_pages.move": "stock.move",
+    "stock_pages.waste": "stock.waste", "stock_pages.count": "stock.count", "stock_pages.explain": "stock.explain",
+    "stock_pages.close": "stock.close",
 }
 
 
