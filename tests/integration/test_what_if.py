@@ -48,7 +48,8 @@ def busy_morning(day_app, clock):
         if clock.now() >= noon:
             raise _Noon
 
-    plan = DayPlan(people=360, hours=8, consent_minutes=1.2, seed=3, keep_free=(("consent", "B"), ("injection", "6")))
+    # 50 people an hour at consent desk A, as many as it serves: its queue grows all morning.
+    plan = DayPlan(people=400, hours=8, consent_minutes=1.2, seed=3, keep_free=(("consent", "B"), ("injection", "6")))
     with pytest.raises(_Noon):
         run_day(FlowActions(services, "demo"), plan, advance=advance)
     return day_app
