@@ -342,6 +342,7 @@ def decide_waste(lot: LotStock, *, doses: int, reason: str, vial: int | None, no
                                    fields={"vial": f"no open vial {vial} of lot {lot.lot}"})
         if doses != opened.doses_left:
             raise ValidationFailed(f"Vial {vial} of lot {lot.lot} has {opened.doses_left} doses left.",
+                                   code="vial_doses_left",
                                    fields={"doses": f"the vial has {opened.doses_left} doses left: waste all of them"})
         return StockDraft(StockEvent.WASTED, {**data, "vial": vial}, desk=desk)
     if doses > lot.unopened_doses:

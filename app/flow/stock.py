@@ -136,9 +136,10 @@ def move(services: Services, principal: Principal, *, site_id: str, lot: str, vi
         out, into = stock.decide_move(held, vials=vials, from_site=site_id, to_site=to_site)
         receiving = txs[to_site]
         if held.expires_on < site_today(receiving.site, now):
-            raise ValidationFailed(f"Lot {lot} has expired: it cannot be moved.", fields={"lot": "expired"})
+            raise ValidationFailed(f"Lot {lot} has expired: it cannot be moved.", code="lot_expired",
+                                   fields={"lot": "expired"})
         if receiving.site.product(held.product) is None:
-            raise ValidationFailed(f"Site {to_site} does not give {held.product}.",
+            raise ValidationFailed(f"Site {to_site} does not give {held.product}.", code="product_not_given",
                                    fields={"to_site": f"{to_site} has no product {held.product}"})
         return [(site_id, out), (to_site, stock.decide_move_in(receiving.lot(lot, now), into))]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -150,19 +150,18 @@ def _domain_messages(exc: DomainError, site: str, form: str, values: Mapping[str
         return {"vial": _("This vial of lot %(lot)s is not open.", lot=lot)}
     if exc.code == "nothing_to_explain":
         return {"explanation": _("This lot balances: there is nothing to explain.")}
+    if exc.code == "lot_expired":
+        return {"lot": _("This lot has expired: it cannot be moved.")}
+    if exc.code == "product_not_given":
+        return {"to_site": _("That site does not give this product.")}
+    if exc.code == "vial_doses_left":
+        vial = next((item for item in (_lot_now(site, lot) or {}).get("open_vials", [])
+                     if str(item["vial"]) == str(values.get("vial"))), None)
+        return {"doses": _("The vial has %(n)s doses left: waste all of them.", n=vial["doses_left"] if vial else "?")}
     messages: dict[str, str] = {}
-    for field, text in exc.fields.items():
-        if field == "expires_on":
+    for field in exc.fields:
+        if field == "expires_on":  # a delivery's expiry: in the past
             messages[field] = _("This lot has expired: an expired lot cannot be received.")
-        elif field == "lot" and "expired" in text:
-            messages[field] = _("This lot has expired: it cannot be moved.")
-        elif field == "to_site" and "has no product" in text:
-            messages[field] = _("That site does not give this product.")
-        elif field == "doses" and "vial has" in text:
-            vial = next((item for item in (_lot_now(site, lot) or {}).get("open_vials", [])
-                         if str(item["vial"]) == str(values.get("vial"))), None)
-            messages[field] = _("The vial has %(n)s doses left: waste all of them.",
-                                n=vial["doses_left"] if vial else "?")
         else:
             messages[field] = _needs().get(field, _("Not accepted."))
     return messages or {"_form": _("This could not be recorded.")}
@@ -244,47 +243,44 @@ def _form_day() -> date | None:
         return None
 
 
-@bp.post("/sites/<site>/stock/receive")
-@requires("stock.receive")
-def receive(site: str):
-    values = request.form
+def _submit(site: str, form: str, values: Mapping[str, Any], said: Callable[[stock.Recorded], str], *,
+            day: date | None = None, sent: str | None = None, key_suffix: str = "", field_of: str | None = None
+            ) -> Response | tuple[str, int]:
+    """Run a form's command: back to the page with `said(recorded)`, or the page again with the
+    refusal beside its field and the form as it was sent (nothing recorded)."""
     try:
-        done = _run(site, "receive", values)
+        recorded = _run(site, form, values, key_suffix=key_suffix)
     except (ValidationError, DomainError) as exc:
         if isinstance(exc, DomainError) and exc.status in (401, 403, 404):
             raise
-        return _page(site, None, errors=_refused(exc, site, "receive", values), status=_status(exc), sent="receive")
-    lot = done.lot or {}
-    return _back(site, None, _("Delivery recorded: lot %(lot)s, %(doses)s doses.", lot=lot.get("lot", ""),
-                               doses=done.event.data.get("doses", "")))
+        if isinstance(exc, DomainError) and exc.code == "stock_not_reconciled":
+            errors = _not_reconciled(site, exc)
+        else:
+            errors = _refused(exc, site, form, values, field_of=field_of)
+        return _page(site, day, errors=errors, status=_status(exc), sent=sent or form)
+    return _back(site, day, said(recorded))
+
+
+@bp.post("/sites/<site>/stock/receive")
+@requires("stock.receive")
+def receive(site: str):
+    return _submit(site, "receive", request.form, lambda done: _(
+        "Delivery recorded: lot %(lot)s, %(doses)s doses.", lot=done.event.data["lot"], doses=done.event.data["doses"]))
 
 
 @bp.post("/sites/<site>/stock/move")
 @requires("stock.move")
 def move(site: str):
-    values = request.form
-    try:
-        done = _run(site, "move", values)
-    except (ValidationError, DomainError) as exc:
-        if isinstance(exc, DomainError) and exc.status in (401, 403, 404):
-            raise
-        return _page(site, None, errors=_refused(exc, site, "move", values), status=_status(exc), sent="move")
-    return _back(site, None, _("%(vials)s vials of lot %(lot)s moved to %(site)s.", vials=done.event.data["vials"],
-                               lot=done.event.data["lot"], site=done.event.data["to_site"]))
+    return _submit(site, "move", request.form, lambda done: _(
+        "%(vials)s vials of lot %(lot)s moved to %(site)s.", vials=done.event.data["vials"],
+        lot=done.event.data["lot"], site=done.event.data["to_site"]))
 
 
 @bp.post("/sites/<site>/stock/waste")
 @requires("stock.waste")
 def waste(site: str):
-    values = request.form
-    try:
-        done = _run(site, "waste", values)
-    except (ValidationError, DomainError) as exc:
-        if isinstance(exc, DomainError) and exc.status in (401, 403, 404):
-            raise
-        return _page(site, None, errors=_refused(exc, site, "waste", values), status=_status(exc), sent="waste")
-    return _back(site, None, _("Waste recorded: %(doses)s doses of lot %(lot)s.", doses=done.event.data["doses"],
-                               lot=done.event.data["lot"]))
+    return _submit(site, "waste", request.form, lambda done: _(
+        "Waste recorded: %(doses)s doses of lot %(lot)s.", doses=done.event.data["doses"], lot=done.event.data["lot"]))
 
 
 @bp.post("/sites/<site>/stock/count")
@@ -320,30 +316,15 @@ def count(site: str):
 def explain(site: str):
     lot = request.form.get("lot", "")
     values = {"date": request.form.get("date", ""), "lot": lot, "explanation": request.form.get("explanation", "")}
-    try:
-        _run(site, "explain", values, key_suffix=f":{lot}")
-    except (ValidationError, DomainError) as exc:
-        if isinstance(exc, DomainError) and exc.status in (401, 403, 404):
-            raise
-        return _page(site, _form_day(), errors=_refused(exc, site, "explain", values, field_of=lot or "_form"),
-                     status=_status(exc), sent=f"explain:{lot}")
-    return _back(site, _form_day(), _("Explanation recorded for lot %(lot)s.", lot=lot))
+    return _submit(site, "explain", values, lambda done: _("Explanation recorded for lot %(lot)s.", lot=lot),
+                   day=_form_day(), sent=f"explain:{lot}", key_suffix=f":{lot}", field_of=lot or "_form")
 
 
 @bp.post("/sites/<site>/stock/close")
 @requires("stock.close")
 def close(site: str):
-    values = {"date": request.form.get("date", "")}
-    try:
-        _run(site, "close", values)
-    except (ValidationError, DomainError) as exc:
-        if isinstance(exc, DomainError) and exc.status in (401, 403, 404):
-            raise
-        if isinstance(exc, DomainError) and exc.code == "stock_not_reconciled":
-            return _page(site, _form_day(), errors=_not_reconciled(site, exc), status=exc.status, sent="close")
-        return _page(site, _form_day(), errors=_refused(exc, site, "close", values), status=_status(exc),
-                     sent="close")
-    return _back(site, _form_day(), _("The day's stock is closed."))
+    return _submit(site, "close", {"date": request.form.get("date", "")},
+                   lambda done: _("The day's stock is closed."), day=_form_day())
 
 
 def _not_reconciled(site: str, exc: DomainError) -> dict[str, str]:
