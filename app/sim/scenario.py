@@ -178,6 +178,16 @@ class Station(_Model):
     deferral: float = Field(0.0, ge=0, le=1)  # leaves the site after this station's service
     needs_observation_seat: bool = False  # service starts only with an observation seat free
 
+    @model_validator(mode="after")
+    def _served_in_the_end(self) -> Station:
+        """Somebody serves from the rota's last hour on: people still waiting then would wait for
+        ever (and the replication would never end)."""
+        if self.servers_by_hour and self.servers_at(10**6) < 1:
+            last = max(int(hour) for hour in self.servers_by_hour)
+            raise ValueError(f"servers_by_hour[{str(last)!r}]: at least 1 server from the rota's last hour on, or "
+                             "nobody could be served after it")
+        return self
+
     def servers_at(self, hour: int) -> int:
         chosen = self.servers
         for start, count in sorted(((int(h), c) for h, c in self.servers_by_hour.items())):

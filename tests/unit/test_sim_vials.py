@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from app.sim import planner
 from app.sim.model import Replication, _Booths, run_replication
 from app.sim.results import summarise
-from app.sim.scenario import ScenarioError, parse_scenario, read_scenario
+from app.sim.scenario import ScenarioError, Station, parse_scenario, read_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMUNITY = ROOT / "sites" / "scenarios" / "community-2000.toml"
@@ -208,3 +208,13 @@ def test_multi_dose_vials_need_a_station_that_injects():
     assert named.vial_station == "desk"
     with pytest.raises(ScenarioError, match="not shorter than the opening hours"):
         named.with_vial_policy(240)
+
+
+def test_a_rota_that_ends_with_nobody_serving_is_refused_not_simulated_for_ever():
+    """People still waiting when the last server goes off duty would wait for ever: the
+    replication never ended (and its samples grew until the machine ran out of memory)."""
+    station = {"name": "consent", "servers": 2, "servers_by_hour": {"9": 2, "17": 0},
+               "service": {"kind": "fixed", "value": 2.0}}
+    with pytest.raises(ValueError, match=r"servers_by_hour\['17'\]"):
+        Station.model_validate(station)
+    Station.model_validate(dict(station, servers_by_hour={"9": 0, "10": 3}))  # closed a while, then open
