@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from datetime import date
 
+import httpx
+
+from app.client import SiteFlowClient
 from app.domain.permissions import Principal
 from app.domain.stock import Entry, StockLedger, day_sheet
 from app.flow import analytics, stock
+from app.flow import tokens as token_flow
 from app.flow.figures import day_bounds
+from app.sim.bots import HttpActions
 from app.sim.day import DayPlan, FlowActions, run_day
 
 BOSS = Principal(name="boss", role="site_supervisor", sites=frozenset({"demo"}))
@@ -55,3 +60,20 @@ def test_a_demo_day_ends_with_a_reconciled_stock_sheet_and_nothing_unexplained(d
                  if line["lot"] == "202609B2114")
     assert night["balanced"] and night["given"] == two_dose["given"]
     assert night["wasted"] - two_dose["wasted"] == two_dose["left"] - night["left"] >= 0
+
+
+def test_the_demo_bots_close_the_stock_over_the_api_too(day_app, clock):
+    """The demo's bots work over HTTP (app/sim/bots.py HttpActions): their closing count and the
+    day's closing go through the stock endpoints."""
+    services = day_app.extensions["siteflow"]
+    token = token_flow.create_token(services, role="admin", site_id=None, station=None, name="demo-bots")
+    client = SiteFlowClient("http://siteflow.test", token, transport=httpx.WSGITransport(app=day_app))
+    plan = DayPlan(people=30, hours=1, seed=4, close_stock=True)
+    with client:
+        result = run_day(HttpActions(client, "demo", clock), plan,
+                         advance=lambda delta: clock.advance(seconds=delta.total_seconds()))
+    assert result.released > 20 and result.refused == 0
+    sheet = stock.sheet(services, BOSS, site_id="demo")
+    assert sheet["closed"]["actor"] == "admin:demo-bots" and sheet["unexplained"] == []
+    assert all(line["counted"] == {"closing": line["left"]} for line in sheet["lots"])
+    assert sum(line["given"] for line in sheet["lots"]) == result.released
