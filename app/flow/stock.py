@@ -6,8 +6,6 @@ folds into the lot (table lot_stocks) -> publish it, like a visit's event.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,13 +19,10 @@ from app.domain.stock import Entry, LotStock, StockDraft, StockLedger
 from app.domain.visit import Event
 from app.store.event_store import SiteTransaction
 
-from . import requests
+from . import requests, visits
 from .audit import Outcome
 from .figures import day_bounds, site_today
 from .services import Services
-
-# Who records a site file's deliveries (loading the file is the delivery note).
-SITE_FILE_ACTOR = "system:site-file"
 
 
 @dataclass(frozen=True)
@@ -43,15 +38,10 @@ class Recorded:
 Decide = Callable[[Mapping[str, SiteTransaction], datetime], list[tuple[str, StockDraft]]]
 
 
-def _request_hash(action: str, request: Mapping[str, Any]) -> str:
-    body = json.dumps({"action": action, **request}, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
 def _record(services: Services, principal: Principal, site_id: str, *, action: str, request: Mapping[str, Any],
             idempotency_key: str | None, decide: Decide, also_lock: str | None = None,
             audit_action: str | None = None) -> Recorded:
-    request_hash = _request_hash(action, request)
+    request_hash = visits.hash_of_request(action, request)
     now = services.clock.now()
     sites = [site_id] + ([also_lock] if also_lock and also_lock != site_id else [])
     with services.store.sites_transaction(sites) as txs:
@@ -236,7 +226,7 @@ def close_day(services: Services, principal: Principal, *, site_id: str, day: da
 def receive_from_site_file(services: Services, site: Site) -> int:
     """The lots a site file delivers (those with `vials`), recorded once each: the first load of
     the file is the delivery; later loads find it recorded. Expired lots are not delivered."""
-    principal = Principal(name="site-file", role="admin")
+    principal = Principal(name="site-file", role="admin")  # loading the file is the delivery note
     received = 0
     for product in site.products:
         for lot in product.lots:

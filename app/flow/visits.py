@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -46,7 +46,8 @@ class Outcome:
 Decision = tuple[str, Visit | None, Draft] | None
 
 
-def _request_hash(action: str, request: dict[str, Any]) -> str:
+def hash_of_request(action: str, request: Mapping[str, Any]) -> str:
+    """What an idempotent repeat must match: the action and its request, hashed."""
     body = json.dumps({"action": action, **request}, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -61,7 +62,7 @@ def _execute(
     idempotency_key: str | None,
     decide: Callable[[SiteWrites, datetime], Decision],
 ) -> Outcome:
-    request_hash = _request_hash(action, request)
+    request_hash = hash_of_request(action, request)
     now = services.clock.now()
     log: EventLog = services.store
     with log.site_transaction(site_id) as tx:
