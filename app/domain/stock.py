@@ -25,8 +25,6 @@ from .visit import EventType
 
 # The `visit_id` of a site's stock events: visit ids are 32 hex digits, so it names no visit.
 STOCK_STREAM = "stock"
-MAX_DOSES_PER_VIAL = 20
-MAX_VIALS = 100_000
 
 
 class StockEvent(StrEnum):
@@ -41,8 +39,6 @@ class StockEvent(StrEnum):
     EXPLAINED = "stock_explained"  # why a lot's count differed from the books that day
     DAY_CLOSED = "stock_day_closed"
 
-
-STOCK_EVENTS = tuple(StockEvent)
 
 
 class WasteReason(StrEnum):
@@ -145,7 +141,6 @@ class LotDay:
     adjusted: int = 0  # counts minus the books: the day's difference
     counted: dict[str, int] = field(default_factory=dict)  # moment -> doses counted (the last count)
     explanation: str | None = None
-    explained_by: str | None = None
     vials_opened: int = 0
 
     @property
@@ -468,7 +463,7 @@ class StockLedger:
             return
         day = self.days.get(entry.data["lot"])
         if day is not None:
-            day.explanation, day.explained_by = entry.data["explanation"], entry.actor
+            day.explanation = entry.data["explanation"]  # who: the event's actor, and the audit trail
 
 
 def sheet_row(lot: LotStock, day: LotDay) -> dict[str, Any]:
