@@ -528,8 +528,11 @@ def closed_error(day: date, closed: Mapping[str, Any]) -> Conflict:
     return Conflict(f"The stock of {day.isoformat()} was closed at {closed['at']}.", code="stock_day_closed")
 
 
-def decide_close(rows: Sequence[Mapping[str, Any]], *, day: date, closed: Mapping[str, Any] | None) -> StockDraft:
-    """The day's stock is closed when every lot is counted at closing and every difference explained."""
+def decide_close(rows: Sequence[Mapping[str, Any]], *, day: date, closed: Mapping[str, Any] | None,
+                 held: Mapping[str, LotStock]) -> StockDraft:
+    """The day's stock is closed when every lot is counted at closing and every difference explained.
+    The event keeps the lots as they are now (`held`): a checkpoint, from which a later day's sheet
+    is folded instead of from the start of the log."""
     if closed is not None:
         raise closed_error(day, closed)
     fields: dict[str, str] = {}
@@ -543,7 +546,8 @@ def decide_close(rows: Sequence[Mapping[str, Any]], *, day: date, closed: Mappin
                        fields=fields)
     return StockDraft(StockEvent.DAY_CLOSED, {"day": day.isoformat(), "lots": len(rows),
                                               "given": sum(row["given"] for row in rows),
-                                              "wasted": sum(row["wasted"] for row in rows)})
+                                              "wasted": sum(row["wasted"] for row in rows),
+                                              "held": {name: lot.to_json() for name, lot in sorted(held.items())}})
 
 
 # --- near closing: who is left to use the open vials ---------------------------------------------

@@ -217,7 +217,7 @@ def close_day(services: Services, principal: Principal, *, site_id: str, day: da
         tx = txs[site_id]
         built = _sheet_under_lock(tx, day, now)
         rows = stock.day_sheet(built, _until(tx.site, day, now))
-        return [(site_id, stock.decide_close(rows, day=day, closed=built.closed))]
+        return [(site_id, stock.decide_close(rows, day=day, closed=built.closed, held=tx.all_lots(now)))]
 
     return _record(services, principal, site_id, action="stock.close", request=request,
                    idempotency_key=idempotency_key, decide=decide, audit_action="stock.closed")

@@ -273,6 +273,11 @@ class SiteTransaction:
         found = self._lot_row(name)
         return expire(found[0], at) if found is not None else None
 
+    def all_lots(self, at: datetime) -> dict[str, LotStock]:
+        """Every lot the site has held, as it is at `at`."""
+        rows = self.conn.execute(_LOTS, {"site": self.site.id}).scalars()
+        return {lot.lot: expire(lot, at) for lot in (LotStock.from_json(data) for data in rows)}
+
     def stock_day(self, day: date, start: datetime, end: datetime) -> tuple[dict[str, LotStock] | None, list[Entry]]:
         """What the sheet of a day folds (`_stock_day`), under the lock."""
         return _stock_day(self.conn, self.site.id, day, start, end)
@@ -628,6 +633,11 @@ class Store:
 
 
 _ANNOTATIONS = (StockEvent.EXPLAINED, StockEvent.DAY_CLOSED)
+# The last closing of a day's stock recorded before a moment: a checkpoint of the site's lots.
+_LAST_CLOSING = select(events.c.seq, events.c.data).where(
+    events.c.site_id == bindparam("site"), events.c.visit_id == STOCK_STREAM, events.c.type == StockEvent.DAY_CLOSED,
+    events.c.at < bindparam("before"),
+).order_by(events.c.seq.desc()).limit(1)
 
 
 def _lot_row(row: Row[Any]) -> tuple[LotStock, date, LotStock | None]:
@@ -637,14 +647,20 @@ def _lot_row(row: Row[Any]) -> tuple[LotStock, date, LotStock | None]:
 
 def _stock_day(conn: Connection, site_id: str, day: date, start: datetime, end: datetime
                ) -> tuple[dict[str, LotStock] | None, list[Entry]]:
-    """The lots as the day [start, end) began, and the day's stock events and injections (with
-    the explanations and closings recorded later): when no lot has changed since that day,
-    which is always so of today. Otherwise (None, the whole log up to the day's end)."""
+    """The lots at a moment before the day [start, end) began, and every stock event and injection
+    after it up to the day's end (with the explanations and closings recorded later):
+    * when no lot has changed since that day (always so of today): the lots as the day began;
+    * else from the last closing of a day's stock before it (its event keeps the lots);
+    * else (None, the whole log up to the day's end)."""
     opening: dict[str, LotStock] = {}
     for row in conn.execute(_LOT_DAYS, {"site": site_id}):
         lot, last_day, day_opening = _lot_row(row)
         if last_day > day:
-            return None, _stock_entries(conn, site_id, before=end)
+            checkpoint = conn.execute(_LAST_CLOSING, {"site": site_id, "before": start}).first()
+            if checkpoint is None or "held" not in checkpoint.data:
+                return None, _stock_entries(conn, site_id, before=end)
+            held = {name: LotStock.from_json(data) for name, data in checkpoint.data["held"].items()}
+            return held, _stock_entries(conn, site_id, before=end, after_seq=checkpoint.seq)
         if last_day < day:
             opening[lot.lot] = expire(lot, start)
         elif day_opening is not None:
@@ -652,12 +668,15 @@ def _stock_day(conn: Connection, site_id: str, day: date, start: datetime, end: 
     return opening, _stock_entries(conn, site_id, before=end, since=start)
 
 
-def _stock_entries(conn: Connection, site_id: str, *, before: datetime, since: datetime | None = None
-                   ) -> list[Entry]:
-    """The site's stock events and injections recorded in [since, before), and the explanations
-    and closings recorded later (they may name a day before `before`), in sequence order."""
+def _stock_entries(conn: Connection, site_id: str, *, before: datetime, since: datetime | None = None,
+                   after_seq: int = 0) -> list[Entry]:
+    """The site's stock events and injections recorded in [since, before) (after event `after_seq`),
+    and the explanations and closings recorded later (they may name a day before `before`), in
+    sequence order."""
     stock = events.c.visit_id == STOCK_STREAM
     window = events.c.at < before if since is None else and_(events.c.at >= since, events.c.at < before)
+    if after_seq:
+        window = and_(window, events.c.seq > after_seq)
     query = select(events.c.seq, events.c.type, events.c.at, events.c.desk, events.c.actor, events.c.data).where(
         events.c.site_id == site_id,
         or_(and_(window, or_(stock, events.c.type == EventType.INJECTED)),

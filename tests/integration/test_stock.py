@@ -2,7 +2,10 @@
 waste, moves, counts, the day's sheet and its closing; bad input records nothing."""
 from __future__ import annotations
 
+from datetime import date
+
 from app.domain.stock import STOCK_STREAM, Entry, StockLedger
+from app.flow.figures import day_bounds
 from tests.support.api import act, assert_error, call_next, check_in, load_site_variant, snapshot_seq, to_observation
 from tests.support.factories import gen_consent, gen_injection
 
@@ -236,3 +239,25 @@ def test_a_past_day_sheet_stays_what_it_was_when_the_lots_have_moved_on(japi, cl
     assert (today["opening"], today["received"], today["given"], today["left"], today["balanced"]) == (
         9, 5, 1, 9, True)
     assert today["wasted_by_reason"]["expired_open_vial"] == 4  # vial 1's rest, at 03:00
+
+
+def test_a_closed_day_is_the_checkpoint_a_later_day_is_folded_from(japi, clock, services):
+    """The closing of a day's stock keeps the lots: the sheet of a later day, once its lots have
+    moved on, is folded from there, not from the start of the log, and gives the same lines."""
+    receive(japi, {**MULTI, "vials": 4})
+    inject_from(japi, "MD5LOT1", "bbibp-corv", desk="1")
+    for line in sheet(japi)["lots"]:
+        japi.post("/sites/demo/stock/counts", {"lot": line["lot"], "doses": line["left"], "moment": "closing"})
+    closing = japi.post("/sites/demo/stock/close", {"date": DAY}).get_json()["seq"]
+    clock.advance(days=1)
+    inject_from(japi, "MD5LOT1", "bbibp-corv", desk="2")
+    assert japi.post("/sites/demo/stock/waste", {"lot": "MD5LOT1", "doses": 5, "reason": "broken"}).status_code == 201
+    clock.advance(hours=15, seconds=1)  # just after midnight: the second day as it ended
+    second_day = sheet(japi, day="2026-11-25")["lots"]
+    inject_from(japi, "MD5LOT1", "bbibp-corv", desk="2")
+    site = services.store.site("demo").site
+    start, end = day_bounds(site, date(2026, 11, 25))
+    opening, entries = services.store.stock_day("demo", date(2026, 11, 25), start, end)
+    assert opening is not None and "MD5LOT1" in opening
+    assert min(entry.seq for entry in entries) > closing
+    assert sheet(japi, day="2026-11-25")["lots"] == second_day

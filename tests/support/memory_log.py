@@ -117,6 +117,9 @@ class MemoryTransaction:
         return None, [Entry(event.seq, event.type, event.at, event.data, event.desk, event.actor)
                       for event in self._events() if event.visit_id == STOCK_STREAM or event.type == EventType.INJECTED]
 
+    def all_lots(self, at: datetime) -> dict[str, LotStock]:
+        return {name: expire(lot, at) for name, lot in self._lots.items()}
+
     def append_stock(self, draft: StockDraft, *, actor: str, at: datetime, idempotency_key: str | None = None,
                      request_hash: str | None = None) -> Event:
         event = Event(seq=self.seq + 1, site=self.site.id, visit_id=STOCK_STREAM, type=draft.type, at=at, actor=actor,
