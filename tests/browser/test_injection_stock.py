@@ -37,6 +37,10 @@ def site(tmp_path_factory):
     zf2001 = 'specification = "0.5 mL per vial, 25 µg"\nroute = "IM"\n'
     assert zf2001 in config
     config = config.replace(zf2001, zf2001 + "open_vial_minutes = 11\n")
+    # A product whose opened vials last one minute (6 s on this clock): a vial seen to expire.
+    config += ('\n[[products]]\ncode = "brief"\nname = "Brief test vaccine"\nname_zh = "短时测试疫苗"\n'
+               'manufacturer = "Test"\nspecification = "0.5 mL, 5 doses a vial"\nroute = "IM"\n'
+               'open_vial_minutes = 1\n\n  [[products.lots]]\n  lot = "BRIEF1"\n  expires_on = 2027-12-31\n')
     (sites / "demo.toml").write_text(config)
     env = server_env(database_url=f"sqlite:///{folder / 'siteflow.db'}", sites=sites)
     env.update(SITEFLOW_ADMIN_PASSWORD=ADMIN_PASSWORD, SITEFLOW_INSTANCE_PATH=str(folder / "instance"),
@@ -239,6 +243,25 @@ def test_this_booths_open_vials_count_down_their_doses_and_time_and_are_opened_a
     expect(short.locator(".countdown")).to_have_text(re.compile(r"^1[01] min left$"))
     expect(short).to_have_attribute("data-level", "bad", timeout=15_000)
     tablet.shot("injection-vial-red-en")
+    tablet.assert_clean()
+
+
+def test_an_open_vial_expires_on_the_demo_clock_and_its_rest_is_wasted(nurse_ready, browser):
+    """A vial opened at the booth runs out of time on the server's (10x) clock: the tablet says so
+    and drops it, and the day's sheet counts its doses as wasted, expired_open_vial."""
+    process, api = nurse_ready
+    _close_open_visits(api)
+    assert api.post("/sites/demo/stock/receipts", {"product": "brief", "lot": "BRIEF1", "expires_on": "2027-12-31",
+                                                   "doses_per_vial": 5, "vials": 1}).status == 201
+    tablet = Tablet(browser, process.url)
+    page = tablet.open("injection", desk="3")
+    page.locator("#vial-actions button.open-vial[data-lot=BRIEF1]").click()
+    vial = page.locator("#vials li.vial[data-lot=BRIEF1]")
+    expect(vial).to_contain_text("5 doses left")
+    expect(vial).to_have_count(0, timeout=15_000)  # a minute on the site's clock
+    line = next(line for line in api.get("/sites/demo/stock").json["lots"] if line["lot"] == "BRIEF1")
+    assert (line["wasted_by_reason"]["expired_open_vial"], line["left"], line["open_vials"], line["balanced"]) == (
+        5, 0, [], True)
     tablet.assert_clean()
 
 
