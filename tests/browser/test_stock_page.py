@@ -138,6 +138,9 @@ def test_a_supervisor_receives_counts_explains_and_closes_the_day_in_chinese(sit
     # A tablet held upright, and the English page: nothing wider than the screen.
     page.set_viewport_size({"width": 800, "height": 1280})
     _fits(page, 800)
+    # Each lot is a card of labelled figures there: its difference is on screen, not scrolled off.
+    difference = page.locator(f"#stock-sheet tr[data-lot={LOT}] td.difference").bounding_box()
+    assert difference is not None and difference["x"] + difference["width"] <= 800, difference
     _shot(page, "stock-800x1280-zh")
     page.goto(f"{process.url}/sites/demo/stock?lang=en")
     expect(page.locator("#stock-status")).to_contain_text("Closed at")
