@@ -79,6 +79,14 @@ class Vial:
         return {"number": self.number, "desk": self.desk, "opened_at": self.opened_at.isoformat(),
                 "discard_at": self.discard_at.isoformat(), "doses_left": self.doses_left}
 
+    def view(self, now: datetime | None = None) -> dict[str, Any]:
+        """As the API shows it (on a day's sheet; with `now`, the lots held now: its minutes left)."""
+        shown: dict[str, Any] = {"vial": self.number, "desk": self.desk, "doses_left": self.doses_left,
+                                 "opened_at": self.opened_at.isoformat(), "discard_at": self.discard_at.isoformat()}
+        if now is not None:
+            shown["minutes_left"] = _minutes_until(self.discard_at, now)
+        return shown
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Vial:
         return cls(int(data["number"]), data.get("desk"), datetime.fromisoformat(data["opened_at"]),
@@ -487,9 +495,7 @@ def sheet_row(lot: LotStock, day: LotDay) -> dict[str, Any]:
         "left": left,
         "unopened_vials": lot.unopened_vials,
         "vials_opened": day.vials_opened,
-        "open_vials": [{"vial": vial.number, "desk": vial.desk, "doses_left": vial.doses_left,
-                        "opened_at": vial.opened_at.isoformat(), "discard_at": vial.discard_at.isoformat()}
-                       for vial in lot.open_vials],
+        "open_vials": [vial.view() for vial in lot.open_vials],
         "counted": dict(day.counted),
         "difference": difference,
         "balanced": difference == 0,

@@ -82,10 +82,7 @@ def _lot_view(lot: LotStock | None, now: datetime) -> dict[str, Any] | None:
     return {
         "product": lot.product, "lot": lot.lot, "expires_on": lot.expires_on.isoformat(),
         "doses_per_vial": lot.doses_per_vial, "doses": lot.doses, "unopened_vials": lot.unopened_vials,
-        "open_vials": [{"vial": vial.number, "desk": vial.desk, "doses_left": vial.doses_left,
-                        "opened_at": vial.opened_at.isoformat(), "discard_at": vial.discard_at.isoformat(),
-                        "minutes_left": max(0, int((vial.discard_at - now).total_seconds() // 60))}
-                       for vial in lot.open_vials],
+        "open_vials": [vial.view(now) for vial in lot.open_vials],
     }
 
 
